@@ -1,0 +1,78 @@
+"""The one place where the Taichi runtime is initialised.
+
+``init(arch="auto")`` picks the best GPU backend present (CUDA, then Vulkan, then Metal) and falls back to the CPU with
+a warning; the chosen backend is logged and returned so that session traces can record it. Calling ``init`` again with
+the same request is a no-op; asking for a different backend after the first call is an error, because Taichi fields
+already allocated would silently belong to the old runtime.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+log = logging.getLogger("surgsim.backend")
+
+ARCH_CHOICES = ("auto", "cuda", "vulkan", "metal", "cpu")
+_GPU_PREFERENCE = ("cuda", "vulkan", "metal")
+
+_active: str | None = None
+
+
+def _taichi():
+    # Silence Taichi's banner unless the user asked for its logs.
+    os.environ.setdefault("TI_LOG_LEVEL", "warn")
+    import taichi as ti
+
+    return ti
+
+
+def available_gpu_archs() -> list[str]:
+    """GPU backends that this machine's Taichi build can use, best first (may start a Taichi runtime probe)."""
+    ti = _taichi()
+    found = []
+    for name in _GPU_PREFERENCE:
+        arch = getattr(ti, name, None)
+        try:
+            if arch is not None and ti.lang.misc.is_arch_supported(arch):
+                found.append(name)
+        except Exception:  # a broken driver is "not available", not a crash
+            continue
+    return found
+
+
+def init(arch: str = "auto", *, default_fp: str = "f64", offline_cache: bool = True, debug: bool = False) -> str:
+    """Initialise Taichi once and return the backend name in use ("cuda", "vulkan", "metal" or "cpu")."""
+    global _active
+    arch = (arch or "auto").lower()
+    if arch not in ARCH_CHOICES:
+        raise ValueError(f"unknown arch '{arch}'; choose one of {', '.join(ARCH_CHOICES)}")
+    if _active is not None:
+        if arch not in ("auto", _active):
+            raise RuntimeError(f"Taichi already runs on '{_active}'; cannot switch to '{arch}' in one process")
+        return _active
+    ti = _taichi()
+    candidates = _GPU_PREFERENCE if arch == "auto" else (arch,)
+    chosen = None
+    for name in candidates:
+        if name == "cpu":
+            break
+        if name in available_gpu_archs():
+            chosen = name
+            break
+        if arch != "auto":
+            log.warning("backend '%s' is not available here; falling back to the CPU", name)
+    if chosen is None:
+        if arch == "auto":
+            log.warning("no GPU backend found; running Taichi on the CPU")
+        chosen = "cpu"
+    fp = ti.f64 if default_fp == "f64" else ti.f32
+    ti.init(arch=getattr(ti, chosen), default_fp=fp, offline_cache=offline_cache, debug=debug, random_seed=0)
+    _active = chosen
+    log.info("Taichi backend: %s", chosen)
+    return chosen
+
+
+def active() -> str | None:
+    """The backend chosen by :func:`init`, or None before it is called."""
+    return _active

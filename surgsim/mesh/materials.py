@@ -1,0 +1,74 @@
+"""Built-in soft-tissue material table.
+
+Values are order-of-magnitude soft-tissue figures for a training simulator, not patient measurements; each comes with
+the source it was taken from. Soft tissue is non-linear and visco-elastic: the Young's modulus here is the small-strain
+(linear) value that a mass-spring model can represent.
+
+- ``density_kg_m3``: mass density.
+- ``youngs_modulus_pa``: small-strain Young's modulus E.
+- ``poisson_ratio``: ν; soft tissue is nearly incompressible (0.45–0.49).
+- ``damping_ratio``: fraction of critical damping of the lowest mode, a tuning value for the solver
+  (visco-elastic tissue is strongly damped; 1.0 would be critical).
+- ``tear_strain``: engineering strain at which a spring of this tissue breaks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from surgsim.errors import InputError
+
+
+@dataclass(frozen=True)
+class Material:
+    name: str
+    density_kg_m3: float
+    youngs_modulus_pa: float
+    poisson_ratio: float
+    damping_ratio: float
+    tear_strain: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+MATERIALS: dict[str, Material] = {
+    # density: IT'IS Foundation tissue property database v4.1 (2022), "Liver" 1079 kg/m³.
+    # E: MR elastography of healthy human liver, shear modulus ≈ 2.0 kPa (Yin et al. 2007, Clin Gastroenterol
+    #    Hepatol 5:1207); E = 3G for an incompressible solid ≈ 6 kPa.
+    # tear: human liver parenchyma fails at ~30-40 % tensile strain (Brunon et al. 2010, J Biomech 43:2221).
+    "liver": Material("liver", 1079.0, 6.0e3, 0.45, 0.3, 0.35),
+    # density: IT'IS database, "Gallbladder" 1071 kg/m³.
+    # E: bile-filled organ; the wall alone is far stiffer in uniaxial tests (~0.1-1 MPa, Karimi et al. 2017,
+    #    J Mech Behav Biomed Mater 75:300); 20 kPa is an effective whole-organ value chosen for simulation.
+    # tear: wall failure strain ~40 % (same source, order of magnitude).
+    "gallbladder": Material("gallbladder", 1071.0, 20.0e3, 0.45, 0.3, 0.40),
+    # density: IT'IS database, "Fat" 911 kg/m³.
+    # E: breast adipose tissue 3.25 kPa at small strain (Samani et al. 2007, Phys Med Biol 52:1565).
+    # tear: loose adipose tissue parts easily; ~50 % is a common simulation value.
+    "fat": Material("fat", 911.0, 3.25e3, 0.45, 0.5, 0.50),
+    # density: IT'IS database, "Blood Vessel Wall" 1102 kg/m³.
+    # E: arterial wall incremental modulus in the physiological range 0.1-1 MPa (Humphrey 2002, Cardiovascular
+    #    Solid Mechanics, ch. 7); 300 kPa used.
+    # tear: arteries rupture beyond ~50-100 % strain (Humphrey 2002); 60 % used.
+    "vessel": Material("vessel", 1102.0, 300.0e3, 0.45, 0.2, 0.60),
+    # density: IT'IS database, "Skin" 1109 kg/m³.
+    # E: in-vivo human skin by optical coherence elastography 100-150 kPa (Liang & Boppart 2010, IEEE TBME 57:953).
+    # tear: human skin fails at ~50-60 % strain (Ní Annaidh et al. 2012, J Mech Behav Biomed Mater 5:139).
+    "skin": Material("skin", 1109.0, 130.0e3, 0.45, 0.2, 0.55),
+    # Generic soft tissue: water density, liver-like stiffness.
+    "generic": Material("generic", 1000.0, 10.0e3, 0.45, 0.3, 0.40),
+}
+
+
+def material(name: str) -> Material:
+    """The built-in material called ``name``; an :class:`InputError` lists the known names otherwise."""
+    key = name.strip().lower()
+    if key not in MATERIALS:
+        raise InputError("--material", f"unknown material '{name}'; known materials: {', '.join(MATERIALS)}.")
+    return MATERIALS[key]
+
+
+def material_for_region(region_name: str) -> Material:
+    """The material whose name matches a region name (``liver`` → liver), else ``generic``."""
+    return MATERIALS.get(region_name.strip().lower(), MATERIALS["generic"])
