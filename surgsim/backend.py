@@ -9,7 +9,6 @@ already allocated would silently belong to the old runtime.
 from __future__ import annotations
 
 import logging
-import os
 
 log = logging.getLogger("surgsim.backend")
 
@@ -20,8 +19,6 @@ _active: str | None = None
 
 
 def _taichi():
-    # Silence Taichi's banner unless the user asked for its logs.
-    os.environ.setdefault("TI_LOG_LEVEL", "warn")
     import taichi as ti
 
     return ti
