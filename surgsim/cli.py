@@ -50,7 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def report_input_error(error: InputError) -> None:
     message = f"surgsim: error: {error.source}: {error.problem}"
-    print(textwrap.fill(message, width=100, subsequent_indent="  "), file=sys.stderr)
+    paragraph = textwrap.fill(
+        message, width=100, subsequent_indent="  ", break_on_hyphens=False, break_long_words=False
+    )
+    print(paragraph, file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:

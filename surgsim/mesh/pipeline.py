@@ -1,0 +1,291 @@
+"""One call from an input file to a simulation-ready :class:`~surgsim.mesh.model.TissueModel`, cached.
+
+Inputs:
+
+- an organ surface (STL, OBJ, PLY, VTP, legacy VTK polydata): read → metres → clean → closed (repaired if needed)
+  → tetgen at the target node count → model with one region;
+- a tetrahedral mesh (VTU, legacy VTK unstructured grid): its tets are used as they are;
+- a segmentation label map (NIfTI, NRRD, a DICOM folder or DICOM-SEG file): each chosen label becomes a closed
+  surface (:mod:`surgsim.mesh.volume`) that is tetrahedralized on its own, the target node count shared in proportion
+  to volume; the pieces form one model with one region per label.
+
+The model's metadata records the source file name, its sha256 and every parameter, so that a model file says how it
+was made. The stages reported to ``progress`` are :data:`PIPELINE_STAGES`, or ``"cached"`` after ``"read"`` when
+the model came from the cache (:mod:`surgsim.mesh.cache`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+
+from surgsim.errors import InputError
+from surgsim.mesh import cache
+from surgsim.mesh.materials import MATERIALS, Material, material_for_region
+from surgsim.mesh.materials import material as material_by_name
+from surgsim.mesh.model import TissueModel
+from surgsim.mesh.tetrahedralize import MIN_TARGET_NODES, TetMesh, check_target_nodes
+
+if TYPE_CHECKING:
+    import pyvista as pv
+
+DEFAULT_TARGET_NODES = 3000
+DEFAULT_SMOOTHING_ITERATIONS = 20
+PIPELINE_STAGES = ("read", "surface", "repair", "tetrahedralize", "model")
+CACHED_STAGE = "cached"
+SURFACE_SUFFIXES = (".stl", ".obj", ".ply", ".vtp", ".vtk")
+TET_MESH_SUFFIXES = (".vtu", ".vtk")
+MESH_SUFFIXES = tuple(dict.fromkeys(SURFACE_SUFFIXES + TET_MESH_SUFFIXES))
+LABEL_MAP_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".dcm")
+# Label surfaces from marching cubes can have 10⁵-10⁶ points; they are first decimated to this many times the points
+# the mesher is expected to need, which leaves it room to choose its own surface resolution.
+LABEL_SURFACE_POINTS_PER_TARGET_NODE = 2
+MIN_LABEL_SURFACE_POINTS = 5000
+# A label whose node count exceeds its share by more than this fraction makes the others give up nodes.
+LABEL_SHARE_TOLERANCE = 0.15
+
+Progress = Callable[[str], None]
+
+
+def import_model(
+    input_path: str | Path,
+    *,
+    labels: str | None = None,
+    target_nodes: int = DEFAULT_TARGET_NODES,
+    material: str | None = None,
+    units: str | None = None,
+    scale: float | None = None,
+    smoothing: int = DEFAULT_SMOOTHING_ITERATIONS,
+    use_cache: bool = True,
+    progress: Progress | None = None,
+) -> TissueModel:
+    """Import a surface, tetrahedral mesh or label map as a tissue model (positions in metres).
+
+    ``labels``: for label maps, ``"5"`` or ``"liver=5,gallbladder=4"`` (default: every label). ``target_nodes``:
+    the node count to aim for (the result lands within about ±30 %). ``material``: a built-in material for every
+    region (default: from the file name for surfaces, from each label's name for label maps). ``units``/``scale``:
+    the surface file's unit (m, cm, mm) and an extra factor (see
+    :func:`~surgsim.mesh.surface.metres_per_file_unit`). ``smoothing``: smoothing iterations of label surfaces.
+    Every problem with the input raises :class:`InputError`.
+    """
+    report = progress or (lambda stage: None)
+    path = Path(input_path)
+    target_nodes = check_target_nodes(target_nodes)
+    chosen_material = material_by_name(material) if material is not None else None
+    if isinstance(smoothing, bool) or not isinstance(smoothing, (int, np.integer)) or smoothing < 0:
+        raise InputError("--smoothing", f"the smoothing iteration count must be a whole number ≥ 0, not {smoothing}.")
+    is_label_map = _is_label_map(path)
+    if is_label_map and (units is not None or scale is not None):
+        raise InputError(
+            "--units/--scale",
+            f"{path.name} is a label map, whose voxel size and position come from the file; units and scale apply "
+            "to surface meshes only.",
+        )
+    if not is_label_map and labels is not None:
+        raise InputError("--label", f"{path.name} is a mesh, not a label map; --label chooses labels of a label map.")
+    if not path.exists():
+        raise InputError(path, "no such file or folder.")
+
+    report("read")
+    source_sha256 = cache.input_sha256(path)
+    parameters = {
+        "labels": labels,
+        "target_nodes": target_nodes,
+        "material": chosen_material.name if chosen_material else None,
+        "units": units,
+        "scale": scale,
+        "smoothing": int(smoothing),
+    }
+    key = cache.cache_key(source_sha256, parameters)
+    if use_cache:
+        cached = cache.load_cached(key)
+        if cached is not None:
+            report(CACHED_STAGE)
+            return dataclasses.replace(cached, metadata={**cached.metadata, "source": path.name})
+
+    metadata = {"source": path.name, "source_sha256": source_sha256, "parameters": parameters}
+    # Heavy imports (VTK, tetgen) wait until a model is really built, so that a cache hit stays fast.
+    from surgsim.mesh.surface import quiet_vtk
+
+    with quiet_vtk():
+        if is_label_map:
+            model = _import_label_map(path, labels, target_nodes, chosen_material, int(smoothing), metadata, report)
+        else:
+            model = _import_mesh(path, target_nodes, chosen_material, units, scale, metadata, report)
+    if use_cache:
+        cache.store_cached(key, model)
+    return model
+
+
+def _is_label_map(path: Path) -> bool:
+    """True for label maps, False for meshes; InputError for an extension surgsim does not read."""
+    name = path.name.lower()
+    if path.is_dir() or name.endswith(LABEL_MAP_SUFFIXES):
+        return True
+    if path.suffix.lower() in MESH_SUFFIXES:
+        return False
+    raise InputError(
+        path,
+        f"unknown file type '{path.suffix or path.name}'; surgsim imports surfaces and tetrahedral meshes "
+        f"({', '.join(MESH_SUFFIXES)}) and label maps ({', '.join(LABEL_MAP_SUFFIXES)} or a DICOM folder).",
+    )
+
+
+def _import_mesh(
+    path: Path,
+    target_nodes: int,
+    chosen_material: Material | None,
+    units: str | None,
+    scale: float | None,
+    metadata: dict,
+    report: Progress,
+) -> TissueModel:
+    from surgsim.mesh.surface import (
+        clean_surface,
+        make_watertight,
+        metres_per_file_unit,
+        read_mesh_file,
+        signed_enclosed_volume,
+        tetrahedra_of,
+    )
+    from surgsim.mesh.tetrahedralize import tetrahedralize
+
+    mesh = read_mesh_file(path)
+    metres_per_unit = metres_per_file_unit(mesh, units=units, scale=scale, source=path)
+    region_material = chosen_material or _material_from_file_name(path)
+    region_name = region_material.name if region_material.name != "generic" else path.stem
+    metadata.update(metres_per_file_unit=metres_per_unit, region_materials=[region_material.name])
+
+    given_tets = tetrahedra_of(mesh)
+    if given_tets is not None:
+        points, tets = given_tets
+        metadata.update(input_kind="tetrahedra")
+        report("model")
+        return _build(points * metres_per_unit, tets, [region_name], [region_material], metadata, source=path)
+
+    report("surface")
+    surface = clean_surface(mesh.scale(metres_per_unit), source=path)
+    report("repair")
+    surface = make_watertight(surface, source=path)
+    report("tetrahedralize")
+    tet_mesh = tetrahedralize(surface, target_nodes, source=path)
+    metadata.update(input_kind="surface", surface_volume_m3=signed_enclosed_volume(surface))
+    report("model")
+    return _build(tet_mesh.points, tet_mesh.tets, [region_name], [region_material], metadata, source=path)
+
+
+def _import_label_map(
+    path: Path,
+    labels: str | None,
+    target_nodes: int,
+    chosen_material: Material | None,
+    smoothing: int,
+    metadata: dict,
+    report: Progress,
+) -> TissueModel:
+    from surgsim.mesh import volume as label_volumes
+    from surgsim.mesh.surface import clean_surface, make_watertight, signed_enclosed_volume
+
+    volume = label_volumes.load_label_volume(path)
+    chosen = label_volumes.parse_label_spec(labels, volume)
+    sources = [f"{path} label {label_id}" for _, label_id in chosen]
+
+    report("surface")
+    surface_points = max(MIN_LABEL_SURFACE_POINTS, LABEL_SURFACE_POINTS_PER_TARGET_NODE * target_nodes)
+    surfaces = [
+        clean_surface(
+            label_volumes.label_surface(volume, label_id, smoothing_iterations=smoothing, target_points=surface_points),
+            source=source,
+        )
+        for (_, label_id), source in zip(chosen, sources)
+    ]
+    report("repair")
+    surfaces = [make_watertight(surface, source=source) for surface, source in zip(surfaces, sources)]
+
+    report("tetrahedralize")
+    volumes = np.array([signed_enclosed_volume(s) for s in surfaces])
+    pieces = _mesh_labels_sharing_nodes(surfaces, volumes, target_nodes, sources)
+    points, tets, tet_region, offset = [], [], [], 0
+    for region, piece in enumerate(pieces):
+        points.append(piece.points)
+        tets.append(piece.tets + offset)
+        tet_region.append(np.full(len(piece.tets), region))
+        offset += len(piece.points)
+
+    names = [name for name, _ in chosen]
+    region_materials = [chosen_material or material_for_region(name) for name in names]
+    metadata.update(
+        input_kind="label map",
+        region_materials=[m.name for m in region_materials],
+        surface_volume_m3=float(volumes.sum()),
+    )
+    report("model")
+    return _build(
+        np.concatenate(points),
+        np.concatenate(tets),
+        names,
+        region_materials,
+        metadata,
+        source=path,
+        tet_region=np.concatenate(tet_region),
+        region_labels=[label_id for _, label_id in chosen],
+    )
+
+
+def _mesh_labels_sharing_nodes(
+    surfaces: list[pv.PolyData], volumes: np.ndarray, target_nodes: int, sources: list[str]
+) -> list[TetMesh]:
+    """Tetrahedralize each label with a share of ``target_nodes`` in proportion to its volume.
+
+    A thin label (a vessel) can need far more nodes than its volume share to keep its shape; the nodes it takes
+    beyond its share are then taken from the other labels, which are meshed again with smaller shares.
+    """
+    from surgsim.mesh.tetrahedralize import tetrahedralize
+
+    shares = np.maximum(MIN_TARGET_NODES, np.round(target_nodes * volumes / volumes.sum())).astype(int)
+    pieces = [tetrahedralize(s, int(n), source=source) for s, n, source in zip(surfaces, shares, sources)]
+    node_counts = np.array([piece.used_node_count for piece in pieces])
+    over_share = node_counts > (1 + LABEL_SHARE_TOLERANCE) * shares
+    remaining = target_nodes - node_counts[over_share].sum()
+    if node_counts.sum() <= (1 + LABEL_SHARE_TOLERANCE) * target_nodes or over_share.all() or remaining <= 0:
+        return pieces
+    others = np.flatnonzero(~over_share)
+    reduced = np.maximum(MIN_TARGET_NODES, np.round(remaining * volumes[others] / volumes[others].sum())).astype(int)
+    for index, share in zip(others, reduced):
+        pieces[index] = tetrahedralize(surfaces[index], int(share), source=sources[index])
+    return pieces
+
+
+def _build(
+    points: np.ndarray,
+    tets: np.ndarray,
+    names: list[str],
+    materials: list[Material],
+    metadata: dict,
+    *,
+    source: Path,
+    tet_region: np.ndarray | None = None,
+    region_labels: list[int] | None = None,
+) -> TissueModel:
+    """The model of tets over points (metres); one region unless ``tet_region`` says otherwise."""
+    from surgsim.mesh.build import build_tissue_model, signed_tet_volumes
+
+    # Only a user's own tet mesh can hold flat tets (tetgen never makes them); they would get no mass.
+    flat = int(np.sum(np.abs(signed_tet_volumes(points, tets)) <= 0))
+    if flat:
+        raise InputError(source, f"{flat} of its {len(tets)} tetrahedra have zero volume; fix or re-mesh it.")
+    if tet_region is None:
+        tet_region = np.zeros(len(tets), dtype=np.int64)
+    return build_tissue_model(
+        points, tets, tet_region, names, materials, region_labels=region_labels, metadata=metadata
+    )
+
+
+def _material_from_file_name(path: Path) -> Material:
+    """The built-in material named by a word of the file name (``grasp_gallbladder_visual.stl`` → gallbladder)."""
+    words = set(re.split(r"[^a-z]+", path.stem.lower()))
+    return next((m for name, m in MATERIALS.items() if name in words), MATERIALS["generic"])

@@ -1,0 +1,482 @@
+"""The procedure schema: pydantic models for the YAML files in ``procedures/``.
+
+A procedure describes one training exercise: the ``scene`` (organs, rigid anatomy, named regions and landmarks, the
+laparoscope), the ``instruments`` and the trocar ports they enter through, the ordered ``steps`` with the goal of
+each, the ``forbidden`` zones, and the ``rubric`` that turns the session's metrics into a 0-100 score and a pass/fail.
+
+Conventions:
+
+- Units are in the field names: ``_mm`` millimetres, ``_s`` seconds, ``_N`` newtons, ``_deg`` degrees. Procedure
+  authors think in millimetres; the simulator converts to SI metres when it builds the scene.
+- Coordinates are the scene frame, which is the patient's RAS frame for anatomy imported from imaging (x towards the
+  patient's right, y anterior, z superior/cranial). Organs from other sources are moved into it by their
+  ``placement``.
+- Parts refer to each other by name: goals, anchors and forbidden zones name a region, landmark or instrument. The same
+  names appear in the session trace's events (``region``, ``instrument``) and in the score report.
+- Models reject unknown keys (a typo must be an error, not an option silently ignored) and are strict about types
+  (``"5"`` and ``true`` are not numbers); cross-references and asset paths are checked by
+  :mod:`surgsim.procedure.references` and :mod:`surgsim.procedure.assets` after these models accept a file.
+
+:func:`procedure_json_schema` exports the same models as JSON Schema, so that editors can complete and check
+procedure files.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+
+from surgsim.mesh.materials import MATERIALS
+from surgsim.mesh.pipeline import LABEL_MAP_SUFFIXES, MESH_SUFFIXES
+from surgsim.mesh.tetrahedralize import MAX_TARGET_NODES, MIN_TARGET_NODES
+
+FORMAT_VERSION = 1
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+# -- small value types -------------------------------------------------------------------------------------------------
+Name = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z][A-Za-z0-9_]*$",
+        max_length=64,
+        description="An identifier: a letter, then letters, digits or underscores.",
+    ),
+]
+PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegativeFloat = Annotated[float, Field(ge=0)]
+Vec3 = Annotated[list[float], Field(min_length=3, max_length=3, description="[x, y, z]")]
+PositiveVec3 = Annotated[list[PositiveFloat], Field(min_length=3, max_length=3, description="[x, y, z], each > 0")]
+MaterialName = Literal[tuple(MATERIALS)]  # type: ignore[valid-type]  # the built-in material table's names
+
+# Anatomical directions in the RAS scene frame, for retraction goals.
+NAMED_DIRECTIONS: dict[str, tuple[float, float, float]] = {
+    "cranial": (0.0, 0.0, 1.0),
+    "caudal": (0.0, 0.0, -1.0),
+    "anterior": (0.0, 1.0, 0.0),
+    "posterior": (0.0, -1.0, 0.0),
+    "right": (1.0, 0.0, 0.0),
+    "left": (-1.0, 0.0, 0.0),
+}
+
+
+def _direction_vector(value):
+    if isinstance(value, str):
+        if value not in NAMED_DIRECTIONS:
+            raise ValueError(f"unknown direction '{value}'; use one of {', '.join(NAMED_DIRECTIONS)} or [x, y, z]")
+        return list(NAMED_DIRECTIONS[value])
+    return value
+
+
+def _nonzero(vector: list[float], what: str) -> None:
+    if not any(vector):
+        raise ValueError(f"{what} must not be the zero vector")
+
+
+Direction = Annotated[
+    Vec3,
+    BeforeValidator(_direction_vector),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"enum": list(NAMED_DIRECTIONS)},
+                {"type": "array", "items": {"type": "number"}, "minItems": 3, "maxItems": 3},
+            ],
+            "description": "A named anatomical direction or an [x, y, z] vector in the scene frame.",
+        }
+    ),
+]
+
+
+# -- where geometry comes from -----------------------------------------------------------------------------------------
+MODEL_SUFFIXES = (".npz",)
+
+
+class ModelSource(StrictModel):
+    """A tissue model already built by ``surgsim mesh import`` (``.npz``, metres); used as it is."""
+
+    kind: Literal["model"]
+    path: str = Field(description="Relative to this procedure file. Suffix: .npz")
+
+
+class MeshSource(StrictModel):
+    """A closed surface (tetrahedralised on import) or a tetrahedral mesh file, as ``surgsim mesh import`` reads."""
+
+    kind: Literal["mesh"]
+    path: str = Field(description=f"Relative to this procedure file. Suffix: {', '.join(MESH_SUFFIXES)}")
+    units: Literal["m", "cm", "mm"] = Field(description="The unit of the file's coordinates (files do not say).")
+
+
+class LabelMapSource(StrictModel):
+    """One label of a segmentation volume; the volume's affine gives its size and position in RAS."""
+
+    kind: Literal["label_map"]
+    path: str = Field(description=f"Relative to this procedure file. Suffix: {', '.join(LABEL_MAP_SUFFIXES)}")
+    label: int = Field(ge=1, description="The voxel value of this structure in the label map.")
+
+
+class BlockSource(StrictModel):
+    """An analytic tetrahedral block (:func:`surgsim.mesh.primitives.tet_block`) from the origin to ``size_mm``."""
+
+    kind: Literal["block"]
+    size_mm: PositiveVec3
+    divisions: Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=3, max_length=3)] = Field(
+        description="Cubes along x, y and z; each cube becomes six tetrahedra."
+    )
+
+
+class RigidBlockSource(StrictModel):
+    """A rigid box from the origin to ``size_mm`` (a table, a trainer's base plate)."""
+
+    kind: Literal["block"]
+    size_mm: PositiveVec3
+
+
+OrganSource = Annotated[Union[ModelSource, MeshSource, LabelMapSource, BlockSource], Field(discriminator="kind")]
+RigidSource = Annotated[Union[MeshSource, LabelMapSource, RigidBlockSource], Field(discriminator="kind")]
+PATH_SOURCE_SUFFIXES = {"model": MODEL_SUFFIXES, "mesh": MESH_SUFFIXES, "label_map": LABEL_MAP_SUFFIXES}
+
+
+class Placement(StrictModel):
+    """Where a source's geometry sits in the scene: scaled, then rotated about the scene's x, y and z axes in that
+    order, then translated. Identity for anatomy that already shares the scene's imaging frame."""
+
+    scale: PositiveFloat = 1.0
+    rotation_deg: Vec3 = [0.0, 0.0, 0.0]
+    translation_mm: Vec3 = [0.0, 0.0, 0.0]
+
+
+class Organ(StrictModel):
+    """A deformable organ simulated as tissue."""
+
+    name: Name
+    source: OrganSource
+    material: MaterialName
+    placement: Placement = Placement()
+    target_nodes: int | None = Field(
+        default=None,
+        ge=MIN_TARGET_NODES,
+        le=MAX_TARGET_NODES,
+        description="Tetrahedralise a surface or label map to about this many nodes (else the importer's default).",
+    )
+    anchors: list[Name] = Field(default=[], description="Regions of this organ whose nodes are held fixed.")
+
+    @model_validator(mode="after")
+    def _target_nodes_only_when_meshing(self):
+        if self.target_nodes is not None and self.source.kind in ("model", "block"):
+            raise ValueError(
+                f"target_nodes applies to mesh and label_map sources only; a {self.source.kind} source is "
+                "already tetrahedral"
+            )
+        return self
+
+
+class RigidBody(StrictModel):
+    """Anatomy that instruments collide with but that does not deform (spine, ribs, a trainer's box)."""
+
+    name: Name
+    source: RigidSource
+    placement: Placement = Placement()
+
+
+# -- named regions and landmarks ---------------------------------------------------------------------------------------
+class _ShapeRegion(StrictModel):
+    organ: Name | None = Field(
+        default=None,
+        description="Limit the region to this organ's (or rigid body's) nodes; without it the region is the volume.",
+    )
+
+
+class BoxRegion(_ShapeRegion):
+    """An axis-aligned box in the scene frame."""
+
+    kind: Literal["box"]
+    min_mm: Vec3
+    max_mm: Vec3
+
+    @model_validator(mode="after")
+    def _ordered_corners(self):
+        if any(low >= high for low, high in zip(self.min_mm, self.max_mm)):
+            raise ValueError("min_mm must be below max_mm on every axis")
+        return self
+
+
+class SphereRegion(_ShapeRegion):
+    kind: Literal["sphere"]
+    center_mm: Vec3
+    radius_mm: PositiveFloat
+
+
+class CapsuleRegion(_ShapeRegion):
+    """Points within ``radius_mm`` of the segment ``from_mm``-``to_mm``: a marked vessel or duct."""
+
+    kind: Literal["capsule"]
+    from_mm: Vec3
+    to_mm: Vec3
+    radius_mm: PositiveFloat
+
+
+class OrganRegion(StrictModel):
+    """A whole organ or rigid body, e.g. a vessel imported from its label."""
+
+    kind: Literal["organ"]
+    organ: Name
+
+
+Region = Annotated[Union[BoxRegion, SphereRegion, CapsuleRegion, OrganRegion], Field(discriminator="kind")]
+
+
+class Landmark(StrictModel):
+    """A point on an organ; it moves with the tissue it is embedded in."""
+
+    organ: Name
+    position_mm: Vec3
+
+
+class Camera(StrictModel):
+    """The laparoscope: its port, what it looks at when the session starts, and its optics."""
+
+    port_mm: Vec3
+    look_at_mm: Vec3
+    fov_deg: float = Field(default=70.0, gt=0, lt=180)
+    scope_angle_deg: float = Field(
+        default=0.0, ge=0, le=90, description="0 for a straight scope, 30 for an angled one."
+    )
+
+    @model_validator(mode="after")
+    def _looks_somewhere(self):
+        if self.port_mm == self.look_at_mm:
+            raise ValueError("look_at_mm must differ from port_mm")
+        return self
+
+
+class Scene(StrictModel):
+    organs: list[Organ] = Field(min_length=1)
+    rigid: list[RigidBody] = []
+    regions: dict[Name, Region] = {}
+    landmarks: dict[Name, Landmark] = {}
+    camera: Camera
+
+
+# -- instruments -------------------------------------------------------------------------------------------------------
+InstrumentType = Literal["grasper", "dissector", "scissors", "hook_cautery", "clip_applier"]
+
+
+class Instrument(StrictModel):
+    name: Name
+    type: InstrumentType
+    port_mm: Vec3 = Field(description="The trocar: the instrument pivots about this point in the abdominal wall.")
+    hand: Literal["left", "right"]
+
+
+# -- goals -------------------------------------------------------------------------------------------------------------
+class _Goal(StrictModel):
+    instrument: Name | None = Field(default=None, description="Only this instrument counts; any capable one otherwise.")
+
+
+class GraspGoal(_Goal):
+    """Close the jaws on tissue of a region."""
+
+    kind: Literal["grasp"]
+    region: Name
+
+
+class RetractGoal(_Goal):
+    """Grasp a region and move it by ``distance_mm`` along ``direction``, then hold it there for ``hold_s``."""
+
+    kind: Literal["retract"]
+    region: Name
+    distance_mm: PositiveFloat
+    direction: Direction
+    hold_s: NonNegativeFloat = 0.0
+
+    @model_validator(mode="after")
+    def _direction_not_zero(self):
+        _nonzero(self.direction, "direction")
+        return self
+
+
+class LandmarkLine(StrictModel):
+    """The straight segment between two landmarks."""
+
+    kind: Literal["landmarks"]
+    from_landmark: Name
+    to_landmark: Name
+
+
+class PolylineLine(StrictModel):
+    """A marked line through the given points."""
+
+    kind: Literal["polyline"]
+    points_mm: list[Vec3] = Field(min_length=2)
+
+
+class CircleLine(StrictModel):
+    """A marked circle (FLS pattern cutting)."""
+
+    kind: Literal["circle"]
+    center_mm: Vec3
+    radius_mm: PositiveFloat
+    normal: Vec3 = Field(default=[0.0, 0.0, 1.0], description="Normal of the circle's plane.")
+
+    @model_validator(mode="after")
+    def _normal_not_zero(self):
+        _nonzero(self.normal, "normal")
+        return self
+
+
+CutLine = Annotated[Union[LandmarkLine, PolylineLine, CircleLine], Field(discriminator="kind")]
+
+
+class CutGoal(_Goal):
+    """Cut along a line; cuts farther than ``tolerance_mm`` from it are damage outside the target."""
+
+    kind: Literal["cut"]
+    line: CutLine
+    tolerance_mm: PositiveFloat = 2.0
+
+
+class TouchGoal(_Goal):
+    """Touch a region with an instrument tip."""
+
+    kind: Literal["touch"]
+    region: Name
+
+
+class CauterizeGoal(_Goal):
+    """Apply energy to a region for ``energy_s`` in total."""
+
+    kind: Literal["cauterize"]
+    region: Name
+    energy_s: PositiveFloat
+
+
+class ClipGoal(_Goal):
+    """Place ``count`` clips within ``tolerance_mm`` of a landmark."""
+
+    kind: Literal["clip"]
+    landmark: Name
+    tolerance_mm: PositiveFloat = 3.0
+    count: int = Field(default=1, ge=1)
+
+
+Goal = Annotated[
+    Union[GraspGoal, RetractGoal, CutGoal, TouchGoal, CauterizeGoal, ClipGoal], Field(discriminator="kind")
+]
+
+# Instrument types that can reach each goal kind; a procedure must bring at least one for each of its goals.
+GOAL_INSTRUMENT_TYPES: dict[str, tuple[str, ...]] = {
+    "grasp": ("grasper", "dissector"),
+    "retract": ("grasper", "dissector"),
+    "cut": ("scissors", "hook_cautery"),
+    "touch": ("grasper", "dissector", "scissors", "hook_cautery", "clip_applier"),
+    "cauterize": ("hook_cautery",),
+    "clip": ("clip_applier",),
+}
+
+
+class Step(StrictModel):
+    name: Name
+    instructions: str = Field(min_length=1, description="Shown to the trainee while this step is active.")
+    goal: Goal
+    time_limit_s: PositiveFloat | None = None
+
+
+class ForbiddenZone(StrictModel):
+    """A structure that must not be touched (no ``max_force_N``) or not pressed harder than ``max_force_N``."""
+
+    region: Name
+    max_force_N: PositiveFloat | None = None
+
+
+# -- rubric ------------------------------------------------------------------------------------------------------------
+class Benchmark(StrictModel):
+    """Full marks at ``expert`` or better, none at ``zero_at`` or worse, linear in between. Whether lower or higher is
+    better follows from the order of the two values."""
+
+    weight: PositiveFloat
+    expert: float
+    zero_at: float
+
+    @model_validator(mode="after")
+    def _distinct_ends(self):
+        if self.expert == self.zero_at:
+            raise ValueError("expert and zero_at must differ")
+        return self
+
+
+class RubricMetrics(StrictModel):
+    """The metrics that count towards the score; each is defined in :mod:`surgsim.scoring`."""
+
+    time_s: Benchmark | None = None
+    idle_time_s: Benchmark | None = None
+    path_length_mm: Benchmark | None = None
+    economy_of_motion: Benchmark | None = None
+    max_force_N: Benchmark | None = None
+    mean_contact_force_N: Benchmark | None = None
+    time_above_force_limit_s: Benchmark | None = None
+    tissue_damage: Benchmark | None = None
+    forbidden_contacts: Benchmark | None = None
+    goals_completed_fraction: Benchmark | None = None
+    cut_deviation_mean_mm: Benchmark | None = None
+
+    @model_validator(mode="after")
+    def _at_least_one(self):
+        if not self.weighted():
+            raise ValueError("the rubric needs at least one metric")
+        return self
+
+    def weighted(self) -> dict[str, Benchmark]:
+        return {name: getattr(self, name) for name in type(self).model_fields if getattr(self, name) is not None}
+
+
+class PassThresholds(StrictModel):
+    """Every threshold given must be met, and the score must reach ``min_score``, for a pass."""
+
+    min_score: float = Field(ge=0, le=100)
+    max_time_s: PositiveFloat | None = None
+    max_force_N: PositiveFloat | None = None
+    max_time_above_force_limit_s: NonNegativeFloat | None = None
+    max_forbidden_contacts: int | None = Field(default=None, ge=0)
+    max_tissue_damage: int | None = Field(default=None, ge=0)
+    min_goals_completed: int | None = Field(default=None, ge=0, description="Every step's goal when not given.")
+    max_cut_deviation_mean_mm: PositiveFloat | None = None
+
+
+class Rubric(StrictModel):
+    metrics: RubricMetrics
+    pass_thresholds: PassThresholds
+
+
+# -- the procedure -----------------------------------------------------------------------------------------------------
+class Procedure(StrictModel):
+    """One training exercise."""
+
+    format_version: Literal[1] = Field(description="The version of this schema the file is written for.")
+    name: Name
+    title: str = Field(min_length=1)
+    description: str = ""
+    time_limit_s: PositiveFloat = Field(description="The session ends here (the FLS tasks use 300 s).")
+    force_limit_N: PositiveFloat = Field(description="Contact force above this is excessive (warned, scored).")
+    scene: Scene
+    instruments: list[Instrument] = Field(min_length=1)
+    steps: list[Step] = Field(min_length=1)
+    forbidden: list[ForbiddenZone] = []
+    rubric: Rubric
+
+    def forbidden_zone(self, region: str) -> ForbiddenZone | None:
+        return next((zone for zone in self.forbidden if zone.region == region), None)
+
+
+def procedure_json_schema() -> dict:
+    """The JSON Schema of a procedure file, for editors (``surgsim schema > procedures/procedure.schema.json``)."""
+    schema = Procedure.model_json_schema()
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        **schema,
+        "title": "surgsim procedure",
+    }

@@ -1,0 +1,216 @@
+"""The score report: its data, its deterministic JSON form, and its table for the terminal.
+
+The JSON is byte-identical for the same trace, procedure and surgsim version: keys sorted, every float rounded to
+:data:`DECIMALS` places (which also hides the last-bit differences that summation order can cause), no timestamps or
+machine-specific paths, written atomically.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from surgsim.fileio import atomic_output
+from surgsim.scoring.rubric import ComponentScore
+
+REPORT_FORMAT = "surgsim-score"
+REPORT_FORMAT_VERSION = 1
+DECIMALS = 6
+
+
+@dataclass(frozen=True)
+class InstrumentMetrics:
+    path_length_mm: float
+    economy_of_motion: float | None
+    max_force_N: float
+
+
+@dataclass(frozen=True)
+class WindowMetrics:
+    """The metrics of a step, or (:class:`SessionMetrics`) of the whole session; defined in :mod:`surgsim.scoring`."""
+
+    time_s: float
+    idle_time_s: float
+    path_length_mm: float
+    economy_of_motion: float | None
+    max_force_N: float
+    mean_contact_force_N: float | None
+    time_above_force_limit_s: float
+    tissue_damage: int
+    tears: int
+    torn_springs: int
+    cuts_off_target: int
+    burns_off_target: int
+    forbidden_contacts: int
+    forbidden_max_force_N: float | None
+    cut_deviation_mean_mm: float | None
+    cut_deviation_max_mm: float | None
+    instruments: dict[str, InstrumentMetrics]
+
+
+@dataclass(frozen=True)
+class SessionMetrics(WindowMetrics):
+    goals_completed: int
+    goals_total: int
+    goals_completed_fraction: float
+
+    def scalars(self) -> dict[str, float | int | None]:
+        """Every metric except the per-instrument breakdown, by name (the names the rubric uses)."""
+        fields = dataclasses.fields(self)
+        return {field.name: getattr(self, field.name) for field in fields if field.name != "instruments"}
+
+
+@dataclass(frozen=True)
+class StepReport:
+    name: str
+    goal: str
+    started: bool
+    completed: bool
+    completed_at_s: float | None
+    time_limit_s: float | None
+    metrics: WindowMetrics
+
+
+@dataclass(frozen=True)
+class ScoreReport:
+    procedure_name: str
+    procedure_title: str
+    procedure_sha256: str
+    recorded_with: str  # surgsim version that recorded the trace
+    backend: str
+    dt_s: float
+    seed: int
+    end_reason: str | None
+    truncated: bool
+    metrics: SessionMetrics
+    steps: tuple[StepReport, ...]
+    components: tuple[ComponentScore, ...]
+    score: float
+    passed: bool
+    failures: tuple[str, ...]
+
+    def to_json(self) -> dict:
+        return {
+            "format": REPORT_FORMAT,
+            "format_version": REPORT_FORMAT_VERSION,
+            "procedure": {"name": self.procedure_name, "title": self.procedure_title, "sha256": self.procedure_sha256},
+            "trace": {
+                "recorded_with": self.recorded_with,
+                "backend": self.backend,
+                "dt_s": self.dt_s,
+                "seed": self.seed,
+                "end_reason": self.end_reason,
+                "truncated": self.truncated,
+            },
+            "truncated": self.truncated,
+            "metrics": dataclasses.asdict(self.metrics),
+            "steps": [dataclasses.asdict(step) for step in self.steps],
+            "rubric": [dataclasses.asdict(component) for component in self.components],
+            "score": self.score,
+            "passed": self.passed,
+            "failures": list(self.failures),
+        }
+
+    def json_bytes(self) -> bytes:
+        return (json.dumps(_rounded(self.to_json()), sort_keys=True, indent=2, allow_nan=False) + "\n").encode()
+
+    def write_json(self, path: str | os.PathLike) -> Path:
+        with atomic_output(path) as tmp:
+            tmp.write_bytes(self.json_bytes())
+        return Path(path)
+
+
+def _rounded(value):
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"a non-finite metric ({value}) cannot be reported")
+        return round(value, DECIMALS) + 0.0  # + 0.0 turns -0.0 into 0.0
+    if isinstance(value, dict):
+        return {key: _rounded(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_rounded(item) for item in value]
+    return value
+
+
+# -- the terminal table ------------------------------------------------------------------------------------------------
+def _number(value, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.{digits}f}"
+
+
+_SESSION_ROWS = (
+    ("time_s", "time", "s", 1),
+    ("idle_time_s", "idle time", "s", 1),
+    ("path_length_mm", "path length, all tips", "mm", 0),
+    ("economy_of_motion", "economy of motion", "", 2),
+    ("max_force_N", "max contact force", "N", 2),
+    ("mean_contact_force_N", "mean contact force", "N", 2),
+    ("time_above_force_limit_s", "time above force limit", "s", 2),
+    ("tissue_damage", "tissue damage incidents", "", 0),
+    ("torn_springs", "  torn springs", "", 0),
+    ("cuts_off_target", "  cuts off target", "", 0),
+    ("burns_off_target", "  burns off target", "", 0),
+    ("forbidden_contacts", "forbidden-zone contacts", "", 0),
+    ("forbidden_max_force_N", "  max force there", "N", 2),
+    ("cut_deviation_mean_mm", "mean cut deviation", "mm", 2),
+    ("cut_deviation_max_mm", "max cut deviation", "mm", 2),
+    ("goals_completed", "goals completed", "", 0),
+    ("goals_completed_fraction", "goals completed, fraction", "", 2),
+)
+
+
+def render(report: ScoreReport, console: Console) -> None:
+    """Print the report as tables: session metrics with rubric points, instruments, steps, verdict."""
+    scalars = report.metrics.scalars()
+    points = {component.metric: component for component in report.components}
+    title = f"{report.procedure_title} — score {report.score:.1f}"
+    session = Table(title=title, title_justify="left")
+    for column, justify in (("metric", "left"), ("value", "right"), ("unit", "left"), ("expert", "right"),
+                            ("zero at", "right"), ("weight", "right"), ("points", "right")):
+        session.add_column(column, justify=justify)
+    for name, label, unit, digits in _SESSION_ROWS:
+        component = points.get(name)
+        rubric_cells = (
+            (_number(component.expert, digits), _number(component.zero_at, digits), f"{component.weight:g}",
+             f"{100 * component.points:.0f}%")
+            if component else ("", "", "", "")
+        )
+        session.add_row(label, _number(scalars[name], digits), unit, *rubric_cells)
+    console.print(session)
+
+    instruments = Table(title="instruments", title_justify="left")
+    for column in ("instrument", "path length (mm)", "economy of motion", "max force (N)"):
+        instruments.add_column(column, justify="left" if column == "instrument" else "right")
+    for name, metrics in report.metrics.instruments.items():
+        instruments.add_row(name, _number(metrics.path_length_mm, 0), _number(metrics.economy_of_motion, 2),
+                            _number(metrics.max_force_N, 2))
+    console.print(instruments)
+
+    steps = Table(title="steps", title_justify="left")
+    for column in ("step", "goal", "done", "time (s)", "path (mm)", "max force (N)", "damage", "forbidden"):
+        steps.add_column(column, justify="left" if column in ("step", "goal", "done") else "right")
+    for step in report.steps:
+        done = "yes" if step.completed else ("in progress" if step.started else "not reached")
+        m = step.metrics
+        steps.add_row(step.name, step.goal, done, _number(m.time_s), _number(m.path_length_mm, 0),
+                      _number(m.max_force_N, 2), str(m.tissue_damage), str(m.forbidden_contacts))
+    console.print(steps)
+
+    if report.truncated:
+        console.print("[yellow]The trace was cut short (no end record): scored up to its last record.[/yellow]")
+    if report.passed:
+        console.print(f"[green]PASS[/green] with {report.score:.1f} / 100")
+    else:
+        console.print(f"[red]FAIL[/red] with {report.score:.1f} / 100:")
+        for failure in report.failures:
+            console.print(f"  - {failure}")

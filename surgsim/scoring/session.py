@@ -1,0 +1,190 @@
+"""Scoring one session: the trace split into step windows, the metrics of each, the totals, the rubric's verdict."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from surgsim.errors import InputError
+from surgsim.procedure.schema import Goal, Procedure
+from surgsim.scoring.incidents import Incidents, incidents_in
+from surgsim.scoring.motion import Motion, SampleSeries, economy_of_motion, motion_in
+from surgsim.scoring.report import InstrumentMetrics, ScoreReport, SessionMetrics, StepReport, WindowMetrics
+from surgsim.scoring.rubric import score_components, threshold_failures, weighted_score
+from surgsim.trace import Trace
+
+
+@dataclass(frozen=True)
+class _Window:
+    """A stretch of the session: gaps and events with times in (start_s, end_s]; start_s None from the beginning."""
+
+    step: int | None  # index into procedure.steps; None after the last step was completed
+    start_s: float | None
+    end_s: float
+    completed: bool
+    started: bool
+
+
+def score_session(procedure: Procedure, trace: Trace) -> ScoreReport:
+    """Score ``trace`` against ``procedure``. Pure: it reads only its arguments and never re-simulates.
+
+    Raises :class:`InputError` when the trace contradicts the procedure (other instruments, unknown steps or zones).
+    """
+    instruments = tuple(instrument.name for instrument in procedure.instruments)
+    series = SampleSeries.from_trace(trace, instruments)
+    windows = _step_windows(procedure, trace)
+    step_reports = []
+    window_parts = []
+    for window in windows:
+        goal = procedure.steps[window.step].goal if window.step is not None else None
+        motion, incidents = _measure(procedure, trace, series, window, goal)
+        window_parts.append((motion, incidents))
+        if window.step is None:
+            continue
+        step = procedure.steps[window.step]
+        elapsed = window.end_s - (window.start_s or 0.0) if window.started else 0.0
+        step_reports.append(
+            StepReport(
+                name=step.name,
+                goal=step.goal.kind,
+                started=window.started,
+                completed=window.completed,
+                completed_at_s=window.end_s if window.completed else None,
+                time_limit_s=step.time_limit_s,
+                metrics=_window_metrics(elapsed, motion, incidents, [motion]),
+            )
+        )
+
+    whole = motion_in(series, series.gaps_ending_in(None, math.inf), procedure.force_limit_N)
+    incidents = sum((part[1] for part in window_parts), Incidents())
+    base = _window_metrics(trace.duration_s, whole, incidents, [part[0] for part in window_parts])
+    completed = sum(window.completed for window in windows)
+    metrics = SessionMetrics(
+        **{field.name: getattr(base, field.name) for field in dataclasses.fields(WindowMetrics)},
+        goals_completed=completed,
+        goals_total=len(procedure.steps),
+        goals_completed_fraction=completed / len(procedure.steps),
+    )
+
+    components = score_components(metrics.scalars(), procedure.rubric.metrics)
+    score = weighted_score(components)
+    failures = threshold_failures(metrics.scalars(), score, procedure.rubric.pass_thresholds, len(procedure.steps))
+    failures += _time_limit_failures(procedure, trace, step_reports)
+    return ScoreReport(
+        procedure_name=procedure.name,
+        procedure_title=procedure.title,
+        procedure_sha256=trace.header.procedure_sha256,
+        recorded_with=trace.header.surgsim_version,
+        backend=trace.header.backend,
+        dt_s=trace.header.dt_s,
+        seed=trace.header.seed,
+        end_reason=trace.end.reason if trace.end else None,
+        truncated=trace.truncated,
+        metrics=metrics,
+        steps=tuple(step_reports),
+        components=tuple(components),
+        score=score,
+        passed=not failures,
+        failures=tuple(failures),
+    )
+
+
+def _step_windows(procedure: Procedure, trace: Trace) -> list[_Window]:
+    """One window per step, in order, split at the ``step_complete`` events; plus the time after the last step."""
+    names = [step.name for step in procedure.steps]
+    completion_times: list[float] = []
+    for event in sorted((e for e in trace.events if e.kind == "step_complete"), key=lambda e: e.time_s):
+        name = event.detail.get("step")
+        due = names[len(completion_times)] if len(completion_times) < len(names) else None
+        if name not in names:
+            raise InputError(
+                trace.path,
+                f"a step_complete event at {event.time_s} s names step '{name}', which procedure "
+                f"'{procedure.name}' does not have (its steps: {', '.join(names)}).",
+            )
+        if name != due:
+            expected = f"the step due was '{due}'" if due else "every step was already complete"
+            raise InputError(trace.path, f"step '{name}' completed at {event.time_s} s, but {expected}.")
+        completion_times.append(event.time_s)
+
+    duration = trace.duration_s
+    windows = []
+    for index in range(len(names)):
+        if index > len(completion_times):
+            windows.append(_Window(index, duration, duration, completed=False, started=False))
+            continue
+        start = completion_times[index - 1] if index > 0 else None
+        if index < len(completion_times):
+            windows.append(_Window(index, start, completion_times[index], completed=True, started=True))
+        else:
+            windows.append(_Window(index, start, duration, completed=False, started=True))
+    if len(completion_times) == len(names):
+        windows.append(_Window(None, completion_times[-1], duration, completed=False, started=True))
+    return windows
+
+
+def _measure(
+    procedure: Procedure, trace: Trace, series: SampleSeries, window: _Window, goal: Goal | None
+) -> tuple[Motion, Incidents]:
+    if not window.started:
+        no_gaps = np.zeros(max(len(series.times_s) - 1, 0), dtype=bool)
+        return motion_in(series, no_gaps, procedure.force_limit_N), Incidents()
+    # The window in which the session ended also takes anything recorded after the nominal end (a truncated trace's
+    # last events), so that nothing falls between windows.
+    end = window.end_s if window.completed else math.inf
+    gaps = series.gaps_ending_in(window.start_s, end)
+    events = [
+        event for event in trace.events
+        if (window.start_s is None or event.time_s > window.start_s) and event.time_s <= end
+    ]
+    return motion_in(series, gaps, procedure.force_limit_N), incidents_in(events, goal, procedure, str(trace.path))
+
+
+def _window_metrics(time_s: float, motion: Motion, incidents: Incidents, segments: list[Motion]) -> WindowMetrics:
+    """Metrics of a window; ``segments`` are the step windows it consists of, whose straight lines between goal
+    positions give the shortest path for economy of motion."""
+    instruments = {}
+    for name, instrument in motion.instruments.items():
+        straight = sum(segment.instruments[name].straight_line_mm for segment in segments)
+        instruments[name] = InstrumentMetrics(
+            path_length_mm=instrument.path_length_mm,
+            economy_of_motion=economy_of_motion(straight, instrument.path_length_mm),
+            max_force_N=instrument.max_force_N,
+        )
+    path = sum(instrument.path_length_mm for instrument in motion.instruments.values())
+    straight_all = sum(i.straight_line_mm for segment in segments for i in segment.instruments.values())
+    deviations = incidents.cut_deviations_mm
+    return WindowMetrics(
+        time_s=time_s,
+        idle_time_s=motion.idle_time_s,
+        path_length_mm=path,
+        economy_of_motion=economy_of_motion(straight_all, path),
+        max_force_N=motion.max_force_N,
+        mean_contact_force_N=motion.mean_contact_force_N,
+        time_above_force_limit_s=motion.time_above_force_limit_s,
+        tissue_damage=incidents.tissue_damage,
+        tears=incidents.tears,
+        torn_springs=incidents.torn_springs,
+        cuts_off_target=incidents.cuts_off_target,
+        burns_off_target=incidents.burns_off_target,
+        forbidden_contacts=incidents.forbidden_contacts,
+        forbidden_max_force_N=incidents.forbidden_max_force_N,
+        cut_deviation_mean_mm=sum(deviations) / len(deviations) if deviations else None,
+        cut_deviation_max_mm=max(deviations) if deviations else None,
+        instruments=instruments,
+    )
+
+
+def _time_limit_failures(procedure: Procedure, trace: Trace, steps: list[StepReport]) -> list[str]:
+    failures = [
+        f"step '{step.name}' took {step.metrics.time_s:.1f} s, over its time limit of {step.time_limit_s:g} s"
+        for step in steps
+        if step.time_limit_s is not None and step.metrics.time_s > step.time_limit_s
+    ]
+    ran_out = (trace.end is not None and trace.end.reason == "time_limit") or trace.duration_s > procedure.time_limit_s
+    if ran_out:
+        failures.append(f"the session reached the procedure's time limit of {procedure.time_limit_s:g} s")
+    return failures

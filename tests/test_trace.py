@@ -1,0 +1,190 @@
+"""Session traces: the writer's format and durability, and the reader's handling of truncated and bad files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from surgsim.errors import InputError
+from surgsim.events import Event
+from surgsim.trace import (
+    InstrumentCommand,
+    InstrumentSample,
+    TraceHeader,
+    TraceWriter,
+    read_trace,
+)
+
+SHA = "ab" * 32
+COMMAND = InstrumentCommand(pivot_yaw_rad=0.1, pivot_pitch_rad=-0.2, insertion_m=0.05, roll_rad=0.0, jaw=0.0,
+                            energy=False)
+SAMPLE = InstrumentSample(tip_m=[0.1, 0.2, 0.3], force_n=[0.0, 0.0, 1.5], jaw=0.5, energy=True)
+
+
+def header(trace_path: Path) -> TraceHeader:
+    return TraceHeader.for_session(trace_path=trace_path, procedure_path=trace_path.parent / "p.yaml",
+                                   procedure_sha256=SHA, backend="cpu", dt_s=0.001, seed=42)
+
+
+def write_complete(path: Path) -> Path:
+    with TraceWriter(path, header(path)) as writer:
+        writer.write_command(0, "left", COMMAND)
+        writer.write_sample(0, {"left": SAMPLE})
+        writer.write_event(Event(0.004, "grasp", instrument="left", region="edge", position_m=(0.1, 0.2, 0.3)))
+        writer.write_sample(10, {"left": SAMPLE})
+        writer.write_end(12, "completed")
+    return path
+
+
+def test_round_trip(tmp_path):
+    trace = read_trace(write_complete(tmp_path / "t.jsonl"))
+    assert trace.header.seed == 42 and trace.header.procedure == "p.yaml"
+    assert trace.header.procedure_path(tmp_path / "t.jsonl") == (tmp_path / "p.yaml").resolve()
+    assert trace.commands[0].command == COMMAND and trace.commands[0].instrument == "left"
+    assert [s.tick for s in trace.samples] == [0, 10] and trace.samples[0].instruments["left"] == SAMPLE
+    assert trace.events == (Event(0.004, "grasp", instrument="left", region="edge", position_m=(0.1, 0.2, 0.3)),)
+    assert trace.end.reason == "completed" and not trace.truncated
+    assert trace.duration_s == pytest.approx(0.012)
+
+
+def test_lines_are_sorted_json_with_repr_floats(tmp_path):
+    lines = write_complete(tmp_path / "t.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert [r["type"] for r in records] == ["header", "command", "sample", "event", "sample", "end"]
+    assert records[0]["format"] == "surgsim-trace" and records[0]["format_version"] == 1
+    for line, record in zip(lines, records):
+        assert line == json.dumps(record, sort_keys=True, separators=(",", ":"))
+    assert '"insertion_m":0.05' in lines[1]
+
+
+def test_unchanged_commands_are_not_written_again(tmp_path):
+    path = tmp_path / "t.jsonl"
+    with TraceWriter(path, header(path)) as writer:
+        assert writer.write_command(0, "left", COMMAND)
+        assert not writer.write_command(1, "left", COMMAND)
+        assert writer.write_command(2, "right", COMMAND)
+        assert writer.write_command(3, "left", COMMAND.model_copy(update={"jaw": 1.0}))
+    assert [(c.tick, c.instrument) for c in read_trace(path).commands] == [(0, "left"), (2, "right"), (3, "left")]
+
+
+def test_writer_refuses_ticks_that_go_back(tmp_path):
+    path = tmp_path / "t.jsonl"
+    with TraceWriter(path, header(path)) as writer:
+        writer.write_sample(10, {"left": SAMPLE})
+        with pytest.raises(ValueError, match="one per tick"):
+            writer.write_sample(10, {"left": SAMPLE})
+        with pytest.raises(ValueError, match="earlier than the last recorded tick"):
+            writer.write_command(5, "left", COMMAND)
+
+
+def test_an_existing_trace_is_never_overwritten(tmp_path):
+    path = write_complete(tmp_path / "t.jsonl")
+    before = path.read_bytes()
+    with pytest.raises(InputError, match="never overwritten"):
+        TraceWriter(path, header(path))
+    assert path.read_bytes() == before
+
+
+def test_fsync_at_least_once_a_wall_second(tmp_path, monkeypatch):
+    synced = []
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd))
+    clock = iter(0.3 * i for i in range(1000))
+    path = tmp_path / "t.jsonl"
+    writer = TraceWriter(path, header(path), wall_clock=lambda: next(clock))
+    after_header = len(synced)
+    for tick in range(10):  # 0.3 s of wall time per record
+        writer.write_sample(tick, {"left": SAMPLE})
+    assert len(synced) - after_header >= 2  # 3 s of records: a sync at least every ~1 s
+    writer.close()
+
+
+def test_a_killed_session_loses_nothing_already_written(tmp_path):
+    path = tmp_path / "killed.jsonl"
+    script = textwrap.dedent(f"""
+        import sys, time
+        from pathlib import Path
+        from surgsim.trace import InstrumentSample, TraceHeader, TraceWriter
+        path = Path({str(path)!r})
+        header = TraceHeader.for_session(trace_path=path, procedure_path=path.parent / "p.yaml",
+                                         procedure_sha256={SHA!r}, backend="cpu", dt_s=0.001, seed=1)
+        writer = TraceWriter(path, header)
+        sample = InstrumentSample(tip_m=[0.0, 0.0, 0.0], force_n=[0.0, 0.0, 0.0], jaw=0.0, energy=False)
+        for tick in range(0, 500, 10):
+            writer.write_sample(tick, {{"left": sample}})
+        print("written", flush=True)
+        time.sleep(60)
+    """)
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().strip() == "written"
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait(timeout=10)
+        process.stdout.close()
+    trace = read_trace(path)
+    assert trace.truncated and len(trace.samples) == 50
+
+
+def test_half_written_last_line_reads_as_truncated(tmp_path):
+    path = write_complete(tmp_path / "t.jsonl")
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:-2]) + lines[-2][:25])  # the last sample cut mid-line, no end record
+    trace = read_trace(path)
+    assert trace.truncated and [s.tick for s in trace.samples] == [0]
+    assert trace.duration_s == pytest.approx(0.004)  # the last record left is the event
+
+
+def bad_trace(tmp_path: Path, edit) -> Path:
+    path = write_complete(tmp_path / "t.jsonl")
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(edit(lines)) + "\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda lines: lines[:2] + ["{not json"] + lines[2:], "line 3: not a JSON object"),
+        (lambda lines: lines[:2] + ['{"type": "warp"}'] + lines[2:], "line 3: unknown record type 'warp'"),
+        (lambda lines: lines + [lines[2]], "line 7: a record after the end record"),
+        (lambda lines: lines[1:], "line 1: not a surgsim trace"),
+        (lambda lines: [lines[0].replace('"format_version":1', '"format_version":2')] + lines[1:],
+         "line 1: trace format version 2 is newer"),
+        (lambda lines: lines[:2] + [lines[4], lines[2]] + lines[5:], "line 4: sample tick 0 does not follow tick 10"),
+        (lambda lines: [lines[0], lines[1].replace('"jaw":0.0', '"jaw":"closed"')] + lines[2:],
+         "line 2: bad command record"),
+        (lambda lines: [lines[0].replace('"dt_s":0.001', '"dt_s":-1')] + lines[1:], "line 1: bad header record"),
+    ],
+    ids=["malformed", "unknown-type", "after-end", "no-header", "newer-format", "ticks-backwards", "bad-field",
+         "bad-header"],
+)
+def test_bad_traces_name_file_and_line(tmp_path, edit, message):
+    path = bad_trace(tmp_path, edit)
+    with pytest.raises(InputError, match=message) as caught:
+        read_trace(path)
+    assert caught.value.source == str(path)
+
+
+def test_empty_and_missing_traces(tmp_path):
+    (tmp_path / "empty.jsonl").write_text("")
+    with pytest.raises(InputError, match="no header"):
+        read_trace(tmp_path / "empty.jsonl")
+    with pytest.raises(InputError, match="no such trace"):
+        read_trace(tmp_path / "missing.jsonl")
+
+
+def test_procedure_path_is_relative_when_near_and_absolute_when_not(tmp_path):
+    near = TraceHeader.for_session(trace_path=tmp_path / "traces" / "t.jsonl",
+                                   procedure_path=tmp_path / "procedures" / "p.yaml", procedure_sha256=SHA,
+                                   backend="cpu", dt_s=0.001, seed=0)
+    assert near.procedure == "../procedures/p.yaml"
+    far = TraceHeader.for_session(trace_path=tmp_path / "t.jsonl", procedure_path="/p.yaml", procedure_sha256=SHA,
+                                  backend="cpu", dt_s=0.001, seed=0)
+    assert far.procedure == str(Path("/p.yaml").resolve())
