@@ -24,6 +24,9 @@ examples:
   surgsim mesh import assets/meshes/liver.stl -o liver.npz --target-nodes 3000
   surgsim mesh import seg.nii.gz --label liver=5,gallbladder=4 -o organs.npz
   surgsim mesh info liver.npz                      counts, size, volume, mesh quality
+  surgsim validate procedures/*.yaml               check procedure files (file:line:column errors)
+  surgsim schema > procedures/procedure.schema.json    JSON Schema for editor completion
+  surgsim score session.jsonl --json score.json    score a recorded session (exit 0 pass, 1 fail)
   surgsim bench solver                             solver speed on 1k-100k node meshes
 """
 
