@@ -1,0 +1,104 @@
+"""3Dconnexion SpaceMouse with the ``pyspacemouse`` package (``pip install 'surgsim[haptics]'``; on Linux it reads
+the HID device, which needs the hidapi library and a udev rule giving you access).
+
+The cap is a rate controller for one instrument: the further it is deflected, the faster the instrument moves
+(inside a dead band it does not). Cap right/left → yaw, forward/back → pitch, pushed down → deeper (pulled up →
+back out), twisted → roll. The left button holds the jaw closed (``"primary"``), the right one turns energy on
+(``"secondary"``). No force output.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from surgsim.devices.base import DeviceReading, DeviceUnavailable, InstrumentLimits
+from surgsim.trace import InstrumentCommand
+
+INSTALL_HINT = "pip install 'surgsim[haptics]' (the pyspacemouse package)"
+MAX_STEP_S = 0.1  # a stalled loop must not turn one deflection into a leap
+
+
+class SpaceMouseDevice:
+    name = "spacemouse"
+    rate_hz = 60.0
+
+    def __init__(
+        self,
+        instrument: str,
+        *,
+        pivot_rate_rad_s: float = 0.8,
+        insertion_rate_m_s: float = 0.05,
+        roll_rate_rad_s: float = 1.5,
+        dead_band: float = 0.08,
+        limits: InstrumentLimits = InstrumentLimits(),
+        initial: InstrumentCommand | None = None,
+    ):
+        self.instrument = instrument
+        self.pivot_rate_rad_s = pivot_rate_rad_s
+        self.insertion_rate_m_s = insertion_rate_m_s
+        self.roll_rate_rad_s = roll_rate_rad_s
+        self.dead_band = dead_band
+        self.limits = limits
+        start = initial or InstrumentCommand(pivot_yaw_rad=0.0, pivot_pitch_rad=0.0, insertion_m=0.0, roll_rad=0.0,
+                                             jaw=0.0, energy=False)
+        self._pose = np.array([start.pivot_yaw_rad, start.pivot_pitch_rad, start.insertion_m, start.roll_rad])
+        self._device = None
+        self._last_read_s: float | None = None
+
+    def open(self) -> None:
+        try:
+            import pyspacemouse
+        except ImportError:
+            raise DeviceUnavailable(f"the SpaceMouse driver is not installed: {INSTALL_HINT}.") from None
+        except OSError as error:  # the hidapi shared library is missing
+            raise DeviceUnavailable(f"the SpaceMouse driver could not load hidapi ({error}).") from None
+        try:
+            device = pyspacemouse.open()
+        except Exception as error:
+            raise DeviceUnavailable(f"no SpaceMouse could be opened: {error}.") from None
+        if not device:
+            raise DeviceUnavailable("no SpaceMouse found: check that it is plugged in and that a udev rule lets you "
+                                    "read it.")
+        self._device = device
+        self._last_read_s = time.perf_counter()
+
+    def _deflection(self, value: float) -> float:
+        """Cap deflection in -1..1 with the dead band removed (and the rest rescaled to start from 0)."""
+        magnitude = abs(value) - self.dead_band
+        return float(np.sign(value) * magnitude / (1.0 - self.dead_band)) if magnitude > 0 else 0.0
+
+    def read(self) -> DeviceReading:
+        state = self._device.read()
+        now = time.perf_counter()
+        dt = min(max(now - self._last_read_s, 0.0), MAX_STEP_S)
+        self._last_read_s = now
+        rates = np.array([
+            self._deflection(state.x) * self.pivot_rate_rad_s,
+            self._deflection(state.y) * self.pivot_rate_rad_s,
+            -self._deflection(state.z) * self.insertion_rate_m_s,
+            self._deflection(state.yaw) * self.roll_rate_rad_s,
+        ])
+        lim = self.limits
+        low = np.array([-lim.pivot_yaw_rad, -lim.pivot_pitch_rad, lim.insertion_min_m, -lim.roll_rad])
+        high = np.array([lim.pivot_yaw_rad, lim.pivot_pitch_rad, lim.insertion_max_m, lim.roll_rad])
+        self._pose = np.clip(self._pose + rates * dt, low, high)
+        pressed = list(getattr(state, "buttons", []) or [])
+        buttons = frozenset(name for index, name in enumerate(("primary", "secondary"))
+                            if index < len(pressed) and pressed[index])
+        command = InstrumentCommand(
+            pivot_yaw_rad=float(self._pose[0]), pivot_pitch_rad=float(self._pose[1]),
+            insertion_m=float(self._pose[2]), roll_rad=float(self._pose[3]),
+            jaw=1.0 if "primary" in buttons else 0.0, energy="secondary" in buttons,
+        )
+        return DeviceReading(time_s=now, commands={self.instrument: command}, buttons=buttons,
+                             active_instrument=self.instrument)
+
+    def write_force(self, force_n: np.ndarray) -> None:
+        """A SpaceMouse has no motors."""
+
+    def close(self) -> None:
+        if self._device is not None:
+            self._device.close()
+            self._device = None
