@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 
 import nibabel
@@ -249,15 +248,13 @@ def test_target_over_the_limit_is_refused_before_reading(tmp_path):
 
 
 # -- cache ------------------------------------------------------------------------------------------------------------
-def test_cache_hit_is_fast_and_identical(tmp_path, private_cache):
+def test_cache_hit_skips_meshing_and_is_identical(tmp_path, private_cache):
     path = write_sphere(tmp_path / "ball.stl", 0.04)
     first = import_model(path, target_nodes=1500)
     assert len(list(private_cache.glob("*.npz"))) == 1
     stages = []
-    started = time.perf_counter()
     second = import_model(path, target_nodes=1500, progress=stages.append)
-    assert time.perf_counter() - started < 1.0
-    assert stages == ["read", "cached"]
+    assert stages == ["read", "cached"]  # no surface, repair or tetrahedralize stage ran
     for field in ("positions", "tets", "springs", "rest_lengths", "masses", "surface_triangles", "node_region"):
         assert np.array_equal(getattr(first, field), getattr(second, field)), field
     assert second.metadata == first.metadata

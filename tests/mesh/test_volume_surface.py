@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 from pathlib import Path
 
 import nibabel
@@ -156,15 +155,12 @@ def test_missing_label_is_an_input_error_listing_the_labels(phantom_volumes):
     assert "label 9" in raised.value.problem and "3 (" in raised.value.problem
 
 
-def test_256_cubed_phantom_takes_seconds(tmp_path):
+def test_256_cubed_phantom_liver_surface_is_closed(tmp_path):
     labels, affine = phantom.make_phantom(size=256)
     affine[:3] /= 1000  # millimetres to metres
     volume = LabelVolume(data=labels, affine=affine, path=tmp_path / "phantom")
-    started = time.perf_counter()
-    surface = label_surface(volume, phantom.LIVER)
-    elapsed = time.perf_counter() - started
+    surface = label_surface(volume, phantom.LIVER)  # its speed is measured by tools/bench_mesh.py
     assert_closed_and_outward(surface)
-    assert elapsed < 10.0, f"256-cubed liver surface took {elapsed:.1f} s"
 
 
 # -- the real CT segmentation (TotalSegmentator example, 3 mm voxels) --------------------------------------------------
