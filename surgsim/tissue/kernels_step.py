@@ -1,0 +1,196 @@
+"""Taichi kernels of one implicit-Euler sub-step (see solver.py for the method; reference.py is the numpy twin).
+
+One kernel = one sub-step: an init loop (prediction, initial guess) followed by ``iterations`` Jacobi sweeps of two
+loops each: one over the springs (a scalar force coefficient per spring, computed once) and one over the nodes, in
+which node i *gathers* its springs through the CSR adjacency in a fixed order, so results do not depend on thread
+scheduling (no atomics). The last sweep also writes the output state and the guard value.
+Kernels take ndarrays only (one compiled kernel serves every mesh size) and are built per (iterations, serial) by
+:func:`substep_kernel`.
+"""
+
+# no "from __future__ import annotations": Taichi reads the annotations
+
+import functools
+
+import taichi as ti
+
+V3 = ti.types.ndarray(dtype=ti.math.vec3, ndim=1)
+V4 = ti.types.ndarray(dtype=ti.math.vec4, ndim=1)
+I1 = ti.types.ndarray(dtype=ti.i32, ndim=1)
+I2 = ti.types.ndarray(dtype=ti.math.ivec2, ndim=1)
+F1 = ti.types.ndarray(dtype=ti.f64, ndim=1)
+F2 = ti.types.ndarray(dtype=ti.f64, ndim=2)
+
+NONFINITE_SPEED = 1e300  # guard value written for a non-finite node
+
+
+@ti.func
+def _finite(x: ti.f64) -> ti.i32:
+    # Exponent bits all ones = inf or NaN; a bit test survives fast-math, which may fold isnan() away.
+    bits = ti.bit_cast(x, ti.u64)
+    return ti.cast((bits & ti.u64(0x7FF0000000000000)) != ti.u64(0x7FF0000000000000), ti.i32)
+
+
+@ti.func
+def _project(p: ti.math.vec3, start: ti.math.vec3, obs: ti.template()) -> ti.math.vec3:
+    q = p
+    for o in range(obs.shape[0]):
+        kind = obs[o, 0]
+        mu = obs[o, 1]
+        depth = -1.0
+        normal = ti.math.vec3(0.0, 0.0, 0.0)
+        if kind == 0.0:  # plane: point, unit normal
+            normal = ti.math.vec3(obs[o, 5], obs[o, 6], obs[o, 7])
+            depth = -((q - ti.math.vec3(obs[o, 2], obs[o, 3], obs[o, 4])).dot(normal))
+        elif kind == 1.0:  # box: centre, half extents, rotation (row-major, columns are axes)
+            rel = q - ti.math.vec3(obs[o, 2], obs[o, 3], obs[o, 4])
+            best = 1e300
+            best_axis = 0
+            best_sign = 1.0
+            inside = 1
+            for a in ti.static(range(3)):
+                axis = ti.math.vec3(obs[o, 8 + a], obs[o, 11 + a], obs[o, 14 + a])
+                qa = rel.dot(axis)
+                gap = obs[o, 5 + a] - ti.abs(qa)
+                if gap <= 0.0:
+                    inside = 0
+                if gap < best:
+                    best = gap
+                    best_axis = a
+                    best_sign = 1.0 if qa >= 0.0 else -1.0
+            if inside == 1:
+                depth = best
+                normal = best_sign * ti.math.vec3(obs[o, 8 + best_axis], obs[o, 11 + best_axis],
+                                                  obs[o, 14 + best_axis])
+        if depth > 0.0:
+            q += depth * normal
+            if mu > 0.0:
+                slip = q - start
+                slip -= slip.dot(normal) * normal
+                size = slip.norm()
+                limit = mu * depth
+                scale = 1.0
+                if size > limit:
+                    scale = limit / size
+                q -= slip * scale
+    return q
+
+
+@functools.lru_cache(maxsize=None)
+def substep_kernel(iterations: int, serial: bool):
+    """The sub-step kernel for a fixed iteration count (compiled on first use, then served from Taichi's cache)."""
+    K = int(iterations)
+
+    @ti.kernel
+    def substep(x_n: V3, v_n: V3, a_n: V3, f_n: V3, x_o: V3, v_o: V3, a_o: V3, f_o: V3,
+                springs: I2, spring_params: V3, coef: F1, offsets: I1, adjacency: I2, node: V4, anchor: V4,
+                buf_a: V3, buf_b: V3, yhat: V3, obstacles: F2, guard: F1, omegas: F1,
+                h: ti.f64, gamma: ti.f64, gravity: ti.math.vec3, remaining: ti.f64, reset: ti.i32):
+        n = x_n.shape[0]
+
+        # -- prediction and initial guess ---------------------------------------------------------------------
+        if ti.static(serial):
+            ti.loop_config(serialize=True)
+        for i in range(n):
+            if reset != 0 and i == 0:
+                guard[0] = 0.0
+            m = node[i][0]
+            xn = x_n[i]
+            vn = v_n[i]
+            aext = gravity + f_n[i] / m
+            yhat[i] = xn + h * vn + h * h * aext
+            # VBD-style adaptive initialisation (Chen et al. 2024): keep the part of the external acceleration
+            # that the node actually showed last step. Static equilibrium and free fall are then fixed points.
+            aa = aext.dot(aext)
+            t = 0.0
+            if aa > 0.0:
+                t = ti.min(ti.max(a_n[i].dot(aext) / aa, 0.0), 1.0)
+            x0 = xn + h * vn + (h * h * t) * aext
+            x0 = _project(x0, xn, obstacles)
+            an = anchor[i]
+            if an[3] > 0.0:
+                x0 = xn + (ti.math.vec3(an[0], an[1], an[2]) - xn) / remaining
+            buf_a[i] = x0
+            buf_b[i] = x0
+
+        # -- Jacobi iterations (Chebyshev-accelerated), the last one writes the output state -------------------
+        for it in ti.static(range(K)):
+            cur = ti.static(buf_a if it % 2 == 0 else buf_b)
+            other = ti.static(buf_b if it % 2 == 0 else buf_a)
+            # (a) every spring once: the scalar c_s with force_on_a = -c_s (x_a - x_b) = -force_on_b, from the
+            #     spring k (|x_ab| - L) d and the dashpot (c/h) d (d · (u_a - u_b)), u = motion in this sub-step.
+            if ti.static(serial):
+                ti.loop_config(serialize=True)
+            for s in range(springs.shape[0]):
+                ab = springs[s]
+                q = spring_params[s]  # rest length, stiffness, dashpot (0, 0 when the spring is cut)
+                xa = cur[ab[0]]
+                xb = cur[ab[1]]
+                xab = xa - xb
+                l2 = xab.dot(xab)
+                inv = 1.0 / ti.sqrt(ti.max(l2, 1e-300))  # a zero-length spring contributes nothing, not 0/0
+                du = (xa - x_n[ab[0]]) - (xb - x_n[ab[1]])
+                coef[s] = q[1] * (1.0 - q[0] * inv) + (q[2] / h) * inv * inv * xab.dot(du)
+            # (b) every node gathers its springs (CSR, fixed order) and takes its Jacobi/Chebyshev step.
+            if ti.static(serial):
+                ti.loop_config(serialize=True)
+            for i in range(n):
+                inv_h = 1.0 / h
+                inv_h2 = inv_h * inv_h
+                xi = cur[i]
+                nxt = xi
+                if anchor[i][3] <= 0.0:
+                    p = node[i]
+                    m = p[0]
+                    xn = x_n[i]
+                    r = (m * inv_h2) * (yhat[i] - xi) - (p[3] * m * inv_h) * (xi - xn)
+                    for e in range(offsets[i], offsets[i + 1]):
+                        js = adjacency[e]  # neighbour, spring
+                        r -= coef[js[1]] * (xi - cur[js[0]])
+                    diag = m * inv_h2 * (1.0 + p[3] * h) + p[1] + p[2] * inv_h
+                    xhat = xi + r / diag
+                    prev = other[i]
+                    nxt = omegas[it] * (gamma * (xhat - xi) + xi - prev) + prev
+                    nxt = _project(nxt, xn, obstacles)
+                if ti.static(it < K - 1):
+                    other[i] = nxt
+                else:
+                    vel = (nxt - x_n[i]) * inv_h
+                    x_o[i] = nxt
+                    v_o[i] = vel
+                    a_o[i] = (vel - v_n[i]) * inv_h
+                    f_o[i] = f_n[i]
+                    speed = vel.norm()
+                    ok = _finite(nxt[0]) & _finite(nxt[1]) & _finite(nxt[2]) & _finite(speed)
+                    if ok == 0:
+                        speed = NONFINITE_SPEED
+                    if ti.static(serial):
+                        guard[0] = ti.max(guard[0], speed)  # one thread: no atomic (a CAS loop per node)
+                    else:
+                        ti.atomic_max(guard[0], speed)
+
+    return substep
+
+
+@ti.kernel
+def keep_state(x_i: V3, f_i: V3, x_o: V3, v_o: V3, a_o: V3, f_o: V3):
+    """Failed step: output = input positions, zero velocity and acceleration."""
+    for i in range(x_i.shape[0]):
+        x_o[i] = x_i[i]
+        v_o[i] = ti.math.vec3(0.0, 0.0, 0.0)
+        a_o[i] = ti.math.vec3(0.0, 0.0, 0.0)
+        f_o[i] = f_i[i]
+
+
+@ti.kernel
+def set_rows(target: V3, ids: I1, values: V3):
+    """target[ids[k]] = values[k] (sparse updates: instrument forces, anchor moves)."""
+    for k in range(ids.shape[0]):
+        target[ids[k]] = values[k]
+
+
+@ti.kernel
+def copy_f64(src: F1, dst: F1):
+    """dst = src (the benchmark's memory-bandwidth probe)."""
+    for i in range(src.shape[0]):
+        dst[i] = src[i]

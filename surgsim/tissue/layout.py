@@ -1,0 +1,140 @@
+"""SolverModel: the solver's numpy view of a TissueModel (built once, CPU only, shared by Taichi and reference).
+
+It adds to the immutable :class:`~surgsim.mesh.model.TissueModel` what the solver options decide: spring stiffness
+and dashpots, ambient drag per node, and the CSR adjacency through which every node *gathers* the springs it belongs
+to. Gathering (instead of scattering spring forces with atomic adds) makes a step bit-reproducible on a backend.
+
+Shapes (N nodes, S springs, E = 2 S adjacency entries):
+
+- ``csr_offsets`` [N + 1] int32, ``csr_neighbors`` [E] int32, ``csr_springs`` [E] int32: the springs of node i are
+  entries ``csr_offsets[i]:csr_offsets[i+1]``, sorted by neighbour id (a fixed summation order);
+- ``stiffness`` [S] [N/m], ``dashpot`` [S] [N·s/m], ``rest_lengths`` [S] [m];
+- ``masses`` [N] [kg] (the model's lumped masses after selective mass scaling, see ``SolverOptions.mass_scaling``),
+  ``drag`` [N] [1/s] (ambient, mass-proportional damping rate).
+
+``spring_active`` (a boolean mask [S]) is the runtime hook for cutting and tearing: inactive springs contribute
+nothing; :meth:`spring_params` and :meth:`node_params` fold the mask in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from surgsim.mesh.model import TissueModel
+from surgsim.tissue.options import SolverOptions
+from surgsim.tissue.stiffness import fundamental_frequency_estimate, rayleigh_coefficients, spring_stiffness
+
+
+@dataclass(frozen=True, eq=False)
+class SolverModel:
+    model: TissueModel
+    options: SolverOptions
+    csr_offsets: np.ndarray
+    csr_neighbors: np.ndarray
+    csr_springs: np.ndarray
+    csr_rows: np.ndarray
+    stiffness: np.ndarray
+    dashpot: np.ndarray
+    rest_lengths: np.ndarray
+    masses: np.ndarray
+    drag: np.ndarray
+    damping_frequency_hz: float
+
+    @classmethod
+    def build(cls, model: TissueModel, options: SolverOptions) -> "SolverModel":
+        n = model.node_count
+        s = model.springs.astype(np.int64)
+        rows = np.concatenate([s[:, 0], s[:, 1]])
+        cols = np.concatenate([s[:, 1], s[:, 0]])
+        ids = np.concatenate([np.arange(len(s))] * 2)
+        order = np.lexsort((cols, rows))
+        rows, cols, ids = rows[order], cols[order], ids[order]
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=n), out=offsets[1:])
+
+        stiffness = spring_stiffness(model, calibration=options.calibration)
+        freq = options.damping_frequency_hz or fundamental_frequency_estimate(model)
+        if options.damping_ratio is None:
+            zeta_region = model.region_materials["damping_ratio"]
+        else:
+            zeta_region = np.full(model.region_count, options.damping_ratio)
+        alpha_region, beta_region = rayleigh_coefficients(zeta_region, freq, options.ambient_damping_share)
+        dashpot = beta_region[model.spring_region] * stiffness
+        drag = alpha_region[model.node_region]
+
+        # Selective mass scaling (see SolverOptions.mass_scaling): κ_i = (Σk + Σc/h) h² / m_i at the nominal sub-step.
+        h = options.dt / options.substeps
+        offdiag = (np.bincount(rows, stiffness[ids], minlength=n) + np.bincount(rows, dashpot[ids], minlength=n) / h)
+        offdiag *= h * h
+        masses = np.array(model.masses, dtype=np.float64, copy=True)
+        if options.mass_scaling > 0 and n:
+            kappa = offdiag / masses
+            cap = options.mass_scaling * float(np.median(kappa))
+            if cap > 0:
+                masses = np.maximum(masses, offdiag / cap)
+
+        def frozen(a, dtype):
+            a = np.ascontiguousarray(a, dtype=dtype)
+            a.flags.writeable = False
+            return a
+
+        return cls(
+            model=model,
+            options=options,
+            csr_offsets=frozen(offsets, np.int32),
+            csr_neighbors=frozen(cols, np.int32),
+            csr_springs=frozen(ids, np.int32),
+            csr_rows=frozen(rows, np.int32),
+            stiffness=frozen(stiffness, np.float64),
+            dashpot=frozen(dashpot, np.float64),
+            rest_lengths=frozen(model.rest_lengths, np.float64),
+            masses=frozen(masses, np.float64),
+            drag=frozen(drag, np.float64),
+            damping_frequency_hz=float(freq),
+        )
+
+    @property
+    def node_count(self) -> int:
+        return len(self.masses)
+
+    @property
+    def spring_count(self) -> int:
+        return len(self.stiffness)
+
+    @property
+    def added_mass(self) -> float:
+        """Mass added by selective mass scaling [kg]."""
+        return float(self.masses.sum() - self.model.masses.sum())
+
+    @property
+    def adjacency(self) -> np.ndarray:
+        """[E, 2] int32: (neighbour, spring) of every adjacency entry."""
+        return np.ascontiguousarray(np.column_stack([self.csr_neighbors, self.csr_springs]).astype(np.int32))
+
+    def spring_params(self, spring_active: np.ndarray) -> np.ndarray:
+        """[S, 3]: rest length, stiffness, dashpot of each spring (0 stiffness and dashpot when inactive)."""
+        on = np.asarray(spring_active, dtype=np.float64)
+        return np.ascontiguousarray(np.column_stack([self.rest_lengths, self.stiffness * on, self.dashpot * on]))
+
+    def node_params(self, spring_active: np.ndarray) -> np.ndarray:
+        """[N, 4]: mass, Σ stiffness, Σ dashpot of the node's active springs, ambient drag rate."""
+        params = self.spring_params(spring_active)
+        n = self.node_count
+        return np.ascontiguousarray(np.column_stack([
+            self.masses,
+            np.bincount(self.csr_rows, params[self.csr_springs, 1], minlength=n),
+            np.bincount(self.csr_rows, params[self.csr_springs, 2], minlength=n),
+            self.drag,
+        ]))
+
+    @staticmethod
+    def chebyshev_rho(h: float, node_params: np.ndarray, anchored: np.ndarray) -> float:
+        """Gershgorin bound of the Jacobi iteration's spectral radius at sub-step ``h`` (free nodes only)."""
+        p = node_params
+        offdiag = p[:, 1] + p[:, 2] / h
+        diag = p[:, 0] / h**2 * (1.0 + p[:, 3] * h) + offdiag
+        rho = offdiag / diag
+        free = ~anchored
+        return float(rho[free].max()) if np.any(free) else 0.0

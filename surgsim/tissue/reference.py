@@ -1,0 +1,121 @@
+"""NumPy twin of the Taichi solver, used only by tests: the same algorithm, the same iteration counts and order.
+
+It is vectorised over springs and nodes but otherwise a line-by-line transcription of
+:mod:`surgsim.tissue.kernels_step` (see :mod:`surgsim.tissue.solver` for the method). Results agree with the Taichi
+solver to rounding (the order of the per-node sums differs).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from surgsim.tissue.base import SolverBase, chebyshev_omegas
+from surgsim.tissue.contact import project_numpy
+from surgsim.tissue.events import SolverEvent
+from surgsim.tissue.state import StateArrays
+
+
+class ReferenceSolver(SolverBase):
+    """Same API as :class:`~surgsim.tissue.solver.TissueSolver`, on :class:`StateArrays`."""
+
+    def state(self) -> StateArrays:
+        return StateArrays.at_rest(self.model.positions)
+
+    def step(self, state_in: StateArrays, state_out: StateArrays, dt: float | None = None) -> None:
+        dt = float(dt or self.options.dt)
+        n = self.options.substeps
+        result, speed = self._attempt(state_in, dt, 1, n)
+        if _healthy(result, speed, self.options.max_speed):
+            state_out.assign(result)
+            state_out.time = state_in.time + dt
+            return
+        first_speed = speed
+        retries = 0
+        for retries in range(1, self.options.max_retries + 1):
+            calls = self.options.retry_factor**retries
+            result, speed = self._attempt(state_in, dt / calls, calls, n)
+            if _healthy(result, speed, self.options.max_speed):
+                state_out.assign(result)
+                state_out.time = state_in.time + dt
+                self.events.append(SolverEvent(state_in.time, "blowup", first_speed, retries, calls * n, True))
+                return
+        kept = state_in.copy()
+        kept.velocities[:] = 0.0
+        kept.accelerations[:] = 0.0
+        kept.time = state_in.time + dt
+        state_out.assign(kept)
+        calls = self.options.retry_factor ** self.options.max_retries
+        self.events.append(SolverEvent(state_in.time, "blowup", first_speed, retries, calls * n, False,
+                                       "all retries failed; input state kept, velocities zeroed"))
+
+    # -- one attempt: `calls` consecutive steps of `dt` with `n` sub-steps each --------------------------------------
+    def _attempt(self, state_in: StateArrays, dt: float, calls: int, n: int):
+        s = state_in.copy()
+        total = calls * n
+        h = dt / n
+        max_speed = 0.0
+        for c in range(calls):
+            for sub in range(n):
+                remaining = total - (c * n + sub)
+                x, v, a, speed = self._substep(s.positions, s.velocities, s.accelerations, s.forces, h, remaining)
+                s.positions, s.velocities, s.accelerations = x, v, a
+                max_speed = max(max_speed, speed)
+        return s, max_speed
+
+    def _substep(self, x_n, v_n, a_n, f, h, remaining):
+        lay = self.layout
+        opt = self.options
+        rows, cols = lay.csr_rows, lay.csr_neighbors
+        rest, k, c = self.spring_params.T
+        sa, sb = self.model.springs[:, 0], self.model.springs[:, 1]
+        sid = lay.csr_springs
+        m, ksum, csum, alpha = self.node_params.T
+        anch = self.anchored
+        n = len(m)
+        g = np.asarray(opt.gravity, dtype=np.float64)
+        packed = self.obstacles_packed
+
+        target = x_n + (self.anchor_targets - x_n) / remaining
+        a_ext = g + f / m[:, None]
+        yhat = x_n + h * v_n + h * h * a_ext
+        aa = np.einsum("ij,ij->i", a_ext, a_ext)
+        t = np.where(aa > 0, np.einsum("ij,ij->i", a_n, a_ext) / np.where(aa > 0, aa, 1.0), 0.0)
+        t = np.clip(t, 0.0, 1.0)
+        x0 = x_n + h * v_n + (h * h * t)[:, None] * a_ext
+        x0 = project_numpy(x0, x_n, packed)
+        x0[anch] = target[anch]
+
+        diag = m / h**2 * (1.0 + alpha * h) + ksum + csum / h
+        omegas = chebyshev_omegas(self.rho(h), opt.iterations, opt.chebyshev)
+        gamma = opt.relaxation
+        prev = x0
+        cur = x0
+        for it in range(opt.iterations):
+            # (a) every spring once: force on a = -coef (x_a - x_b) = -force on b
+            xab = cur[sa] - cur[sb]
+            l2 = np.einsum("ij,ij->i", xab, xab)
+            inv = 1.0 / np.sqrt(np.maximum(l2, 1e-300))
+            u = cur - x_n
+            coef = k * (1.0 - rest * inv) + c / h * inv * inv * np.einsum("ij,ij->i", xab, u[sa] - u[sb])
+            # (b) every node gathers its springs
+            fe = -coef[sid][:, None] * (cur[rows] - cur[cols])
+            r = (m / h**2)[:, None] * (yhat - cur) - (alpha * m / h)[:, None] * (cur - x_n)
+            for axis in range(3):
+                r[:, axis] += np.bincount(rows, fe[:, axis], minlength=n)
+            xhat = cur + r / diag[:, None]
+            om = omegas[it]
+            nxt = om * (gamma * (xhat - cur) + cur - prev) + prev
+            nxt = project_numpy(nxt, x_n, packed)
+            nxt[anch] = target[anch]
+            prev, cur = cur, nxt
+        v = (cur - x_n) / h
+        a = (v - v_n) / h
+        with np.errstate(invalid="ignore", over="ignore"):
+            speed = np.sqrt(np.einsum("ij,ij->i", v, v))
+        finite = np.all(np.isfinite(cur), axis=1) & np.isfinite(speed)
+        max_speed = float(speed.max()) if np.all(finite) else float("inf")
+        return cur, v, a, max_speed
+
+
+def _healthy(state: StateArrays, speed: float, limit: float) -> bool:
+    return bool(np.isfinite(speed) and speed <= limit and np.all(np.isfinite(state.positions)))

@@ -1,0 +1,98 @@
+"""Tissue state: what changes every step (positions, velocities, accelerations, external forces).
+
+:class:`StateArrays` is the plain numpy form (used by the reference solver, by tests and for I/O);
+:class:`TissueState` keeps the same arrays on the compute device (Taichi ndarrays) so that a step moves no data
+through Python. Both come from their solver's ``state()``, so initial conditions have one source of truth (the
+model's rest positions). A step reads one state and writes another; the caller swaps them.
+
+Arrays, shape [N, 3], SI units: ``positions`` [m], ``velocities`` [m/s], ``accelerations`` [m/s²] (mean over the last
+step; the solver uses it to predict the next step), ``forces`` [N] external point forces (instruments write them; a
+step copies them to its output state, so they persist until changed). ``time`` [s] is simulated time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+FIELDS = ("positions", "velocities", "accelerations", "forces")
+
+
+@dataclass
+class StateArrays:
+    positions: np.ndarray
+    velocities: np.ndarray
+    accelerations: np.ndarray
+    forces: np.ndarray
+    time: float = 0.0
+
+    @classmethod
+    def at_rest(cls, positions: np.ndarray) -> "StateArrays":
+        p = np.array(positions, dtype=np.float64, copy=True)
+        return cls(p, np.zeros_like(p), np.zeros_like(p), np.zeros_like(p), 0.0)
+
+    def copy(self) -> "StateArrays":
+        return StateArrays(*(getattr(self, f).copy() for f in FIELDS), time=self.time)
+
+    def assign(self, other: "StateArrays") -> None:
+        for f in FIELDS:
+            getattr(self, f)[...] = getattr(other, f)
+        self.time = other.time
+
+    @property
+    def node_count(self) -> int:
+        return len(self.positions)
+
+
+def _check(values, n: int, name: str) -> np.ndarray:
+    a = np.ascontiguousarray(values, dtype=np.float64)
+    if a.shape != (n, 3):
+        raise ValueError(f"{name} must have shape [{n}, 3], got {a.shape}")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} must be finite")
+    return a
+
+
+@dataclass(eq=False)
+class TissueState:
+    """Device-side state (Taichi ndarrays of 3-vectors, float64). Create with ``TissueSolver.state()``."""
+
+    positions: object
+    velocities: object
+    accelerations: object
+    forces: object
+    time: float = 0.0
+    node_count: int = field(default=0)
+
+    @classmethod
+    def allocate(cls, n: int) -> "TissueState":
+        import taichi as ti
+
+        arrays = [ti.Vector.ndarray(3, ti.f64, shape=n) for _ in FIELDS]
+        return cls(*arrays, time=0.0, node_count=n)
+
+    # -- numpy access (copies; not for the per-step hot path) -----------------------------------------------------
+    def numpy(self) -> StateArrays:
+        return StateArrays(*(getattr(self, f).to_numpy() for f in FIELDS), time=self.time)
+
+    def positions_numpy(self) -> np.ndarray:
+        return self.positions.to_numpy()
+
+    def velocities_numpy(self) -> np.ndarray:
+        return self.velocities.to_numpy()
+
+    def load(self, arrays: StateArrays) -> None:
+        for f in FIELDS:
+            getattr(self, f).from_numpy(_check(getattr(arrays, f), self.node_count, f))
+        self.time = float(arrays.time)
+
+    def set_positions(self, positions: np.ndarray) -> None:
+        self.positions.from_numpy(_check(positions, self.node_count, "positions"))
+
+    def set_velocities(self, velocities: np.ndarray) -> None:
+        self.velocities.from_numpy(_check(velocities, self.node_count, "velocities"))
+
+    def set_forces(self, forces: np.ndarray) -> None:
+        """External forces on every node [N], shape [N, 3] (zeros where no instrument acts)."""
+        self.forces.from_numpy(_check(forces, self.node_count, "forces"))

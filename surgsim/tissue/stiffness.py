@@ -1,0 +1,140 @@
+"""Young's modulus → spring stiffness, and the damping coefficients (CPU, numpy only).
+
+Stiffness (van Gelder 1998, "Approximate simulation of elastic membranes by triangulated spring meshes", extended to
+tetrahedra): every spring (tet edge) e of rest length L_e gets
+
+    k_e = c · E_e · Σ_{t ∋ e} V_t / L_e²            [N/m]
+
+where the sum runs over the tets sharing the edge, V_t is the rest volume of tet t and E_e the Young's modulus of the
+spring's region. ``c`` = :data:`CALIBRATION_FACTOR` was determined with :func:`measure_youngs_modulus` (a linear static
+uniaxial test: one end face held along the axis, the other displaced, lateral faces free, E_eff = reaction stress /
+strain):
+
+======================================  ================  =====================
+mesh (c = 1)                            E_eff / E         Poisson ratio of net
+======================================  ================  =====================
+Kuhn 6-tet blocks (``tet_block``), any  1.0345            0.035
+resolution or aspect, any of x, y, z
+tetgen (Delaunay) boxes, 1.1k–8.7k      0.938 – 1.008     0.24
+nodes, radius-edge 1.2–2.0
+======================================  ================  =====================
+
+``c = 1.014`` centres both mesh families: E_eff / E = 1.049 on Kuhn blocks and 0.951–1.022 on tetgen meshes, i.e.
+within ±5 % of the requested modulus (the tests demand 10 %).
+
+Limits: a network of central springs has a Poisson ratio fixed by its geometry (≈ 0.04 for the Kuhn lattice, ≈ 0.25
+for Delaunay meshes); it cannot represent ν → 0.5, so nearly incompressible tissue (ν = 0.45–0.49) bulges less than it
+should and the material's ``poisson_ratio`` is recorded but not used. Shear stiffness follows from the same springs
+and is not separately controllable. The mapping is linear-elastic (small strain); at strains beyond ~10 % a spring
+network stiffens slightly as edges rotate toward the load.
+
+Damping is Rayleigh damping C = α M + β K, both parts physically interpretable:
+
+- β [s] is a Kelvin–Voigt retardation time (the tissue's internal viscosity η = β E): every spring carries a dashpot
+  c_e = β k_e acting on the rate of change of its length, so rigid motion is never damped;
+- α [1/s] is ambient drag from the surrounding fluid and tissue, acting on each node's absolute velocity.
+
+From a damping ratio ζ (the region material's ``damping_ratio`` unless the solver options override it) at a reference
+frequency ω = 2π f (by default :func:`fundamental_frequency_estimate`), the two parts share ζ at ω:
+α = 2 ζ s ω and β = 2 ζ (1 − s) / ω, with s the ambient share (``SolverOptions.ambient_damping_share``). Then the mode
+at ω has exactly ζ, slower modes are damped mostly by α and faster ones mostly by β (ζ(ω') = α/2ω' + βω'/2).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from surgsim.mesh.model import TissueModel
+
+CALIBRATION_FACTOR = 1.014
+
+_TET_EDGES = np.array([[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]])
+
+
+def spring_volumes(model: TissueModel) -> np.ndarray:
+    """Σ V_t over the tets sharing each spring [m³], shape [S]."""
+    n = np.int64(model.node_count)
+    edges = np.sort(model.tets[:, _TET_EDGES].reshape(-1, 2).astype(np.int64), axis=1)
+    keys = model.springs[:, 0].astype(np.int64) * n + model.springs[:, 1]
+    index = np.searchsorted(keys, edges[:, 0] * n + edges[:, 1])
+    volumes = np.zeros(model.spring_count)
+    np.add.at(volumes, index, np.repeat(model.tet_volumes(), 6))
+    return volumes
+
+
+def spring_stiffness(model: TissueModel, *, calibration: float = CALIBRATION_FACTOR,
+                     youngs_modulus_pa: float | None = None) -> np.ndarray:
+    """Stiffness of every spring [N/m], shape [S] (see the module docstring for the mapping)."""
+    e = model.spring_material("youngs_modulus_pa") if youngs_modulus_pa is None else float(youngs_modulus_pa)
+    return calibration * e * spring_volumes(model) / model.rest_lengths**2
+
+
+def fundamental_frequency_estimate(model: TissueModel) -> float:
+    """A cheap estimate of the lowest elastic natural frequency [Hz]: the quarter-wave axial mode c / (4 L).
+
+    L is the largest extent of the model's bounding box and c = sqrt(E/ρ) the mass-weighted mean wave speed. It is a
+    scale for the damping, not a modal analysis (the true value depends on how the organ is held).
+    """
+    extent = float(np.max(model.positions.max(axis=0) - model.positions.min(axis=0)))
+    speed = np.sqrt(model.node_material("youngs_modulus_pa") / model.node_material("density_kg_m3"))
+    c = float(np.average(speed, weights=model.masses))
+    return c / (4.0 * max(extent, 1e-9))
+
+
+def rayleigh_coefficients(damping_ratio: np.ndarray | float, frequency_hz: float,
+                          ambient_share: float) -> tuple[np.ndarray, np.ndarray]:
+    """(α [1/s], β [s]) giving ``damping_ratio`` at ``frequency_hz``, ``ambient_share`` of it from α."""
+    omega = 2.0 * math.pi * frequency_hz
+    zeta = np.asarray(damping_ratio, dtype=np.float64)
+    return 2.0 * zeta * ambient_share * omega, 2.0 * zeta * (1.0 - ambient_share) / omega
+
+
+def measure_youngs_modulus(model: TissueModel, stiffness: np.ndarray, *, axis: int = 0,
+                           strain: float = 1e-3) -> tuple[float, float]:
+    """Apparent (Young's modulus [Pa], Poisson ratio) of a spring network in a linear static uniaxial test.
+
+    The faces at the minimum and maximum of ``axis`` are held at 0 and ``strain`` × length along the axis and free
+    across it (three extra scalar constraints remove the rigid motions); E = reaction force / cross-section / strain.
+    Used to calibrate :data:`CALIBRATION_FACTOR`; meant for box-shaped models.
+    """
+    import scipy.sparse as sp
+    import scipy.sparse.linalg as spla
+
+    x = model.positions
+    n = model.node_count
+    s = model.springs
+    d = x[s[:, 1]] - x[s[:, 0]]
+    d /= np.linalg.norm(d, axis=1)[:, None]
+    rows, cols, vals = [], [], []
+    for a in range(3):
+        for b in range(3):
+            kab = stiffness * d[:, a] * d[:, b]
+            for p, q, sign in ((0, 0, 1.0), (1, 1, 1.0), (0, 1, -1.0), (1, 0, -1.0)):
+                rows.append(3 * s[:, p] + a)
+                cols.append(3 * s[:, q] + b)
+                vals.append(sign * kab)
+    k = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(3 * n, 3 * n))
+    lo, hi = x[:, axis].min(), x[:, axis].max()
+    length = hi - lo
+    o1, o2 = [a for a in range(3) if a != axis]
+    left = np.flatnonzero(np.isclose(x[:, axis], lo))
+    right = np.flatnonzero(np.isclose(x[:, axis], hi))
+    fixed = {3 * i + axis: 0.0 for i in left}
+    fixed.update({3 * i + axis: strain * length for i in right})
+    corner = left[np.lexsort((x[left, o2], x[left, o1]))][0]
+    fixed[3 * corner + o1] = 0.0
+    fixed[3 * corner + o2] = 0.0
+    fixed[3 * left[np.argmax(x[left, o1] - 1e-3 * x[left, o2])] + o2] = 0.0
+    fixed_dofs = np.array(sorted(fixed))
+    fixed_vals = np.array([fixed[i] for i in fixed_dofs])
+    free = np.setdiff1d(np.arange(3 * n), fixed_dofs)
+    u = np.zeros(3 * n)
+    u[fixed_dofs] = fixed_vals
+    u[free] = spla.spsolve(k[free][:, free].tocsc(), -k[free][:, fixed_dofs] @ fixed_vals)
+    force = (k @ u)[3 * right + axis].sum()
+    extent = x.max(axis=0) - x.min(axis=0)
+    youngs = force / (extent[o1] * extent[o2]) / strain
+    poisson = -np.polyfit(x[:, o1], u[3 * np.arange(n) + o1], 1)[0] / strain
+    return float(youngs), float(poisson)
