@@ -16,7 +16,7 @@ from surgsim import __version__
 from surgsim.errors import InputError
 
 # Order is the order shown by --help.
-COMMAND_MODULES = ("doctor", "mesh", "procedure", "score", "bench")
+COMMAND_MODULES = ("doctor", "run", "mesh", "procedure", "score", "bench")
 
 EPILOG = """\
 examples:

@@ -1,0 +1,156 @@
+"""The live loop: physics at its fixed tick on its own thread, drawing at the display's rate on the caller's.
+
+The physics thread asks the device for commands once per tick and steps the session; the drawing thread polls the
+viewer's input, hands it to the device, and draws :meth:`Session.frame` whenever the viewer is ready. The two meet
+only under a lock around one tick or one frame snapshot, so a slow frame delays drawing, never the ticks' inputs:
+with a device whose commands depend only on the tick (a replay, a script), the trace is the same at any frame rate.
+
+A haptic device (one that reports a pose instead of commands) drives the active instrument through
+:func:`pose_to_command`, and feels the tissue's force on that instrument every tick.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+
+from surgsim.devices.base import DeviceReading, UiAction
+from surgsim.trace import InstrumentCommand
+
+# A stylus workspace of about ±8 cm maps onto the trocar's ±60° cone and 0-25 cm of insertion.
+RAD_PER_M = math.radians(60.0) / 0.08
+INSERTION_PER_M = 0.25 / 0.16
+
+
+def pose_to_command(reading: DeviceReading) -> InstrumentCommand | None:
+    """A 6-DOF stylus position (device frame: x right, y up, z toward the user) as a laparoscopic command:
+    left/right pivots (yaw), up/down pivots (pitch), pushing in inserts; the primary button closes the jaw and the
+    secondary one switches energy on."""
+    if reading.position_m is None:
+        return None
+    x, y, z = (float(v) for v in reading.position_m)
+    return InstrumentCommand(
+        pivot_yaw_rad=x * RAD_PER_M,
+        pivot_pitch_rad=-y * RAD_PER_M,
+        insertion_m=max(0.0, 0.12 - z * INSERTION_PER_M),
+        roll_rad=0.0,
+        jaw=1.0 if "primary" in reading.buttons else 0.0,
+        energy="secondary" in reading.buttons,
+    )
+
+
+@dataclass
+class LiveResult:
+    reason: str  # completed | time_limit | quit
+    ticks: int
+    frames: int
+    wall_s: float
+
+
+class LiveLoop:
+    """Runs ``session`` with ``device`` and ``viewer`` until the procedure ends, the viewer closes or the user quits.
+
+    ``realtime``: pace the ticks to the wall clock (interactive use); False runs them as fast as the CPU allows
+    (replays, tests). ``fps``: the drawing rate to aim at. ``max_ticks`` stops after that many ticks.
+    """
+
+    def __init__(self, session, device, viewer, *, realtime: bool = True, fps: float = 60.0,
+                 max_ticks: int | None = None):
+        self.session = session
+        self.device = device
+        self.viewer = viewer
+        self.realtime = realtime
+        self.frame_period_s = 1.0 / fps
+        self.max_ticks = max_ticks
+        self.paused = False
+        self.active_instrument = session.instrument_names[0] if session.instrument_names else None
+        self._tick_lock = threading.Lock()
+        self._device_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._quit = False
+        self._error: BaseException | None = None
+
+    # -- physics thread ------------------------------------------------------------------------------------------
+    def _physics(self) -> None:
+        session = self.session
+        started = time.perf_counter()
+        ticks_at_start = session.tick_count
+        try:
+            while not self._stop.is_set():
+                if self.paused:
+                    time.sleep(0.01)
+                    started = time.perf_counter()
+                    ticks_at_start = session.tick_count
+                    continue
+                with self._device_lock:
+                    reading = self.device.read()
+                    self._take_actions(reading)
+                commands = dict(reading.commands)
+                if not commands and self.active_instrument is not None:
+                    command = pose_to_command(reading)
+                    if command is not None:
+                        commands[self.active_instrument] = command
+                with self._tick_lock:
+                    session.tick(commands)
+                    force = session.coupler.reaction_force(self.active_instrument) if self.active_instrument else None
+                if force is not None:
+                    self.device.write_force(force)
+                if session.finished or (self.max_ticks is not None and session.tick_count >= self.max_ticks):
+                    break
+                if self.realtime:
+                    due = started + (session.tick_count - ticks_at_start) * session.dt_s
+                    delay = due - time.perf_counter()
+                    if delay > 0:
+                        time.sleep(delay)
+        except BaseException as error:  # surfaced on the drawing thread, which owns the user's attention
+            self._error = error
+        finally:
+            self._stop.set()
+
+    def _take_actions(self, reading: DeviceReading) -> None:
+        if reading.active_instrument is not None:
+            self.active_instrument = reading.active_instrument
+        for action in reading.actions:
+            if action == UiAction.TOGGLE_PAUSE:
+                self.paused = not self.paused
+            elif action == UiAction.QUIT:
+                self._quit = True
+                self._stop.set()
+
+    # -- drawing (caller's thread) -------------------------------------------------------------------------------
+    def run(self) -> LiveResult:
+        session, viewer = self.session, self.viewer
+        viewer.open(session.scene.render_scene())
+        camera = session.scene.camera.pose()
+        physics = threading.Thread(target=self._physics, name="surgsim-physics", daemon=True)
+        started = time.perf_counter()
+        physics.start()
+        try:
+            while not self._stop.is_set():
+                frame_started = time.perf_counter()
+                events = viewer.poll_input()
+                if events and hasattr(self.device, "handle"):
+                    with self._device_lock:
+                        self.device.handle(events)
+                if viewer.should_close():
+                    self._quit = True
+                    break
+                with self._tick_lock:
+                    frame = session.frame(active_instrument=self.active_instrument, paused=self.paused,
+                                          camera=camera)
+                viewer.draw(frame)
+                rest = self.frame_period_s - (time.perf_counter() - frame_started)
+                if rest > 0:
+                    self._stop.wait(rest)
+        finally:
+            self._stop.set()
+            physics.join()
+        if self._error is not None:
+            raise self._error
+        viewer.draw(session.frame(active_instrument=self.active_instrument, camera=camera))
+        session.finish("quit" if self._quit else None)
+        return LiveResult(session.ended, session.tick_count, getattr(viewer, "frame_count", 0),
+                          time.perf_counter() - started)
+
