@@ -16,10 +16,12 @@ from surgsim import __version__
 from surgsim.errors import InputError
 
 # Order is the order shown by --help.
-COMMAND_MODULES = ("doctor", "run", "mesh", "procedure", "score", "bench")
+COMMAND_MODULES = ("demo", "doctor", "run", "mesh", "procedure", "score", "bench")
 
 EPILOG = """\
 examples:
+  surgsim demo                                     the default procedure (headless: replay, score, snapshot)
+  surgsim run liver_retraction                     train in a window (mouse/keyboard or --device touch)
   surgsim doctor                                   what works on this machine and what to install
   surgsim mesh import assets/meshes/liver.stl -o liver.npz --target-nodes 3000
   surgsim mesh import seg.nii.gz --label liver=5,gallbladder=4 -o organs.npz

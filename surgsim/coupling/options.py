@@ -1,0 +1,59 @@
+"""Coupling options: a strict pydantic model (unknown keys refused). SI units.
+
+- ``skin_m``: gap kept between tissue and every tool capsule [m].
+- ``friction``: tool–tissue Coulomb coefficient for every instrument; None = each instrument spec's ``friction``.
+- ``anatomy_friction``: tissue against static rigid anatomy (solver obstacles and static capsules).
+- ``grasp_close`` / ``grasp_open``: jaw closure (0 open .. 1 closed) at which closing jaws take hold of the tissue
+  between them, and below which they let go (the gap is a hysteresis against chatter).
+- ``grasp_margin_m``: how far outside the jaws' wedge a node still counts as between them [m].
+- ``slip_force_n``: pull on grasped tissue above which it slips out [N]; None = each spec's ``grasp_force_limit_n``.
+- ``clip_close``: jaw closure at which a clip applier fires its clip.
+- ``burn_dwell_s``: contact time with energy on after which tissue is charred and divides [s].
+- ``contact_end_delay_s``: an instrument's contact ends after this long without touching [s] (a touch that
+  flickers at the surface stays one contact).
+- ``force_limit_n``: emit ``force_limit`` / ``force_limit_end`` when an instrument's force crosses it [N]; None = off.
+- ``check_springs_every``: test springs for tearing every this many ticks (tearing builds up over many ticks; the
+  test costs ~0.1 ms on the liver on a CPU, so every tick would be a tenth of the step).
+- ``tear_persist_s``: a spring tears once it has stayed over-stretched this long [s] (a single over-stretched tick is
+  a transient, such as a node a tool lets go of).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from surgsim.errors import InputError
+
+
+class CouplingOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    skin_m: float = Field(2.5e-4, ge=0.0, le=0.005)
+    friction: float | None = Field(None, ge=0.0, le=2.0)
+    anatomy_friction: float = Field(0.3, ge=0.0, le=2.0)
+    grasp_close: float = Field(0.6, gt=0.0, le=1.0)
+    grasp_open: float = Field(0.4, ge=0.0, lt=1.0)
+    grasp_margin_m: float = Field(1e-3, ge=0.0, le=0.01)
+    slip_force_n: float | None = Field(None, gt=0.0)
+    clip_close: float = Field(0.95, gt=0.0, le=1.0)
+    burn_dwell_s: float = Field(0.7, gt=0.0)
+    contact_end_delay_s: float = Field(0.02, ge=0.0)
+    force_limit_n: float | None = Field(None, gt=0.0)
+    check_springs_every: int = Field(5, ge=1, le=1000)
+    tear_persist_s: float = Field(0.01, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _hysteresis(self):
+        if self.grasp_open >= self.grasp_close:
+            raise ValueError("grasp_open must be below grasp_close")
+        return self
+
+    @classmethod
+    def parse(cls, options: "CouplingOptions | dict | None" = None, **overrides) -> "CouplingOptions":
+        data = options.model_dump() if isinstance(options, CouplingOptions) else dict(options or {})
+        data.update(overrides)
+        try:
+            return cls(**data)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'options'}: {e['msg']}" for e in exc.errors())
+            raise InputError("coupling options", problems) from None

@@ -1,0 +1,192 @@
+"""The coupler: one tissue solver and one rigid world advanced together in a fixed order, tick by tick.
+
+Per tick (``dt``, the physics period shared by both worlds):
+
+1. device commands → instruments (validated, clamped, slew-limited);
+2. instruments: last tick's tissue reactions pushed on the tool links, one PyBullet step, link states read back;
+3. tool capsules packed (closing or holding jaws and cutting blades do not push), cutter triangles of closing
+   scissors;
+4. grasp anchors moved with the jaws;
+5. tissue solver step;
+6. tool-contact pass (:mod:`surgsim.tissue.tool_contact`): contact, friction, forces, burn, spring flags, grasp
+   holding forces;
+7. interactions, in this order: contact monitor, grasping, cutting, tearing, cautery, clipping; then the topology
+   changes they requested are applied at once;
+8. solver events (blow-ups) join the event stream; the states swap.
+
+Nothing depends on wall-clock time, thread scheduling or dictionary order beyond insertion order, so two couplers fed
+the same commands produce bit-identical tissue states and event lists on one backend.
+
+The coupler owns ``TissueState.forces`` of its states (the contact forces are carried there from one tick to the
+next). Forces on instruments are the tissue's force on them [N]: contact reactions plus the pull of grasped tissue.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping
+
+import numpy as np
+
+from surgsim.coupling.anatomy import anatomy_capsules, anatomy_obstacles
+from surgsim.coupling.capsules import CapsuleLayout
+from surgsim.coupling.cautery import Cautery
+from surgsim.coupling.clipping import Clipping
+from surgsim.coupling.contact_monitor import ContactMonitor
+from surgsim.coupling.context import TickContext
+from surgsim.coupling.cutting import Cutting
+from surgsim.coupling.grasping import Grasping
+from surgsim.coupling.options import CouplingOptions
+from surgsim.coupling.tearing import Tearing
+from surgsim.coupling.topology import TissueTopology
+from surgsim.errors import InputError
+from surgsim.events import Event
+from surgsim.tissue.tool_contact import OUT_COUNT, OUT_POINT, OUT_WEIGHT, ToolContact
+from surgsim.trace import InstrumentCommand, InstrumentSample
+
+
+class Coupler:
+    """Couples ``solver`` (a :class:`~surgsim.tissue.solver.TissueSolver`) with ``world`` (a
+    :class:`~surgsim.instruments.world.RigidWorld` holding the instruments and static anatomy).
+
+    Add every instrument and static body to the world before creating the coupler (it adds the world's static planes
+    and boxes to the solver's obstacles, and its spheres and capsules to the contact pass). ``step(commands)`` advances
+    one tick; ``drain_events()`` returns what happened; ``sample()`` and ``reaction_force(name)`` what the instruments
+    feel; ``positions()`` and ``current_surface_triangles()`` what to draw. The world stays the caller's to close.
+    """
+
+    def __init__(self, solver, world, *, options: CouplingOptions | dict | None = None):
+        self.options = CouplingOptions.parse(options)
+        if abs(solver.options.dt - world.dt) > 1e-12:
+            raise InputError("coupling", f"the solver's dt ({solver.options.dt} s) and the rigid world's "
+                                         f"({world.dt} s) must be equal.")
+        self.solver = solver
+        self.world = world
+        self.model = solver.model
+        self.dt = world.dt
+        self.tick = 0
+        self.state, self._next = solver.state(), solver.state()
+        opt = self.options
+        solver.set_obstacles(list(solver.obstacles) + anatomy_obstacles(world, friction=opt.anatomy_friction))
+        instruments = world.instruments
+        friction = {name: opt.friction if opt.friction is not None else i.spec.friction
+                    for name, i in instruments.items()}
+        self.layout = CapsuleLayout(instruments, anatomy_capsules(world), friction=friction,
+                                    anatomy_friction=opt.anatomy_friction)
+        tear_checks = max(1, math.ceil(opt.tear_persist_s / (opt.check_springs_every * self.dt) - 1e-9))
+        self.contact = ToolContact(solver, len(self.layout), skin_m=opt.skin_m, burn_dwell_s=opt.burn_dwell_s,
+                                   check_springs_every=opt.check_springs_every, tear_checks=tear_checks)
+        self.topology = TissueTopology(self.model, solver, self.contact)
+        self.monitor = ContactMonitor(instruments, opt, self.dt)
+        self.grasping = Grasping(instruments, self.layout, solver, self.contact, opt)
+        self.cutting = Cutting(instruments, self.layout)
+        self.tearing = Tearing()
+        self.cautery = Cautery(instruments, self.layout)
+        self.clipping = Clipping(instruments, opt)
+        self._events: list[Event] = []
+        self._forces = {name: np.zeros(3) for name in instruments}
+        self._slot_instrument = [instruments.get(slot.instrument) for slot in self.layout.slots]
+        self._pushes: list[tuple] = []
+
+    # -- the tick --------------------------------------------------------------------------------------------------
+    def step(self, commands: Mapping[str, InstrumentCommand] | None = None) -> None:
+        """Advance one tick of ``dt``; ``commands`` maps instrument names to this tick's commands (others keep
+        their last one)."""
+        instruments = self.world.instruments
+        for name, command in (commands or {}).items():
+            if name not in instruments:
+                raise InputError("commands", f"no instrument '{name}'; the scene has: {', '.join(instruments)}.")
+            instruments[name].command(command)
+        for instrument, link, force, point in self._pushes:
+            instrument.push(link, force, point)
+        self.world.step()
+        self.cutting.prepare()
+        self.grasping.prepare()
+        capsules = self.layout.pack(disabled=self.cutting.disabled_rows | self.grasping.disabled_rows)
+        self.grasping.move_anchors()
+        solver_events = len(self.solver.events)
+        self.solver.step(self.state, self._next, self.dt)
+        if any(not e.recovered for e in self.solver.events[solver_events:]):
+            self.contact.reset(self._next)
+        report = self.contact.run(self.state, self._next, capsules, self.dt, cutters=self.cutting.cutters)
+        ctx = TickContext(self.tick + 1, self.dt, self.model, self.solver, self._next, self.contact, self.topology,
+                          self.layout, instruments, report, self._events)
+        self.grasping.read_forces(ctx)
+        self._collect_forces(ctx)
+        holding = set(self.grasping.grasps)
+        self.monitor.after_step(ctx, holding)
+        self.grasping.after_step(ctx)
+        self.cutting.after_step(ctx)
+        self.tearing.after_step(ctx)
+        self.cautery.after_step(ctx)
+        self.clipping.after_step(ctx)
+        self.topology.commit()
+        for event in self.solver.drain_events():
+            ctx.emit("blowup", detail={"max_speed_m_s": event.max_speed, "retries": event.retries,
+                                       "substeps": event.substeps, "recovered": event.recovered})
+        self.state, self._next = self._next, self.state
+        self.tick += 1
+
+    def _collect_forces(self, ctx: TickContext) -> None:
+        """Each instrument's force from the tissue, and the pushes to apply to its links next tick."""
+        outputs = ctx.report.outputs
+        reaction = ctx.report.reaction
+        pushes = []
+        for row in np.flatnonzero(outputs[: len(self.layout), OUT_COUNT]):
+            instrument = self._slot_instrument[row]
+            if instrument is not None:
+                point = outputs[row, OUT_POINT:OUT_POINT + 3] / outputs[row, OUT_WEIGHT]
+                pushes.append((instrument, self.layout.slots[row].link, reaction[row].copy(), point))
+        for name, rows in self.layout.rows_of.items():
+            held = self.grasping.holding_force(name)
+            self._forces[name] = reaction[rows].sum(axis=0) - held
+            if name in self.grasping.grasps:
+                instrument = self.world.instruments[name]
+                pushes.append((instrument, instrument.distal_link, -held, instrument.distal_frame()[0]))
+        ctx.instrument_forces = self._forces
+        self._pushes = pushes
+
+    # -- what the outside reads ------------------------------------------------------------------------------------
+    @property
+    def time_s(self) -> float:
+        return self.tick * self.dt
+
+    def drain_events(self) -> list[Event]:
+        """Events since the last call, oldest first."""
+        events, self._events = self._events, []
+        return events
+
+    def reaction_force(self, name: str) -> np.ndarray:
+        """The tissue's force on instrument ``name`` in the last tick [N] (for haptics and scoring)."""
+        return self._forces[name].copy()
+
+    def sample(self) -> dict[str, InstrumentSample]:
+        """The observed state of every instrument (what a session trace records)."""
+        samples = {}
+        for name, instrument in self.world.instruments.items():
+            samples[name] = InstrumentSample(tip_m=[float(v) for v in instrument.tip_position()],
+                                             force_n=[float(v) for v in self._forces[name]],
+                                             jaw=float(instrument.jaw), energy=bool(instrument.energy))
+        return samples
+
+    def positions(self) -> np.ndarray:
+        """Tissue node positions now [N, 3] [m] (a copy)."""
+        return self.state.positions_numpy()
+
+    def current_surface_triangles(self) -> np.ndarray:
+        """The tissue's surface after cuts and tears [F, 3] (node ids, outward); see ``surface_version``."""
+        return self.topology.surface_triangles
+
+    @property
+    def surface_version(self) -> int:
+        """Increases whenever the surface changes, so a renderer re-uploads triangles only then."""
+        return self.topology.surface_version
+
+    def burn_levels(self) -> np.ndarray:
+        """Burn per node, 0..1 [N]."""
+        return self.contact.burn_levels()
+
+    @property
+    def torn_springs(self) -> int:
+        """Tissue damage so far: springs broken by over-stretching."""
+        return self.tearing.torn_springs

@@ -1,0 +1,497 @@
+"""Taichi kernel of the post-step pass (see tool_contact.py for the method and the buffer layout; the numpy twin is
+tests/coupling/tool_contact_twin.py).
+
+One kernel per tick, after ``TissueSolver.step``: warm-start release, capsule-vs-surface-triangle and
+capsule-vs-node projection (Gauss-Seidel), friction and force bookkeeping, burn dwell, spring strain / cutter flags,
+and the reaction of grasp anchors. Loops whose order changes the result (the projection and every float sum) run serialised, so a replay is
+bit-identical; the per-triangle cull and the per-spring flags are independent per item and may run in parallel.
+The pass's own arrays live in two flat buffers (float64, int32) cut into sections whose offsets the kernel reads
+from the io array: few arguments, and one compilation per process whatever the mesh.
+"""
+
+# no "from __future__ import annotations": Taichi reads the annotations
+
+import functools
+
+import taichi as ti
+
+from surgsim.tissue.tool_contact import (
+    CAPSULE_ENABLED, CAPSULE_ENERGIZED, CAPSULE_SENSE, COUNT_CHARRED, COUNT_CUT, COUNT_FORCE, COUNT_TORN, F_BURN,
+    F_DRAG, F_ENTRIES, F_MASS, F_NORMAL, F_PARAM, F_PUSH, F_REST, F_TEAR, F_X_STEP, FLAG_CUT0, FLAG_TORN, H_BURN_RATE,
+    H_CAPSULES, H_CUTTERS, H_DT, H_GRASPED, H_GRASPS, H_GRAVITY, H_OUTPUT_ROW, H_SKIN, H_SPRING_COUNT, H_SPRINGS,
+    H_TEAR_CHECKS, H_TRIANGLES, I_ACTIVE, I_ANCHORED, I_CAPSULE, I_FLAGS, I_GRASP_GROUP, I_GRASP_NODES, I_NEIGHBORS,
+    I_OFFSETS, I_OVERSTRETCHED, I_SPRINGS, I_TRI_MASK, I_TRIANGLES, OUT_COUNT, OUT_ENERGIZED, OUT_FORCE, OUT_POINT,
+    OUT_SENSED, OUT_STRONGEST, OUT_STRONGEST_FORCE, OUT_WEIGHT, ROW_CAPSULES, ROW_FLOAT_SECTIONS, ROW_INT_SECTIONS,
+)
+
+V3 = ti.types.ndarray(dtype=ti.math.vec3, ndim=1)
+F1 = ti.types.ndarray(dtype=ti.f64, ndim=1)
+I1 = ti.types.ndarray(dtype=ti.i32, ndim=1)
+F2 = ti.types.ndarray(dtype=ti.f64, ndim=2)
+
+_EPS = 1e-30
+
+
+# -- buffer access ---------------------------------------------------------------------------------------------------
+@ti.func
+def _fsec(io: ti.template(), section: ti.template()) -> ti.i32:
+    return ti.cast(io[ROW_FLOAT_SECTIONS, section], ti.i32)
+
+
+@ti.func
+def _isec(io: ti.template(), section: ti.template()) -> ti.i32:
+    return ti.cast(io[ROW_INT_SECTIONS, section], ti.i32)
+
+
+@ti.func
+def _get3(buf: ti.template(), at: ti.i32) -> ti.math.vec3:
+    return ti.math.vec3(buf[at], buf[at + 1], buf[at + 2])
+
+
+@ti.func
+def _set3(buf: ti.template(), at: ti.i32, value: ti.math.vec3):
+    for k in ti.static(range(3)):
+        buf[at + k] = value[k]
+
+
+@ti.func
+def _row3(a: ti.template(), r: ti.i32, col: ti.i32) -> ti.math.vec3:
+    return ti.math.vec3(a[r, col], a[r, col + 1], a[r, col + 2])
+
+
+@ti.func
+def _flag(io: ti.template(), row: ti.i32, bits: ti.template()) -> ti.i32:
+    return (ti.cast(io[row, 14], ti.i32) & bits) != 0
+
+
+@ti.func
+def _tool_motion(io: ti.template(), row: ti.i32, s: ti.f64) -> ti.math.vec3:
+    """How far the point at parameter s of the capsule axis in ``row`` moved during the step."""
+    now = _row3(io, row, 0) + s * (_row3(io, row, 3) - _row3(io, row, 0))
+    before = _row3(io, row, 7) + s * (_row3(io, row, 10) - _row3(io, row, 7))
+    return now - before
+
+
+# -- geometry (Ericson 2005, "Real-Time Collision Detection"; Möller & Trumbore 1997) -------------------------------
+@ti.func
+def _closest_on_triangle(p: ti.math.vec3, a: ti.math.vec3, b: ti.math.vec3, c: ti.math.vec3) -> ti.math.vec3:
+    """Barycentric weights of the point of triangle abc closest to p (Ericson §5.1.5)."""
+    ab = b - a
+    ac = c - a
+    ap = p - a
+    d1 = ab.dot(ap)
+    d2 = ac.dot(ap)
+    bp = p - b
+    d3 = ab.dot(bp)
+    d4 = ac.dot(bp)
+    cp = p - c
+    d5 = ab.dot(cp)
+    d6 = ac.dot(cp)
+    vc = d1 * d4 - d3 * d2
+    vb = d5 * d2 - d1 * d6
+    va = d3 * d6 - d5 * d4
+    w = ti.math.vec3(0.0, 0.0, 0.0)
+    if d1 <= 0.0 and d2 <= 0.0:
+        w = ti.math.vec3(1.0, 0.0, 0.0)
+    elif d3 >= 0.0 and d4 <= d3:
+        w = ti.math.vec3(0.0, 1.0, 0.0)
+    elif vc <= 0.0 and d1 >= 0.0 and d3 <= 0.0:
+        v = d1 / (d1 - d3)
+        w = ti.math.vec3(1.0 - v, v, 0.0)
+    elif d6 >= 0.0 and d5 <= d6:
+        w = ti.math.vec3(0.0, 0.0, 1.0)
+    elif vb <= 0.0 and d2 >= 0.0 and d6 <= 0.0:
+        t = d2 / (d2 - d6)
+        w = ti.math.vec3(1.0 - t, 0.0, t)
+    elif va <= 0.0 and (d4 - d3) >= 0.0 and (d5 - d6) >= 0.0:
+        t = (d4 - d3) / ((d4 - d3) + (d5 - d6))
+        w = ti.math.vec3(0.0, 1.0 - t, t)
+    else:
+        denom = 1.0 / (va + vb + vc)
+        v = vb * denom
+        t = vc * denom
+        w = ti.math.vec3(1.0 - v - t, v, t)
+    return w
+
+
+@ti.func
+def _closest_segments(p1: ti.math.vec3, q1: ti.math.vec3, p2: ti.math.vec3, q2: ti.math.vec3) -> ti.math.vec2:
+    """Parameters (s, t) of the closest points of segments p1q1 and p2q2 (Ericson §5.1.9)."""
+    d1 = q1 - p1
+    d2 = q2 - p2
+    r = p1 - p2
+    a = d1.dot(d1)
+    e = d2.dot(d2)
+    f = d2.dot(r)
+    s = 0.0
+    t = 0.0
+    if a <= _EPS and e <= _EPS:
+        s = 0.0
+    elif a <= _EPS:
+        t = ti.min(ti.max(f / e, 0.0), 1.0)
+    else:
+        c = d1.dot(r)
+        if e <= _EPS:
+            s = ti.min(ti.max(-c / a, 0.0), 1.0)
+        else:
+            b = d1.dot(d2)
+            denom = a * e - b * b
+            if denom != 0.0:
+                s = ti.min(ti.max((b * f - c * e) / denom, 0.0), 1.0)
+            t = (b * s + f) / e
+            if t < 0.0:
+                t = 0.0
+                s = ti.min(ti.max(-c / a, 0.0), 1.0)
+            elif t > 1.0:
+                t = 1.0
+                s = ti.min(ti.max((b - c) / a, 0.0), 1.0)
+    return ti.math.vec2(s, t)
+
+
+@ti.func
+def _segment_crosses_triangle(p: ti.math.vec3, q: ti.math.vec3, a: ti.math.vec3, b: ti.math.vec3,
+                              c: ti.math.vec3) -> ti.math.vec4:
+    """(hit, segment parameter, barycentric v, w) of segment pq through triangle abc (Möller–Trumbore)."""
+    d = q - p
+    e1 = b - a
+    e2 = c - a
+    h = d.cross(e2)
+    det = e1.dot(h)
+    out = ti.math.vec4(0.0, 0.0, 0.0, 0.0)
+    if ti.abs(det) > _EPS:
+        inv = 1.0 / det
+        s = p - a
+        v = inv * s.dot(h)
+        qv = s.cross(e1)
+        w = inv * d.dot(qv)
+        t = inv * e2.dot(qv)
+        if v >= 0.0 and w >= 0.0 and v + w <= 1.0 and t >= 0.0 and t <= 1.0:
+            out = ti.math.vec4(1.0, t, v, w)
+    return out
+
+
+@ti.func
+def _closer_point(best_s: ti.f64, best_w: ti.math.vec3, best_d: ti.f64, point: ti.math.vec3, s: ti.f64,
+                  a: ti.math.vec3, b: ti.math.vec3, c: ti.math.vec3):
+    w = _closest_on_triangle(point, a, b, c)
+    dist = (point - (w[0] * a + w[1] * b + w[2] * c)).norm()
+    if dist < best_d:
+        best_s = s
+        best_w = w
+        best_d = dist
+    return best_s, best_w, best_d
+
+
+@ti.func
+def _closer_edge(best_s: ti.f64, best_w: ti.math.vec3, best_d: ti.f64, p0: ti.math.vec3, p1: ti.math.vec3,
+                 e0: ti.math.vec3, e1: ti.math.vec3, corner: ti.template()):
+    st = _closest_segments(p0, p1, e0, e1)
+    dist = ((p0 + st[0] * (p1 - p0)) - (e0 + st[1] * (e1 - e0))).norm()
+    if dist < best_d:
+        best_s = st[0]
+        best_w = ti.math.vec3(0.0, 0.0, 0.0)
+        best_w[corner] = 1.0 - st[1]
+        best_w[(corner + 1) % 3] = st[1]
+        best_d = dist
+    return best_s, best_w, best_d
+
+
+@ti.func
+def _closest_segment_triangle(p0: ti.math.vec3, p1: ti.math.vec3, a: ti.math.vec3, b: ti.math.vec3,
+                              c: ti.math.vec3):
+    """Closest points of segment p0p1 and triangle abc: (segment parameter, barycentric weights, distance); a
+    segment through the triangle returns distance 0 at the crossing."""
+    cross = _segment_crosses_triangle(p0, p1, a, b, c)
+    best_s = 0.0
+    best_w = ti.math.vec3(1.0, 0.0, 0.0)
+    best_d = 1e300
+    if cross[0] > 0.0:
+        best_s = cross[1]
+        best_w = ti.math.vec3(1.0 - cross[2] - cross[3], cross[2], cross[3])
+        best_d = 0.0
+    else:
+        best_s, best_w, best_d = _closer_point(best_s, best_w, best_d, p0, 0.0, a, b, c)
+        best_s, best_w, best_d = _closer_point(best_s, best_w, best_d, p1, 1.0, a, b, c)
+        best_s, best_w, best_d = _closer_edge(best_s, best_w, best_d, p0, p1, a, b, 0)
+        best_s, best_w, best_d = _closer_edge(best_s, best_w, best_d, p0, p1, b, c, 1)
+        best_s, best_w, best_d = _closer_edge(best_s, best_w, best_d, p0, p1, c, a, 2)
+    return best_s, best_w, best_d
+
+
+# -- the pass --------------------------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=None)
+def post_step_kernel(serial: bool):
+    """The pass, its order-independent loops parallel or (``serial``: cheaper for small meshes on a CPU) not."""
+
+    @ti.kernel
+    def post_step(x_in: V3, v_in: V3, x_out: V3, v_out: V3, a_out: V3, f_out: V3, fbuf: F1, ibuf: I1, io: F2):
+        _post_step(x_in, v_in, x_out, v_out, a_out, f_out, fbuf, ibuf, io, serial)
+
+    return post_step
+
+
+@ti.func
+def _post_step(x_in: V3, v_in: V3, x_out: V3, v_out: V3, a_out: V3, f_out: V3, fbuf: F1, ibuf: I1, io: F2,
+               serial: ti.template()):
+    n = x_out.shape[0]
+    dt = io[0, H_DT]
+    h2 = dt * dt
+    skin = io[0, H_SKIN]
+    n_capsules = ti.cast(io[0, H_CAPSULES], ti.i32)
+    out = ti.cast(io[0, H_OUTPUT_ROW], ti.i32)
+    counters = out + n_capsules + ti.cast(io[0, H_GRASPS], ti.i32)
+    mass = _fsec(io, F_MASS)
+    drag = _fsec(io, F_DRAG)
+    param = _fsec(io, F_PARAM)
+    burn = _fsec(io, F_BURN)
+    normal_at = _fsec(io, F_NORMAL)
+    push_at = _fsec(io, F_PUSH)
+    x_step_at = _fsec(io, F_X_STEP)
+    anchored = _isec(io, I_ANCHORED)
+    capsule = _isec(io, I_CAPSULE)
+    triangles = _isec(io, I_TRIANGLES)
+    tri_mask = _isec(io, I_TRI_MASK)
+
+    # -- 1. warm start: a node pushed last tick kept that force during the step; where it moved away from the tool
+    #       (the force over-pushed it), pull it back, at most by what the force did (a contact cannot pull) -------
+    ti.loop_config(serialize=True)
+    for i in range(n):
+        _set3(fbuf, x_step_at + 3 * i, x_out[i])
+        _set3(fbuf, push_at + 3 * i, ti.math.vec3(0.0, 0.0, 0.0))
+        cap = ibuf[capsule + i]
+        if cap >= 0 and ibuf[anchored + i] != 0:
+            # The solver ignores forces on anchored nodes: nothing acted, drop it.
+            ibuf[capsule + i] = -1
+            f_out[i] = ti.math.vec3(0.0, 0.0, 0.0)
+        elif cap >= 0 and _flag(io, ROW_CAPSULES + cap, CAPSULE_ENABLED):
+            normal = _get3(fbuf, normal_at + 3 * i)
+            fn = f_out[i].dot(normal)
+            if fn > 0.0:
+                moved = ((x_out[i] - x_in[i]) - _tool_motion(io, ROW_CAPSULES + cap, fbuf[param + i])).dot(normal)
+                if moved > 0.0:
+                    back = ti.min(moved, fn * h2 / fbuf[mass + i]) * normal
+                    x_out[i] -= back
+                    _set3(fbuf, push_at + 3 * i, -back)
+
+    # -- 2. broad phase: which capsules may touch each surface triangle (independent per triangle) -----------------
+    n_triangles = ti.cast(io[0, H_TRIANGLES], ti.i32)
+    if ti.static(serial):
+        ti.loop_config(serialize=True)
+    for t in range(n_triangles):
+        tri = ti.math.ivec3(ibuf[triangles + 3 * t], ibuf[triangles + 3 * t + 1], ibuf[triangles + 3 * t + 2])
+        lo = ti.min(ti.min(x_out[tri[0]], x_out[tri[1]]), x_out[tri[2]])
+        hi = ti.max(ti.max(x_out[tri[0]], x_out[tri[1]]), x_out[tri[2]])
+        mask = 0
+        for c in range(n_capsules):
+            row = ROW_CAPSULES + c
+            if _flag(io, row, CAPSULE_ENABLED | CAPSULE_SENSE):
+                reach = io[row, 6] + skin
+                p0 = _row3(io, row, 0)
+                p1 = _row3(io, row, 3)
+                if (ti.min(p0, p1) - reach <= hi).all() and (lo <= ti.max(p0, p1) + reach).all():
+                    mask |= 1 << c
+        ibuf[tri_mask + t] = mask
+
+    # -- 3. narrow phase, Gauss-Seidel in a fixed order: push each penetrating triangle out of the capsule --------
+    ti.loop_config(serialize=True)
+    for t in range(n_triangles):
+        mask = ibuf[tri_mask + t]
+        if mask != 0:
+            tri = ti.math.ivec3(ibuf[triangles + 3 * t], ibuf[triangles + 3 * t + 1], ibuf[triangles + 3 * t + 2])
+            for c in range(n_capsules):
+                if (mask >> c) & 1:
+                    row = ROW_CAPSULES + c
+                    p0 = _row3(io, row, 0)
+                    p1 = _row3(io, row, 3)
+                    reach = io[row, 6] + skin
+                    a = x_out[tri[0]]
+                    b = x_out[tri[1]]
+                    cc = x_out[tri[2]]
+                    s, w, dist = _closest_segment_triangle(p0, p1, a, b, cc)
+                    if dist < reach and not _flag(io, row, CAPSULE_ENABLED):
+                        io[out + c, OUT_SENSED] += 1.0
+                    elif dist < reach:
+                        direction = ti.math.vec3(0.0, 0.0, 0.0)
+                        depth = 0.0
+                        if dist > 0.0:
+                            direction = ((w[0] * a + w[1] * b + w[2] * cc) - (p0 + s * (p1 - p0))) / dist
+                            depth = reach - dist
+                        else:
+                            # The axis crossed the face: push the face inward past the deeper end.
+                            normal = (b - a).cross(cc - a).normalized()
+                            direction = -normal
+                            depth = reach + ti.max(0.0, -ti.min((p0 - a).dot(normal), (p1 - a).dot(normal)))
+                        inv_mass = ti.math.vec3(0.0, 0.0, 0.0)
+                        for k in ti.static(range(3)):
+                            if ibuf[anchored + tri[k]] == 0:
+                                inv_mass[k] = 1.0 / fbuf[mass + tri[k]]
+                        weight = (inv_mass * w * w).sum()
+                        if weight > 0.0:
+                            lam = depth / weight
+                            for k in ti.static(range(3)):
+                                share = inv_mass[k] * w[k]
+                                if share > 0.0:
+                                    node = tri[k]
+                                    move = (share * lam) * direction
+                                    x_out[node] += move
+                                    _set3(fbuf, push_at + 3 * node, _get3(fbuf, push_at + 3 * node) + move)
+                                    ibuf[capsule + node] = c
+                                    fbuf[param + node] = s
+
+    # -- 3b. nodes inside a capsule (a tool that got under the surface, or a surface folded over an interior node):
+    #        each is pushed out to the nearest point of the capsule surface -----------------------------------------
+    ti.loop_config(serialize=True)
+    for i in range(n):
+        if ibuf[anchored + i] == 0:
+            for c in range(n_capsules):
+                row = ROW_CAPSULES + c
+                if _flag(io, row, CAPSULE_ENABLED):
+                    p0 = _row3(io, row, 0)
+                    p1 = _row3(io, row, 3)
+                    reach = io[row, 6] + skin
+                    x = x_out[i]
+                    if (ti.min(p0, p1) - reach <= x).all() and (x <= ti.max(p0, p1) + reach).all():
+                        axis = p1 - p0
+                        length2 = axis.dot(axis)
+                        s = 0.0
+                        if length2 > 0.0:
+                            s = ti.min(ti.max((x - p0).dot(axis) / length2, 0.0), 1.0)
+                        offset = x - (p0 + s * axis)
+                        dist = offset.norm()
+                        if dist < reach and dist > 0.0:
+                            move = (reach - dist) / dist * offset
+                            x_out[i] += move
+                            _set3(fbuf, push_at + 3 * i, _get3(fbuf, push_at + 3 * i) + move)
+                            ibuf[capsule + i] = c
+                            fbuf[param + i] = s
+
+    # -- 4. per node: contact normal, Coulomb friction, total force; state corrections; sums per capsule ----------
+    burn_rate = io[0, H_BURN_RATE]
+    ti.loop_config(serialize=True)
+    for i in range(n):
+        cap = ibuf[capsule + i]
+        if cap >= 0:
+            row = ROW_CAPSULES + cap
+            m = fbuf[mass + i]
+            x_step = _get3(fbuf, x_step_at + 3 * i)
+            previous_normal = _get3(fbuf, normal_at + 3 * i)
+            applied = f_out[i]
+            carried = ti.max(applied.dot(previous_normal), 0.0)
+            along = carried * previous_normal + (m / h2) * _get3(fbuf, push_at + 3 * i)
+            size = along.norm()
+            total = ti.math.vec3(0.0, 0.0, 0.0)
+            # A pull-back that used up the carried force leaves a rounding residue, not a contact.
+            if size > 1e-9 * carried and size > 0.0 and _flag(io, row, CAPSULE_ENABLED):
+                normal = along / size
+                slip = (x_out[i] - x_in[i]) - _tool_motion(io, row, fbuf[param + i])
+                slip_t = slip - slip.dot(normal) * normal
+                trial = applied + (m / h2) * ((x_out[i] - slip_t) - x_step)
+                fn = trial.dot(normal)
+                if fn > 0.0:
+                    ft = trial - fn * normal
+                    limit = io[row, 13] * fn
+                    ft_size = ft.norm()
+                    if ft_size > limit:
+                        ft *= limit / ft_size
+                    total = fn * normal + ft
+                    _set3(fbuf, normal_at + 3 * i, normal)
+            magnitude = total.norm()
+            if magnitude == 0.0:
+                ibuf[capsule + i] = -1
+            x_final = x_step + (total - applied) * (h2 / m)
+            correction = x_final - x_step
+            x_out[i] = x_final
+            v_out[i] += correction / dt
+            a_out[i] += correction / h2
+            f_out[i] = total
+            if magnitude > 0.0:
+                for k in ti.static(range(3)):
+                    io[out + cap, OUT_FORCE + k] -= total[k]
+                    io[out + cap, OUT_POINT + k] += magnitude * x_final[k]
+                    io[counters, COUNT_FORCE + k] += total[k]
+                io[out + cap, OUT_WEIGHT] += magnitude
+                io[out + cap, OUT_COUNT] += 1.0
+                if magnitude > io[out + cap, OUT_STRONGEST_FORCE]:
+                    io[out + cap, OUT_STRONGEST_FORCE] = magnitude
+                    io[out + cap, OUT_STRONGEST] = float(i)
+                if _flag(io, row, CAPSULE_ENERGIZED):
+                    io[out + cap, OUT_ENERGIZED] += 1.0
+                    before = fbuf[burn + i]
+                    fbuf[burn + i] = ti.min(1.0, before + burn_rate * dt)
+                    if before < 1.0 and fbuf[burn + i] >= 1.0:
+                        io[counters, COUNT_CHARRED] += 1.0
+
+    # -- 5. springs: over-stretched for long enough (tear) or crossed by a cutter triangle (scissors) -------------
+    if ti.cast(io[0, H_SPRINGS], ti.i32) != 0:
+        n_cutters = ti.cast(io[0, H_CUTTERS], ti.i32)
+        tear_checks = ti.cast(io[0, H_TEAR_CHECKS], ti.i32)
+        springs = _isec(io, I_SPRINGS)
+        active = _isec(io, I_ACTIVE)
+        flags = _isec(io, I_FLAGS)
+        overstretched = _isec(io, I_OVERSTRETCHED)
+        rest = _fsec(io, F_REST)
+        tear = _fsec(io, F_TEAR)
+        n_springs = ti.cast(io[0, H_SPRING_COUNT], ti.i32)
+        if ti.static(serial):
+            ti.loop_config(serialize=True)
+        for e in range(n_springs):
+            flag = 0
+            if ibuf[active + e] != 0:
+                i = ibuf[springs + 2 * e]
+                j = ibuf[springs + 2 * e + 1]
+                p = x_out[i]
+                q = x_out[j]
+                # A tool pressing on a node stretches the springs around it: that is indentation, not tearing.
+                pressed = ibuf[capsule + i] >= 0 or ibuf[capsule + j] >= 0
+                if not pressed and (q - p).norm() > fbuf[rest + e] * (1.0 + fbuf[tear + e]):
+                    ibuf[overstretched + e] += 1
+                    if ibuf[overstretched + e] >= tear_checks:
+                        flag = FLAG_TORN
+                else:
+                    ibuf[overstretched + e] = 0
+                for k in range(n_cutters):
+                    row = ROW_CAPSULES + n_capsules + k
+                    a = _row3(io, row, 0)
+                    b = _row3(io, row, 3)
+                    c = _row3(io, row, 6)
+                    lo = ti.min(ti.min(a, b), c)
+                    hi = ti.max(ti.max(a, b), c)
+                    if flag == 0 and (ti.min(p, q) <= hi).all() and (lo <= ti.max(p, q)).all():
+                        if _segment_crosses_triangle(p, q, a, b, c)[0] > 0.0:
+                            flag = FLAG_CUT0 + k
+            ibuf[flags + e] = flag
+            # Adding 1.0 is exact in float64, so the totals do not depend on the order of the atomic adds.
+            if flag == FLAG_TORN:
+                ti.atomic_add(io[counters, COUNT_TORN], 1.0)
+            elif flag >= FLAG_CUT0:
+                ti.atomic_add(io[counters, COUNT_CUT], 1.0)
+
+    # -- 6. grasp anchors: the force each group of anchored nodes needs to move as it did ------------------------
+    gravity = _row3(io, 0, H_GRAVITY)
+    grasp_nodes = _isec(io, I_GRASP_NODES)
+    grasp_group = _isec(io, I_GRASP_GROUP)
+    offsets = _isec(io, I_OFFSETS)
+    neighbors = _isec(io, I_NEIGHBORS)
+    entries = _fsec(io, F_ENTRIES)
+    ti.loop_config(serialize=True)
+    for g in range(ti.cast(io[0, H_GRASPED], ti.i32)):
+        i = ibuf[grasp_nodes + g]
+        m = fbuf[mass + i]
+        xi = x_out[i]
+        xn = x_in[i]
+        need = (m / h2) * (xi - (xn + dt * v_in[i] + h2 * gravity)) + (fbuf[drag + i] * m / dt) * (xi - xn)
+        for e in range(ibuf[offsets + i], ibuf[offsets + i + 1]):
+            j = ibuf[neighbors + e]
+            entry = _get3(fbuf, entries + 3 * e)  # rest length, stiffness, dashpot
+            xij = xi - x_out[j]
+            length = xij.norm()
+            d = ti.math.vec3(0.0, 0.0, 0.0)
+            if length > 0.0:
+                d = xij / length
+            need += entry[1] * (xij - entry[0] * d)
+            if entry[2] > 0.0:
+                need += (entry[2] / dt * d.dot(xij - (xn - x_in[j]))) * d
+        row = out + n_capsules + ibuf[grasp_group + g]
+        for k in ti.static(range(3)):
+            io[row, k] += need[k]
+        io[row, 3] += 1.0

@@ -1,0 +1,356 @@
+"""Instrument–tissue contact, and the per-step tissue measurements that grasping, cutting, tearing and cautery read.
+
+Runs once per tick on the solver's output state, after ``TissueSolver.step`` (one Taichi kernel,
+:mod:`surgsim.tissue.kernels_tool_contact`; the numpy twin used by the tests is ``tests/coupling/tool_contact_twin``).
+
+Contact method
+--------------
+Tools are capsules (a segment p0–p1 [m] and a radius [m]: shafts, jaws, blades, hook), moving rigidly between ticks.
+The tissue's current surface triangles are kept out of every capsule (plus a skin of ``skin_m``): for each
+triangle the closest points of the triangle and the capsule axis are found (face, edge or vertex of the triangle), and
+where they are closer than the radius the triangle is pushed out along the line joining them, its three nodes moving
+in proportion to ``w_k / m_k`` (barycentric weight over mass: the smallest mass-weighted move that clears that
+point). Testing triangles rather than nodes matters: on an organ mesh with 1 cm edges a 5 mm probe fits between the
+nodes. Then every node (interior ones too: a tool can get under a surface that folded over an interior node, which a
+spring network does not prevent) found inside a capsule is pushed out to its surface. Triangles and nodes are
+processed one after the other in a fixed order (Gauss-Seidel), so overlapping pushes do not add up and the result is
+reproducible.
+
+Contact force. A correction Δx applied to the end-of-step position of a node of mass m is, for the implicit-Euler
+step of length h that produced it (x' = x + h v', v' = v + h F/m), the effect of an extra force f with
+h²f/m = Δx: **f = m Δx / h²**, acting for the whole step. Applied after the solve, such a projection alone misreads
+the force: the solver let the node drift out of the tool during the step and its neighbours followed, so the
+correction measures only the part of the load that the node's own inertia carried (on the shipped liver about 20 %
+too little at rest, and a rest state that is not the tissue's equilibrium). The pass therefore **warm-starts**: the
+total force F_i found at a node this tick is written to the state's external forces (``TissueState.forces``, the
+instruments' channel) and acts inside the next solve, where the implicit solver balances it exactly; the projection
+then corrects only the change. At rest the correction vanishes and F_i is the elastic reaction of the tissue (a static
+equilibrium of the spring network is a fixed point of the solver). Where last tick's force pushed a node away from the
+tool, the node is pulled back toward it by at most m·Δ/h² worth of that force (a contact force can push, never
+pull), which is also how contact ends. The force on node i during the step is then
+F_i = f_applied,i + m_i Δx_i / h², the tissue receives exactly that, and the tool receives **−Σ F_i**, summed in a
+fixed order (no float atomics): Newton's third law holds to rounding.
+
+Friction is Coulomb's law on the total force: the node's tangential slip relative to the tool point it touches is
+removed (sticking) unless that needs a tangential force above μ times the normal force, in which case the tangential
+force is μ F_n along it (sliding). The normal is the direction of the node's normal pushes this tick and of its
+carried normal force. Velocities and accelerations are corrected consistently (Δv = Δx/h, Δa = Δx/h²).
+
+Measurements in the same kernel
+-------------------------------
+- springs stretched beyond ``(1 + tear_strain)`` × rest length for ``tear_checks`` spring tests in a row (tearing;
+  one over-stretched tick is a numerical transient, such as a node a tool lets go of; springs of a node a tool
+  presses on are exempt, their stretch is indentation), and springs crossing a *cutter* triangle (the area a scissors
+  blade swept), are flagged and counted;
+- nodes touched by an *energized* capsule accumulate burn (0..1, full after ``burn_dwell_s`` of contact); nodes
+  reaching 1 are counted as charred;
+- for each group of grasped (anchored) nodes, the force the anchors exert on the tissue:
+  Σ [m (x' − x − h v)/h² − m g + α m (x' − x)/h − F_springs(x') − F_dashpots], the residual of the solver's
+  equation at the prescribed positions (internal springs of the group cancel in the sum).
+
+Data layout
+-----------
+Per tick the host hands the kernel one float64 array, ``io`` (``CAPSULE_WIDTH`` columns): row 0 the scalars (the
+``H_*`` columns), rows 1-2 the section offsets of the pass's two device buffers, then one row per capsule
+(``p0[0:3] p1[3:6] radius[6] p0_before[7:10] p1_before[10:13] friction[13] flags[14]``, see :func:`capsule_row`),
+up to ``max_cutters`` cutter triangles (``a[0:3] b[3:6] c[6:9]``), and the output rows that the kernel fills (one
+per capsule, ``OUT_*`` columns; one per grasp group, force and node count; one of ``COUNT_*`` counters). The pass's
+own arrays (contact records, burn, spring data, adjacency, surface) live in one float64 and one int32 device buffer
+cut into named sections (``FLOAT_SECTIONS``, ``INT_SECTIONS``): a launch costs microseconds per argument on a CPU,
+and arrays of any size compile once per process. Limits: at most :data:`MAX_CAPSULES` capsules (a bit mask per
+triangle); the narrow phase is a serial loop, cheap on a CPU but a single thread on a GPU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from surgsim.mesh.model import TissueModel
+
+CAPSULE_WIDTH = 16
+MAX_CAPSULES = 31
+CAPSULE_ENABLED = 1  # pushes tissue
+CAPSULE_ENERGIZED = 2  # burns what it touches
+CAPSULE_SENSE = 4  # without ENABLED: only counts the triangles within reach (jaws closing through tissue)
+
+# The io array (float64, CAPSULE_WIDTH columns) carries everything a pass reads from and returns to the host: row 0
+# the header (scalars), rows 1-2 the section offsets of the float and int buffers, then one row per capsule, the
+# cutter triangles, and the output rows (one per capsule, one per grasp group, one of counters).
+ROW_HEADER, ROW_FLOAT_SECTIONS, ROW_INT_SECTIONS, ROW_CAPSULES = 0, 1, 2, 3
+H_DT, H_SKIN, H_BURN_RATE, H_CAPSULES, H_CUTTERS, H_GRASPS, H_TRIANGLES, H_GRASPED, H_SPRINGS = range(9)
+H_GRAVITY, H_SPRING_COUNT, H_TEAR_CHECKS, H_OUTPUT_ROW = 9, 12, 13, 14
+OUT_FORCE, OUT_POINT, OUT_WEIGHT, OUT_COUNT, OUT_STRONGEST, OUT_STRONGEST_FORCE, OUT_ENERGIZED, OUT_SENSED = (
+    0, 3, 6, 7, 8, 9, 10, 11)
+COUNT_TORN, COUNT_CUT, COUNT_CHARRED, COUNT_FORCE = 0, 1, 2, 3
+
+# The pass's device arrays: sections of one float64 and one int32 buffer (few kernel arguments, one compilation).
+FLOAT_SECTIONS = ("mass", "drag", "param", "burn", "normal", "push", "x_step", "rest", "tear", "entries")
+F_MASS, F_DRAG, F_PARAM, F_BURN, F_NORMAL, F_PUSH, F_X_STEP, F_REST, F_TEAR, F_ENTRIES = range(10)
+INT_SECTIONS = ("anchored", "capsule", "springs", "active", "flags", "overstretched", "offsets", "neighbors",
+                "triangles", "tri_mask", "grasp_nodes", "grasp_group")
+(I_ANCHORED, I_CAPSULE, I_SPRINGS, I_ACTIVE, I_FLAGS, I_OVERSTRETCHED, I_OFFSETS, I_NEIGHBORS, I_TRIANGLES,
+ I_TRI_MASK, I_GRASP_NODES, I_GRASP_GROUP) = range(12)
+
+# Spring flags: 0 untouched, FLAG_TORN over-stretched, FLAG_CUT0 + k crossed by cutter k.
+FLAG_TORN = 1
+FLAG_CUT0 = 2
+
+
+def capsule_row(p0, p1, radius: float, *, before=None, friction: float = 0.0, enabled: bool = True,
+                energized: bool = False) -> np.ndarray:
+    """One packed capsule: segment ``p0``–``p1`` [m], ``radius`` [m], where it was a tick ago (``before`` =
+    (p0, p1); default: the same), Coulomb ``friction`` μ with tissue, and its flags (not ``enabled``: it only
+    senses)."""
+    row = np.zeros(CAPSULE_WIDTH)
+    row[0:3], row[3:6], row[6] = p0, p1, radius
+    b0, b1 = before if before is not None else (p0, p1)
+    row[7:10], row[10:13] = b0, b1
+    row[13] = friction
+    row[14] = (CAPSULE_ENABLED if enabled else CAPSULE_SENSE) | (CAPSULE_ENERGIZED if energized else 0)
+    return row
+
+
+@dataclass(frozen=True, eq=False)
+class ContactReport:
+    """What one pass found; views into the kernel's output (valid until the next pass).
+
+    Per capsule: ``reaction`` [C, 3] the tissue's force on it [N]; ``contact_point`` [C, 3] the force-weighted mean
+    of the touching nodes [m] (NaN where none); ``node_count`` [C]; ``strongest_node`` [C] (-1 where none);
+    ``energized_nodes`` [C] nodes an energized capsule touches; ``sensed`` [C] triangles within reach of a capsule
+    that only senses. Per grasp group: ``grasp_force`` [G, 3] the force its
+    anchors exert on the tissue [N]. Counters: ``torn`` and ``cut`` springs flagged, ``charred`` nodes that reached
+    full burn this tick, ``tissue_force`` [3] the sum of the contact forces on the tissue [N]. ``springs_checked``:
+    whether this pass tested the springs (see ``ToolContact.check_springs_every``).
+    """
+
+    outputs: np.ndarray
+    capsule_count: int
+    grasp_count: int
+    springs_checked: bool
+
+    @property
+    def reaction(self) -> np.ndarray:
+        return self.outputs[: self.capsule_count, OUT_FORCE:OUT_FORCE + 3]
+
+    @property
+    def node_count(self) -> np.ndarray:
+        return self.outputs[: self.capsule_count, OUT_COUNT].astype(np.int64)
+
+    @property
+    def contact_point(self) -> np.ndarray:
+        rows = self.outputs[: self.capsule_count]
+        weight = rows[:, OUT_WEIGHT:OUT_WEIGHT + 1]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(weight > 0, rows[:, OUT_POINT:OUT_POINT + 3] / weight, np.nan)
+
+    @property
+    def strongest_node(self) -> np.ndarray:
+        rows = self.outputs[: self.capsule_count]
+        return np.where(rows[:, OUT_COUNT] > 0, rows[:, OUT_STRONGEST], -1).astype(np.int64)
+
+    @property
+    def energized_nodes(self) -> np.ndarray:
+        return self.outputs[: self.capsule_count, OUT_ENERGIZED].astype(np.int64)
+
+    @property
+    def sensed(self) -> np.ndarray:
+        return self.outputs[: self.capsule_count, OUT_SENSED].astype(np.int64)
+
+    @property
+    def grasp_force(self) -> np.ndarray:
+        return self.outputs[self.capsule_count:self.capsule_count + self.grasp_count, 0:3]
+
+    @property
+    def _counters(self) -> np.ndarray:
+        return self.outputs[self.capsule_count + self.grasp_count]
+
+    @property
+    def torn(self) -> int:
+        return int(self._counters[COUNT_TORN])
+
+    @property
+    def cut(self) -> int:
+        return int(self._counters[COUNT_CUT])
+
+    @property
+    def charred(self) -> int:
+        return int(self._counters[COUNT_CHARRED])
+
+    @property
+    def tissue_force(self) -> np.ndarray:
+        return self._counters[COUNT_FORCE:COUNT_FORCE + 3]
+
+
+class SectionBuffer:
+    """A flat device array cut into named sections; the host reads and writes it whole (only on rare changes)."""
+
+    def __init__(self, ti, dtype, names: tuple[str, ...], sizes: dict[str, int]):
+        self.names = names
+        self.offsets = np.concatenate([[0], np.cumsum([sizes[name] for name in names])]).astype(np.int64)
+        self.array = ti.ndarray(dtype, shape=int(max(1, self.offsets[-1])))
+        self._dtype = np.float64 if dtype == ti.f64 else np.int32
+
+    def read(self) -> np.ndarray:
+        return self.array.to_numpy()
+
+    def section(self, host: np.ndarray, name: str) -> np.ndarray:
+        """The view of section ``name`` in a host copy."""
+        k = self.names.index(name)
+        return host[self.offsets[k]:self.offsets[k + 1]]
+
+    def write(self, **sections) -> None:
+        """Replace the given sections (flattened) on the device, keeping every other value."""
+        host = self.read()
+        for name, values in sections.items():
+            view = self.section(host, name)
+            flat = np.asarray(values, dtype=self._dtype).reshape(-1)
+            view[:] = 0
+            view[: len(flat)] = flat
+        self.array.from_numpy(host)
+
+
+class ToolContact:
+    """The post-step pass for one :class:`~surgsim.tissue.solver.TissueSolver` and a fixed number of capsules.
+
+    ``skin_m`` [m] keeps tissue that far outside every capsule (below a render's notice, and it keeps rendered
+    triangles from cutting into the tool); ``burn_dwell_s`` [s] is the contact time under energy after which a node is
+    fully charred; ``check_springs_every`` [ticks] how often springs are tested for tearing (every pass with cutters
+    tests them anyway), ``tear_checks`` how many tests in a row a spring must fail to tear.
+
+    Per tick: ``report = contact.run(state_in, state_out, capsules, dt, cutters=...)`` right after
+    ``solver.step(state_in, state_out, dt)``. The pass owns ``state_out.forces`` on the nodes it touches.
+    """
+
+    def __init__(self, solver, capsule_count: int, *, skin_m: float = 2.5e-4, burn_dwell_s: float = 0.7,
+                 check_springs_every: int = 1, tear_checks: int = 10, max_cutters: int = 4, max_grasps: int = 4):
+        if not 0 <= capsule_count <= MAX_CAPSULES:
+            raise ValueError(f"at most {MAX_CAPSULES} capsules, got {capsule_count}")
+        if skin_m < 0 or burn_dwell_s <= 0 or check_springs_every < 1 or tear_checks < 1:
+            raise ValueError("skin_m must be >= 0, burn_dwell_s > 0, check_springs_every and tear_checks >= 1")
+        import taichi as ti
+
+        from surgsim.tissue import kernels_tool_contact
+
+        self._kernel = kernels_tool_contact.post_step_kernel(bool(solver.serial))
+        self.solver = solver
+        model: TissueModel = solver.model
+        self.model = model
+        self.capsule_count = int(capsule_count)
+        self.max_cutters = int(max_cutters)
+        self.max_grasps = int(max_grasps)
+        self.check_springs_every = int(check_springs_every)
+        self._passes = 0
+        layout = solver.layout
+        n, s, e, t = model.node_count, model.spring_count, len(layout.csr_neighbors), 4 * model.tet_count
+        self._floats = SectionBuffer(ti, ti.f64, FLOAT_SECTIONS, {
+            "mass": n, "drag": n, "param": n, "burn": n, "normal": 3 * n, "push": 3 * n, "x_step": 3 * n,
+            "rest": s, "tear": s, "entries": 3 * e})
+        self._ints = SectionBuffer(ti, ti.i32, INT_SECTIONS, {
+            "anchored": n, "capsule": n, "springs": 2 * s, "active": s, "flags": s, "overstretched": s,
+            "offsets": n + 1, "neighbors": e, "triangles": 3 * t, "tri_mask": t, "grasp_nodes": n, "grasp_group": n})
+        self._floats.write(mass=layout.masses, drag=layout.drag, rest=model.rest_lengths,
+                           tear=model.spring_material("tear_strain"))
+        self._ints.write(capsule=np.full(n, -1), springs=model.springs, offsets=layout.csr_offsets,
+                         neighbors=layout.csr_neighbors)
+        self._triangle_capacity = t
+        self._anchored_now = np.zeros(n, dtype=bool).tobytes()
+        self._active_source = None
+        self._output_row = ROW_CAPSULES + self.capsule_count + self.max_cutters
+        self._io = np.zeros((self._output_row + self.capsule_count + self.max_grasps + 1, CAPSULE_WIDTH))
+        header = self._io[ROW_HEADER]
+        header[H_SKIN] = skin_m
+        header[H_BURN_RATE] = 1.0 / burn_dwell_s
+        header[H_CAPSULES] = self.capsule_count
+        header[H_GRAVITY:H_GRAVITY + 3] = solver.options.gravity
+        header[H_SPRING_COUNT] = s
+        header[H_TEAR_CHECKS] = tear_checks
+        header[H_OUTPUT_ROW] = self._output_row
+        self._io[ROW_FLOAT_SECTIONS, : len(FLOAT_SECTIONS)] = self._floats.offsets[:-1]
+        self._io[ROW_INT_SECTIONS, : len(INT_SECTIONS)] = self._ints.offsets[:-1]
+        self._grasp_groups = 0
+        self.set_surface(model.surface_triangles)
+
+    # -- what changes rarely -------------------------------------------------------------------------------------
+    def set_surface(self, triangles: np.ndarray) -> None:
+        """The current surface triangles [F, 3] (node ids, outward winding), after a cut or tear."""
+        tris = np.asarray(triangles, dtype=np.int32).reshape(-1, 3)
+        if len(tris) > self._triangle_capacity:
+            raise ValueError(f"at most {self._triangle_capacity} surface triangles")
+        self._ints.write(triangles=tris)
+        self._io[ROW_HEADER, H_TRIANGLES] = len(tris)
+
+    def set_grasps(self, groups: list[np.ndarray]) -> None:
+        """The anchored node ids of each grasp (row g of the report's ``grasp_force``); [] when none."""
+        if len(groups) > self.max_grasps:
+            raise ValueError(f"at most {self.max_grasps} grasps")
+        nodes = [np.asarray(g, dtype=np.int32).reshape(-1) for g in groups]
+        ids = np.concatenate(nodes) if nodes else np.zeros(0, dtype=np.int32)
+        group = np.concatenate([np.full(len(g), k) for k, g in enumerate(nodes)]) if nodes else ids
+        self._ints.write(grasp_nodes=ids, grasp_group=group)
+        self._io[ROW_HEADER, H_GRASPED] = len(ids)
+        self._grasp_groups = len(nodes)
+
+    def reset(self, state) -> None:
+        """Forget every contact and zero ``state``'s external forces: after the solver rejected a step and kept its
+        input, the forces carried into it did not act, and must not be carried on."""
+        self._ints.write(capsule=np.full(self.model.node_count, -1))
+        state.set_forces(np.zeros((self.model.node_count, 3)))
+
+    def burn_levels(self) -> np.ndarray:
+        """Burn per node, 0 (none) to 1 (charred) [N] (a copy)."""
+        return self._floats.section(self._floats.read(), "burn").copy()
+
+    def spring_flags(self) -> np.ndarray:
+        """The last spring test's flag per spring [S]: 0, :data:`FLAG_TORN`, or :data:`FLAG_CUT0` + cutter index."""
+        return self._ints.section(self._ints.read(), "flags").copy()
+
+    def contact_records(self) -> tuple[np.ndarray, np.ndarray]:
+        """(capsule touching each node or -1 [N], that contact's normal [N, 3]) after the last pass."""
+        capsule = self._ints.section(self._ints.read(), "capsule").copy()
+        return capsule, self._floats.section(self._floats.read(), "normal").reshape(-1, 3).copy()
+
+    # -- every tick ------------------------------------------------------------------------------------------------
+    def run(self, state_in, state_out, capsules: np.ndarray, dt: float, *,
+            cutters: np.ndarray | None = None) -> ContactReport:
+        """Resolve contact on ``state_out`` (the step's output; ``state_in`` its input) and measure it.
+
+        ``capsules`` [C, CAPSULE_WIDTH] (see :func:`capsule_row`), ``cutters`` [K, 9] triangles [m].
+        """
+        io = self._io
+        io[ROW_CAPSULES:ROW_CAPSULES + self.capsule_count] = capsules
+        cutter_count = 0 if cutters is None else len(cutters)
+        if cutter_count > self.max_cutters:
+            raise ValueError(f"at most {self.max_cutters} cutter triangles per pass")
+        if cutter_count:
+            first = ROW_CAPSULES + self.capsule_count
+            io[first:first + cutter_count, :9] = cutters
+        header = io[ROW_HEADER]
+        header[H_DT] = dt
+        header[H_CUTTERS] = cutter_count
+        header[H_GRASPS] = self._grasp_groups
+        header[H_SPRINGS] = cutter_count > 0 or self._passes % self.check_springs_every == 0
+        self._passes += 1
+        io[self._output_row:] = 0.0
+        self._sync_solver()
+        self._kernel(state_in.positions, state_in.velocities, state_out.positions, state_out.velocities,
+                     state_out.accelerations, state_out.forces, self._floats.array, self._ints.array, io)
+        return ContactReport(io[self._output_row:], self.capsule_count, self._grasp_groups, bool(header[H_SPRINGS]))
+
+    def _sync_solver(self) -> None:
+        """Upload what the solver changed since the last pass: anchors, and springs after cuts or tears."""
+        solver = self.solver
+        anchored = solver.anchored.tobytes()  # compared as bytes: the cheapest exact test
+        if anchored != self._anchored_now:
+            self._anchored_now = anchored
+            self._ints.write(anchored=solver.anchored)
+        if solver.spring_active is not self._active_source:
+            # set_spring_active replaces the mask, so its identity tells whether it changed.
+            self._active_source = solver.spring_active
+            layout = solver.layout
+            on = solver.spring_active[layout.csr_springs].astype(np.float64)
+            self._ints.write(active=solver.spring_active)
+            self._floats.write(entries=np.column_stack([layout.rest_lengths[layout.csr_springs],
+                                                        layout.stiffness[layout.csr_springs] * on,
+                                                        layout.dashpot[layout.csr_springs] * on]))

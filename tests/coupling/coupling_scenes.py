@@ -1,0 +1,50 @@
+"""Helpers of the coupling tests: commands, ramps, a scene wrapper around a coupler and its world."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from surgsim.coupling import Coupler
+from surgsim.instruments import RigidWorld
+from surgsim.trace import InstrumentCommand
+
+
+def command(insertion_m: float, *, jaw: float = 0.0, yaw: float = 0.0, pitch: float = 0.0, roll: float = 0.0,
+            energy: bool = False) -> InstrumentCommand:
+    return InstrumentCommand(pivot_yaw_rad=yaw, pivot_pitch_rad=pitch, insertion_m=insertion_m, roll_rad=roll,
+                             jaw=jaw, energy=energy)
+
+
+def ramp(start: float, end: float, k: int, ticks: int) -> float:
+    """Linear motion from ``start`` to ``end`` over ``ticks`` ticks; ``k`` is the tick index."""
+    return start + (end - start) * min(1.0, (k + 1) / ticks)
+
+
+class Scene:
+    """A coupler with its world; ``run(ticks, name=lambda k: command)`` drives instruments tick by tick."""
+
+    def __init__(self, solver, world: RigidWorld, **options):
+        self.solver = solver
+        self.world = world
+        self.coupler = Coupler(solver, world, options=options)
+        self.events = []
+
+    def run(self, ticks: int, **drivers) -> None:
+        for k in range(ticks):
+            self.coupler.step({name: driver(k) for name, driver in drivers.items()})
+        self.events += self.coupler.drain_events()
+
+    def kinds(self) -> list[str]:
+        return [event.kind for event in self.events]
+
+    def close(self) -> None:
+        self.world.close()
+
+
+def surface_point_and_normal(model, node: int) -> tuple[np.ndarray, np.ndarray]:
+    """A surface node's position and its outward normal (area-weighted over its surface triangles)."""
+    p = model.positions
+    tris = model.surface_triangles
+    mine = tris[np.any(tris == node, axis=1)]
+    normal = np.cross(p[mine[:, 1]] - p[mine[:, 0]], p[mine[:, 2]] - p[mine[:, 0]]).sum(axis=0)
+    return p[node].copy(), normal / np.linalg.norm(normal)

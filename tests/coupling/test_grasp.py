@@ -1,0 +1,70 @@
+"""Grasping: closing jaws take hold of the tissue between them, lift it, let go when opened, slip when overloaded."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from coupling_scenes import command, ramp
+
+from surgsim.mesh.primitives import tet_block
+
+TOP_M = 0.006
+PORT = (0.0, 0.0, 0.15)
+TOUCH_INSERTION_M = 0.148  # open jaws reach just into the flap's top
+
+
+@pytest.fixture
+def flap(taichi_cpu):
+    """A 6 × 2 × 0.6 cm flap lying on a floor (z = 0), held along its end at x = -5 cm; free end under the port."""
+    from surgsim.tissue import Plane, TissueSolver
+
+    model = tet_block((0.06, 0.02, TOP_M), (24, 8, 2), origin_m=(-0.05, -0.01, 0.0))
+    solver = TissueSolver(model)
+    solver.anchor(box=((-1, -1, -1), (-0.0495, 1, 1)))
+    solver.set_obstacles([Plane((0.0, 0.0, 0.0), (0.0, 0.0, 1.0), 0.3)])
+    return solver
+
+
+def grasp_flap(make_scene, solver, **options):
+    # Roll 90°: the jaws open across the flap's width.
+    scene = make_scene(solver, {"grasper": ("grasper", PORT, (0.0, 0.0, 0.0))}, **options)
+    scene.run(300, grasper=lambda k: command(ramp(0.12, TOUCH_INSERTION_M, k, 200), roll=np.pi / 2))
+    scene.run(150, grasper=lambda k: command(TOUCH_INSERTION_M, jaw=ramp(0.0, 1.0, k, 100), roll=np.pi / 2))
+    return scene
+
+
+def test_grasp_and_lift_lifts_the_grasped_region_and_releases_on_open(make_scene, flap):
+    scene = grasp_flap(make_scene, flap)
+    grasp = scene.coupler.grasping.grasps["grasper"]
+    held = grasp.nodes
+    assert scene.kinds().count("grasp") == 1
+    start = scene.coupler.positions()[held, 2].mean()
+
+    scene.run(800, grasper=lambda k: command(ramp(TOUCH_INSERTION_M, TOUCH_INSERTION_M - 0.015, k, 600), jaw=1.0,
+                                             roll=np.pi / 2))
+    lifted = scene.coupler.positions()
+    assert lifted[held, 2].mean() - start == pytest.approx(0.015, abs=1e-3)  # the held nodes follow the jaws
+    near = np.linalg.norm(flap.model.positions[:, :2] - flap.model.positions[held, :2].mean(axis=0), axis=1) < 0.005
+    assert lifted[near & ~np.isin(np.arange(len(lifted)), held), 2].min() > 0.005  # their neighbours come along
+    assert scene.coupler.reaction_force("grasper")[2] < 0.0  # the flap's weight pulls the jaws down
+
+    scene.run(400, grasper=lambda k: command(TOUCH_INSERTION_M - 0.015, jaw=0.0, roll=np.pi / 2))
+    assert "release" in scene.kinds() and "slip" not in scene.kinds()
+    assert not scene.coupler.grasping.grasps and not flap.anchored[held].any()
+    assert scene.coupler.positions()[:, 2].max() < TOP_M + 1e-3  # the flap fell back onto the floor
+
+
+def test_pulling_harder_than_the_grasp_limit_makes_the_tissue_slip(make_scene, flap):
+    scene = grasp_flap(make_scene, flap, slip_force_n=0.05)
+    scene.run(600, grasper=lambda k: command(ramp(TOUCH_INSERTION_M, TOUCH_INSERTION_M - 0.03, k, 300), jaw=1.0,
+                                             roll=np.pi / 2))
+    slips = [e for e in scene.events if e.kind == "slip"]
+    assert len(slips) == 1
+    assert slips[0].instrument == "grasper" and slips[0].force_n > 0.05 and slips[0].detail["limit_n"] == 0.05
+    assert not scene.coupler.grasping.grasps
+
+
+def test_closing_on_nothing_grasps_nothing(make_scene, flap):
+    scene = make_scene(flap, {"grasper": ("grasper", PORT, (0.0, 0.0, 0.0))})
+    scene.run(300, grasper=lambda k: command(ramp(0.05, 0.12, k, 200), jaw=ramp(0.0, 1.0, k, 300)))
+    assert "grasp" not in scene.kinds() and not scene.coupler.grasping.grasps

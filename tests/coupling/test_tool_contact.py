@@ -1,0 +1,129 @@
+"""The tool-contact pass: Taichi kernel against its numpy twin, Newton's third law, and the contact itself."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from tool_contact_twin import buffers_numpy, post_step
+
+from surgsim.mesh.primitives import tet_block
+from surgsim.tissue.tool_contact import FLAG_CUT0, ToolContact, capsule_row
+
+DT = 1e-3
+
+
+@pytest.fixture
+def block_solver(taichi_cpu):
+    """A 4 × 4 × 1 cm generic-tissue block (2.5 mm cubes) on its bottom face."""
+    from surgsim.tissue import TissueSolver
+
+    model = tet_block((0.04, 0.04, 0.01), (16, 16, 4), origin_m=(-0.02, -0.02, -0.01))
+    solver = TissueSolver(model)
+    solver.anchor(box=((-1, -1, -0.0101), (1, 1, -0.0099)))
+    return solver
+
+
+def pressing_capsules(depth: float, *, drift_m: float = 0.0, energized: bool = False) -> np.ndarray:
+    """A vertical probe pressing ``depth`` into the top face (z = 0), sliding along x, and a tilted one beside it."""
+    radius = 0.0025
+    tip = np.array([drift_m, 0.0, radius - depth])
+    before = np.array([drift_m - 1e-5, 0.0, radius - depth + 1e-5])
+    side = np.array([0.008, 0.006, 0.0014])
+    return np.stack([
+        capsule_row(tip + [0, 0, 0.05], tip, radius, before=(before + [0, 0, 0.05], before), friction=0.3),
+        capsule_row(side + [0.03, 0.0, 0.03], side, 0.0015, friction=0.5, energized=energized),
+    ])
+
+
+def run_ticks(solver, contact, ticks: int, capsules_at, **kwargs):
+    s0, s1 = solver.state(), solver.state()
+    for k in range(ticks):
+        solver.step(s0, s1, DT)
+        report = contact.run(s0, s1, capsules_at(k), DT, **kwargs)
+        s0, s1 = s1, s0
+    return s0, s1, report
+
+
+def test_kernel_agrees_with_the_numpy_twin(block_solver):
+    solver = block_solver
+    contact = ToolContact(solver, 2, burn_dwell_s=0.05, tear_checks=1)
+    grasped = np.flatnonzero(np.all(np.abs(solver.model.positions - [0.015, -0.015, 0.0]) < 0.003, axis=1))
+    solver.anchor(grasped)
+    contact.set_grasps([grasped])
+    s0, s1, _ = run_ticks(solver, contact, 60, lambda k: pressing_capsules(min(0.004, 1e-4 * k), drift_m=1e-5 * k,
+                                                                          energized=True))
+    solver.set_anchor_targets(grasped, solver.model.positions[grasped] + [0.0, 0.0, 0.003])
+    cutter = np.array([[-0.006, -0.03, 0.01, -0.006, 0.03, 0.01, -0.006, 0.0, -0.03]])
+    solver.step(s0, s1, DT)
+    capsules = pressing_capsules(0.0041, drift_m=6.1e-4, energized=True)
+    before = [getattr(state, name).to_numpy() for state in (s0, s1)
+              for name in ("positions", "velocities", "accelerations", "forces")]
+    sections = buffers_numpy(contact)
+
+    report = contact.run(s0, s1, capsules, DT, cutters=cutter)
+
+    x_in, v_in = before[0], before[1]
+    x_out, v_out, a_out, f_out = (before[4 + k].copy() for k in range(4))
+    io = contact._io.copy()
+    io[contact._output_row:] = 0.0
+    post_step(x_in, v_in, x_out, v_out, a_out, f_out, io, sections)
+    assert report.node_count[0] > 0 and report.energized_nodes[1] > 0 and report.cut > 0
+    for mine, theirs in ((x_out, s1.positions), (v_out, s1.velocities), (a_out, s1.accelerations),
+                         (f_out, s1.forces)):
+        np.testing.assert_allclose(mine, theirs.to_numpy(), rtol=0, atol=1e-9 * max(1.0, np.abs(mine).max()))
+    np.testing.assert_allclose(io[contact._output_row:], report.outputs, rtol=1e-9, atol=1e-12)
+    after = buffers_numpy(contact)
+    for name in ("capsule", "flags", "overstretched", "tri_mask"):
+        np.testing.assert_array_equal(sections[name], after[name], err_msg=name)
+    for name in ("burn", "normal", "param"):
+        np.testing.assert_allclose(sections[name], after[name], rtol=0, atol=1e-9, err_msg=name)
+
+
+def test_newtons_third_law_at_contact(block_solver):
+    """The force the tissue receives, from its own states, equals minus the reaction on the capsules (1e-6 rel.)."""
+    solver = block_solver
+    contact = ToolContact(solver, 2)
+    s0, s1, _ = run_ticks(solver, contact, 40, lambda k: pressing_capsules(min(0.003, 1e-4 * k), drift_m=1e-5 * k))
+    masses = solver.layout.masses[:, None]
+    for k in range(5):
+        applied = s0.forces.to_numpy()  # carried from the last tick, acts during this step
+        solver.step(s0, s1, DT)
+        after_step = s1.positions.to_numpy()
+        report = contact.run(s0, s1, pressing_capsules(0.003, drift_m=4e-4 + 1e-5 * k), DT)
+        correction = s1.positions.to_numpy() - after_step
+        on_tissue = (applied + masses * correction / DT**2)
+        on_tissue[solver.anchored] = 0.0  # the solver holds anchored nodes; forces there do not act
+        tissue_total = on_tissue.sum(axis=0)
+        tool_total = report.reaction.sum(axis=0)
+        assert np.linalg.norm(tissue_total) > 0.05
+        np.testing.assert_allclose(tissue_total, -tool_total, rtol=0, atol=1e-6 * np.linalg.norm(tool_total))
+        s0, s1 = s1, s0
+
+
+def test_tissue_is_kept_out_of_the_capsules(block_solver):
+    """After a probe pushed 4 mm into the block, no node (surface or interior) is inside it."""
+    solver = block_solver
+    contact = ToolContact(solver, 2, skin_m=0.0)
+    s0, _, report = run_ticks(solver, contact, 200, lambda k: pressing_capsules(min(0.004, 4e-5 * k)))
+    x = s0.positions.to_numpy()
+    probe = pressing_capsules(0.004)[0]
+    p0, p1, radius = probe[0:3], probe[3:6], probe[6]
+    axis = (p1 - p0) / np.linalg.norm(p1 - p0)
+    along = np.clip((x - p0) @ axis, 0.0, np.linalg.norm(p1 - p0))
+    distance = np.linalg.norm(x - (p0 + along[:, None] * axis), axis=1)
+    assert distance.min() > radius - 1e-6
+    assert report.reaction[0, 2] > 0.0  # the tissue pushes the probe up
+
+
+def test_cutter_flags_only_the_springs_it_crosses(block_solver):
+    solver = block_solver
+    contact = ToolContact(solver, 2)
+    cutter = np.array([[0.001, -0.1, 0.05, 0.001, 0.1, 0.05, 0.001, 0.0, -0.2]])  # covers the block at x = 1 mm
+    s0, s1 = solver.state(), solver.state()
+    solver.step(s0, s1, DT)
+    report = contact.run(s0, s1, pressing_capsules(0.0), DT, cutters=cutter)
+    x = solver.model.positions
+    ends = x[solver.model.springs]
+    crossing = (ends[:, 0, 0] - 0.001) * (ends[:, 1, 0] - 0.001) < 0
+    np.testing.assert_array_equal(contact.spring_flags() == FLAG_CUT0, crossing)
+    assert report.cut == crossing.sum()
