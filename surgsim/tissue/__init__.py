@@ -1,7 +1,7 @@
 """Soft-tissue simulation: the only package that imports Taichi.
 
 Public API: :class:`TissueSolver` (Taichi, :mod:`surgsim.tissue.solver` documents the method), :class:`TissueState`,
-:class:`SolverOptions`, :class:`SolverEvent`, obstacles :class:`Plane` and :class:`Box`, :func:`spring_stiffness`.
+:class:`SolverOptions`, :class:`SolverEvent`, :class:`ToolContact` (instrument contact pass), obstacles :class:`Plane` and :class:`Box`, :func:`spring_stiffness`.
 The numpy twin :class:`surgsim.tissue.reference.ReferenceSolver` exists for tests. Importing this package does not
 start Taichi; constructing a solver does (through :func:`surgsim.init` when it was not called).
 """
@@ -18,8 +18,12 @@ def __getattr__(name):
         from surgsim.tissue.solver import TissueSolver
 
         return TissueSolver
+    if name == "ToolContact":
+        from surgsim.tissue.tool_contact import ToolContact
+
+        return ToolContact
     raise AttributeError(name)
 
 
-__all__ = ["TissueSolver", "TissueState", "StateArrays", "SolverOptions", "SolverEvent", "Plane", "Box",
+__all__ = ["TissueSolver", "ToolContact", "TissueState", "StateArrays", "SolverOptions", "SolverEvent", "Plane", "Box",
            "spring_stiffness", "CALIBRATION_FACTOR"]
