@@ -16,7 +16,7 @@ from surgsim import __version__
 from surgsim.errors import InputError
 
 # Order is the order shown by --help.
-COMMAND_MODULES = ("demo", "doctor", "run", "mesh", "procedure", "score", "bench")
+COMMAND_MODULES = ("demo", "doctor", "run", "mesh", "procedure", "score", "replay", "bench")
 
 EPILOG = """\
 examples:
@@ -29,6 +29,7 @@ examples:
   surgsim validate procedures/*.yaml               check procedure files (file:line:column errors)
   surgsim schema > procedures/procedure.schema.json    JSON Schema for editor completion
   surgsim score session.jsonl --json score.json    score a recorded session (exit 0 pass, 1 fail)
+  surgsim replay session.jsonl                     re-run a session headless, check it reproduces, score it
   surgsim bench solver                             solver speed on 1k-100k node meshes
 """
 

@@ -41,49 +41,38 @@ def run(args) -> int:
 def replay_headless(out_dir: Path, *, arch: str) -> int:
     from rich.console import Console
 
-    from surgsim.devices.replay import ReplayDevice
-    from surgsim.live import LiveLoop
     from surgsim.render.viewer import NullViewer
     from surgsim.render.virtual_display import VirtualDisplay
-    from surgsim.scoring import score_session
+    from surgsim.replay import replay_trace
+    from surgsim.scoring import load_session, score_session
     from surgsim.scoring.report import render
-    from surgsim.session import Session
-    from surgsim.trace import read_trace
 
     expert = PROCEDURES_DIR / "traces" / f"{DEFAULT_PROCEDURE}.expert.jsonl"
-    recorded = read_trace(expert)
     out_dir.mkdir(parents=True, exist_ok=True)
     trace_path = out_dir / f"{DEFAULT_PROCEDURE}.replay.jsonl"
     score_path = out_dir / f"{DEFAULT_PROCEDURE}.score.json"
     snapshot_path = out_dir / f"{DEFAULT_PROCEDURE}.png"
     if trace_path.exists():
         trace_path.unlink()  # our own output from an earlier demo, never a user's recording
+    procedure, recorded = load_session(expert)
     print(f"no display: replaying {expert} headless ({recorded.duration_s:.1f} s of surgery)", file=sys.stderr)
-
     display = VirtualDisplay() if not _has_display() and VirtualDisplay.available() else None
     try:
         if display is not None:
             display.__enter__()
         viewer = _offscreen_or_null()
-        session = Session(PROCEDURES_DIR / f"{DEFAULT_PROCEDURE}.yaml", arch=arch, trace_path=trace_path,
-                          dt_s=recorded.header.dt_s, seed=recorded.header.seed)
-        last_tick = recorded.end.tick if recorded.end is not None else recorded.samples[-1].tick
-        try:
-            LiveLoop(session, ReplayDevice.from_trace(recorded), viewer, realtime=False, fps=2.0,
-                     max_ticks=last_tick).run()
-            snapshot = None if isinstance(viewer, NullViewer) else viewer.snapshot(snapshot_path)
-        finally:
-            viewer.close()
+        result = replay_trace(expert, trace_path, arch=arch, viewer=viewer,
+                              snapshot_path=None if isinstance(viewer, NullViewer) else snapshot_path)
     finally:
         if display is not None:
             display.__exit__(None, None, None)
-    report = score_session(session.spec, read_trace(trace_path))
+    report = score_session(procedure.spec, result.replayed)
     report.write_json(score_path)
     render(report, Console(width=None if Console().is_terminal else 110))
     print(f"score JSON: {score_path}", file=sys.stderr)
     print(f"replayed trace: {trace_path}", file=sys.stderr)
-    if snapshot is not None:
-        print(f"snapshot: {snapshot_path}", file=sys.stderr)
+    if result.snapshot is not None:
+        print(f"snapshot: {result.snapshot}", file=sys.stderr)
     else:
         print("snapshot: skipped (no Xvfb here: apt-get install xvfb libgl1-mesa-dri)", file=sys.stderr)
     return 0 if report.passed else 1

@@ -1,0 +1,84 @@
+"""`surgsim replay TRACE`: re-run a recorded session headless, check it reproduces, score it, optionally draw it."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from surgsim.errors import InputError
+
+EXIT_MATCH_PASS = 0
+EXIT_FAIL = 1
+EXIT_BAD = 2
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "replay",
+        help="re-run a recorded session headless: same events and tissue state, then its score",
+        description="Re-run a session trace's commands through the same loop, headless, on this machine's backend; "
+        "check that the replay reproduces the recorded events and samples (bit for bit on the backend that "
+        "recorded it) and score it. Exit code: 0 reproduced and passed, 1 reproduced but failed the rubric, "
+        "2 bad input or a replay that differs from the recording.",
+        epilog="examples:\n"
+        "  surgsim replay procedures/traces/liver_retraction.expert.jsonl\n"
+        "  surgsim replay session.jsonl --json score.json --snapshot last.png",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("trace", metavar="TRACE", help="a session trace (.jsonl)")
+    parser.add_argument("--out", metavar="PATH", help="keep the replayed trace here (default: a temporary file)")
+    parser.add_argument("--json", metavar="OUT", dest="json_out", help="write the replay's score report as JSON")
+    parser.add_argument("--snapshot", metavar="PNG", help="render the last frame offscreen to this PNG")
+    parser.add_argument("--procedure", metavar="FILE", help="the procedure file, if it moved since recording")
+    parser.add_argument("--arch", default="cpu", choices=("auto", "cuda", "vulkan", "metal", "cpu"),
+                        help="compute backend (default cpu: the backend CI records with)")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from rich.console import Console
+
+    from surgsim.replay import replay_trace
+    from surgsim.scoring import score_session
+    from surgsim.scoring.report import render
+
+    if args.out and Path(args.out).exists():
+        raise InputError(args.out, "a trace is never overwritten; choose another --out path.")
+    viewer = _snapshot_viewer(args.snapshot) if args.snapshot else None
+    with tempfile.TemporaryDirectory(prefix="surgsim-replay-") as scratch:
+        out = Path(args.out) if args.out else Path(scratch) / "replay.jsonl"
+        result = replay_trace(args.trace, out, arch=args.arch, procedure_path=args.procedure, viewer=viewer,
+                              snapshot_path=args.snapshot)
+        report = score_session(_procedure_of(args), result.replayed)
+    if args.json_out:
+        report.write_json(args.json_out)
+    render(report, Console(width=None if Console().is_terminal else 110))
+    if result.recorded.truncated:
+        print(f"surgsim: warning: {args.trace} was cut short; replayed up to its last record.", file=sys.stderr)
+    if not result.matches:
+        what = [name for name, ok in (("events", result.events_match), ("samples", result.samples_match)) if not ok]
+        print(f"surgsim: error: {args.trace}: the replay differs from the recording ({' and '.join(what)}); "
+              "was it recorded on another backend or surgsim version?", file=sys.stderr)
+        return EXIT_BAD
+    print(f"replay reproduces {args.trace}: {len(result.replayed.events)} events, identical samples", file=sys.stderr)
+    if result.snapshot:
+        print(f"snapshot: {result.snapshot}", file=sys.stderr)
+    return EXIT_MATCH_PASS if report.passed else EXIT_FAIL
+
+
+def _procedure_of(args):
+    from surgsim.scoring import load_session
+
+    procedure, _ = load_session(args.trace, args.procedure)
+    return procedure.spec
+
+
+def _snapshot_viewer(path: str):
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise InputError("--snapshot", "needs a display to render into; run under `xvfb-run -a surgsim replay …`.")
+    from surgsim.render.viewer import make_viewer
+
+    return make_viewer("offscreen")
