@@ -119,6 +119,26 @@ class LiveLoop:
                 self._quit = True
                 self._stop.set()
 
+    # -- offline: one thread, a frame every N ticks (videos in simulated time) ---------------------------------------
+    def run_stepped(self, frame_every_ticks: int, on_frame=None) -> LiveResult:
+        """Tick and draw on this thread: a frame after every ``frame_every_ticks`` ticks, then ``on_frame(viewer)``
+        (e.g. to write the pixels to a video). The ticks are the same as :meth:`run` gives."""
+        session, viewer = self.session, self.viewer
+        viewer.open(session.scene.render_scene())
+        camera = session.scene.camera.pose()
+        started = time.perf_counter()
+        while not session.finished and (self.max_ticks is None or session.tick_count < self.max_ticks):
+            reading = self.device.read()
+            self._take_actions(reading)
+            session.tick(dict(reading.commands))
+            if session.tick_count % frame_every_ticks == 0:
+                viewer.draw(session.frame(active_instrument=self.active_instrument, camera=camera))
+                if on_frame is not None:
+                    on_frame(viewer)
+        session.finish(None)
+        return LiveResult(session.ended, session.tick_count, getattr(viewer, "frame_count", 0),
+                          time.perf_counter() - started)
+
     # -- drawing (caller's thread) -------------------------------------------------------------------------------
     def run(self) -> LiveResult:
         session, viewer = self.session, self.viewer

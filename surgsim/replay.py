@@ -35,11 +35,14 @@ def replay_trace(
     procedure_path: str | os.PathLike | None = None,
     viewer=None,
     snapshot_path: str | os.PathLike | None = None,
+    video_path: str | os.PathLike | None = None,
+    video_fps: float = 30.0,
 ) -> ReplayResult:
     """Replay ``trace_path`` into a new trace at ``out_path`` (which must not exist) and compare the two.
 
     ``viewer``: draws while replaying (default: the null viewer); ``snapshot_path``: where the viewer saves the last
-    frame. A truncated recording replays up to its last record.
+    frame; ``video_path``: an MP4 of the replay at ``video_fps`` frames per simulated second (needs an offscreen
+    viewer). A truncated recording replays up to its last record.
     """
     from surgsim.devices.replay import ReplayDevice
     from surgsim.live import LiveLoop
@@ -59,8 +62,16 @@ def replay_trace(
                       seed=recorded.header.seed)
     snapshot = None
     try:
-        LiveLoop(session, ReplayDevice.from_trace(recorded), viewer, realtime=False, fps=2.0,
-                 max_ticks=last_tick).run()
+        loop = LiveLoop(session, ReplayDevice.from_trace(recorded), viewer, realtime=False, fps=2.0,
+                        max_ticks=last_tick)
+        if video_path is None:
+            loop.run()
+        else:
+            from surgsim.render.video import VideoWriter
+
+            with VideoWriter(video_path, fps=video_fps) as video:
+                loop.run_stepped(max(1, round(1.0 / (video_fps * session.dt_s))),
+                                 lambda drawn: video.write(drawn.read_pixels()))
         if snapshot_path is not None:
             snapshot = viewer.snapshot(snapshot_path)
     finally:

@@ -25,13 +25,16 @@ def register(subparsers) -> None:
         "2 bad input or a replay that differs from the recording.",
         epilog="examples:\n"
         "  surgsim replay procedures/traces/liver_retraction.expert.jsonl\n"
-        "  surgsim replay session.jsonl --json score.json --snapshot last.png",
+        "  surgsim replay session.jsonl --json score.json --snapshot last.png\n"
+        "  xvfb-run -a surgsim replay session.jsonl --video session.mp4",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("trace", metavar="TRACE", help="a session trace (.jsonl)")
     parser.add_argument("--out", metavar="PATH", help="keep the replayed trace here (default: a temporary file)")
     parser.add_argument("--json", metavar="OUT", dest="json_out", help="write the replay's score report as JSON")
     parser.add_argument("--snapshot", metavar="PNG", help="render the last frame offscreen to this PNG")
+    parser.add_argument("--video", metavar="MP4", help="render the replay offscreen to an MP4 (30 fps of simulated "
+                        "time; needs surgsim[video])")
     parser.add_argument("--procedure", metavar="FILE", help="the procedure file, if it moved since recording")
     parser.add_argument("--arch", default="cpu", choices=("auto", "cuda", "vulkan", "metal", "cpu"),
                         help="compute backend (default cpu: the backend CI records with)")
@@ -47,11 +50,11 @@ def run(args) -> int:
 
     if args.out and Path(args.out).exists():
         raise InputError(args.out, "a trace is never overwritten; choose another --out path.")
-    viewer = _snapshot_viewer(args.snapshot) if args.snapshot else None
+    viewer = _offscreen_viewer("--video" if args.video else "--snapshot") if (args.snapshot or args.video) else None
     with tempfile.TemporaryDirectory(prefix="surgsim-replay-") as scratch:
         out = Path(args.out) if args.out else Path(scratch) / "replay.jsonl"
         result = replay_trace(args.trace, out, arch=args.arch, procedure_path=args.procedure, viewer=viewer,
-                              snapshot_path=args.snapshot)
+                              snapshot_path=args.snapshot, video_path=args.video)
         report = score_session(_procedure_of(args), result.replayed)
     if args.json_out:
         report.write_json(args.json_out)
@@ -76,9 +79,9 @@ def _procedure_of(args):
     return procedure.spec
 
 
-def _snapshot_viewer(path: str):
+def _offscreen_viewer(option: str):
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        raise InputError("--snapshot", "needs a display to render into; run under `xvfb-run -a surgsim replay …`.")
+        raise InputError(option, "needs a display to render into; run under `xvfb-run -a surgsim replay …`.")
     from surgsim.render.viewer import make_viewer
 
     return make_viewer("offscreen")

@@ -65,3 +65,22 @@ def test_replay_refuses_to_overwrite(tmp_path, capsys):
     existing.write_text("keep me")
     assert main(["replay", "procedures/traces/liver_retraction.expert.jsonl", "--out", str(existing)]) == 2
     assert existing.read_text() == "keep me"
+
+
+def test_replay_renders_a_snapshot_and_a_video(tmp_path, taichi_cpu):
+    import pytest
+
+    pytest.importorskip("imageio_ffmpeg")
+    from surgsim.render.gl_viewer import OffscreenViewer
+    from surgsim.render.virtual_display import VirtualDisplay
+
+    if not VirtualDisplay.available():
+        pytest.skip("Xvfb is not installed")
+    record(tmp_path / "session.jsonl", taichi_cpu)
+    with VirtualDisplay():
+        result = replay_trace(tmp_path / "session.jsonl", tmp_path / "replayed.jsonl", arch=taichi_cpu,
+                              viewer=OffscreenViewer(320, 240), snapshot_path=tmp_path / "last.png",
+                              video_path=tmp_path / "replay.mp4", video_fps=20.0)
+    assert result.matches  # drawing frames in simulated time changes nothing in the physics
+    assert (tmp_path / "last.png").stat().st_size > 1000
+    assert (tmp_path / "replay.mp4").stat().st_size > 1000
