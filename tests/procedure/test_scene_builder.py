@@ -109,9 +109,10 @@ def test_pattern_cutting_gauze_is_centred_with_its_top_at_2_mm():
     low, high = scene.model.positions.min(axis=0) / MM, scene.model.positions.max(axis=0) / MM
     np.testing.assert_allclose(low, [-50, -50, 0], atol=1e-9)
     np.testing.assert_allclose(high, [50, 50, 2], atol=1e-9)
-    assert scene.model.region_names == ("gauze",) and scene.model.metadata["region_materials"] == ["skin"]
-    for corner in ("clip_front_left", "clip_front_right", "clip_back_left", "clip_back_right"):
-        assert len(scene.regions[corner].nodes) == 8  # 2 × 2 columns of 2 layers
+    [gauze] = scene.procedure.spec.scene.organs
+    assert scene.model.region_names == ("gauze",) and scene.model.metadata["region_materials"] == [gauze.material]
+    for edge in ("frame_front", "frame_back", "frame_left", "frame_right"):
+        assert len(scene.regions[edge].nodes) == 104  # 26 nodes along the edge × 2 rows (4 mm apart) × 2 layers
     plate = scene.rigid_bodies["base_plate"]
     assert plate.box_is_exact
     a, b, c = (plate.vertices_m[plate.triangles[:, k]] for k in range(3))

@@ -1,0 +1,1 @@
+"""Per-procedure expert and novice scripts for tools/make_traces.py (see surgsim.scripted for the controller)."""

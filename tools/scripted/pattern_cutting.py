@@ -1,0 +1,172 @@
+"""Scripts for procedures/pattern_cutting.yaml: hold the gauze inside the circle with the grasper, cut the circle out
+with the scissors in short strokes.
+
+Targets come from the procedure and the built scene: the grasp point is the centre of the ``inside_circle`` region;
+the cut sites are points of the goal's circle, embedded in the sheet at rest (as landmarks are) so that the script
+follows them as the sheet sags and moves; each stroke enters the sheet where the line from the scissors' port to the
+site meets its current surface, with the blades opening along the circle's current tangent there.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from surgsim.procedure.region_geometry import embed_point
+
+GRASPER, SCISSORS = "left_grasper", "right_scissors"
+STROKE_SPACING_M = 0.0034  # along the circle, between stroke centres
+STROKE_DEPTH_M = 0.005
+GRASP_BITE_M = 0.005
+OUTSIDE_M = 0.0015
+SHAFT_CLEARANCE_M = 0.012  # between the shafts' axes: two 2.5 mm radii, the blades' spread and room to spare  # the open jaws' tips end ~2.4 mm short of the closed tip  # past the sheet's upper surface, along the shaft (through the 2 mm sheet at ~45°)
+
+NOVICE_REASON = ("holds the gauze and cuts cleanly along the line, but stops half way round the circle: the disc "
+                 "is still attached and the cut step is never completed")
+NOVICE_FAILURE = "goals completed"
+
+
+def circle(ctl):
+    """(centre [m], radius [m], unit normal) of the cut goal's circle."""
+    line = ctl.session.spec.steps[-1].goal.line
+    normal = np.asarray(line.normal, dtype=np.float64)
+    return np.asarray(line.center_mm) * 1e-3, line.radius_mm * 1e-3, normal / np.linalg.norm(normal)
+
+
+def embedded(ctl, points_m):
+    """Embeddings of rest points in the sheet, to follow them as it moves."""
+    model = ctl.session.scene.model
+    return [embed_point(p, model.positions, model.tets, np.arange(model.node_count)) for p in points_m]
+
+
+def hold_gauze(ctl):
+    """Grasp the sheet at the centre of the circle (jaws opening across the shaft, horizontally). The sheet settles
+    for a while after the session starts, so the grasp point is found again just before the bite."""
+    from surgsim.scripted import aim, opening_roll
+
+    arm = ctl.arms[GRASPER]
+    centre, radius, normal = circle(ctl)
+    (mark,) = embedded(ctl, [centre])
+
+    def entry_point():
+        target = mark.position(ctl.positions())
+        entry = ctl.surface_along(GRASPER, target)
+        entry = target if entry is None else entry
+        return entry, (entry - arm.trocar.pivot) / np.linalg.norm(entry - arm.trocar.pivot)
+
+    entry, shaft = entry_point()
+    yaw, pitch, _ = aim(arm.trocar, entry)
+    roll = opening_roll(arm.trocar, yaw, pitch, np.cross(shaft, normal))
+    yield from ctl.move(GRASPER, entry - 0.015 * shaft, speed=0.2, roll=roll)
+    entry, shaft = entry_point()
+    yield from ctl.move(GRASPER, entry + GRASP_BITE_M * shaft, speed=0.03)
+    yield from ctl.close(GRASPER, seconds=0.1, settle_s=0.02)
+
+
+def stroke_sites(ctl, *, radius_offset_m: float = 0.0) -> list:
+    """The stroke sites round the circle (radius + ``radius_offset_m``) in cutting order, as (angle, embedded site,
+    embedded points a little ahead and behind): from the point nearest the scissors half way round one way, then from
+    there half way round the other, so that the last bridge holding the disc is on the far side.
+
+    The sites are followed through points of the sheet just outside the line (the part held by the frame): once the
+    disc comes loose, points embedded in it would lead the scissors into it."""
+    centre, radius, normal = circle(ctl)
+    radius += radius_offset_m
+    first = np.cross(normal, [1.0, 0.0, 0.0] if abs(normal[0]) < 0.9 else [0.0, 1.0, 0.0])
+    first /= np.linalg.norm(first)
+    second = np.cross(normal, first)
+    pivot = ctl.arms[SCISSORS].trocar.pivot
+    start = math.atan2(float((pivot - centre) @ second), float((pivot - centre) @ first))
+    count = math.ceil(2.0 * math.pi * radius / STROKE_SPACING_M)
+    steps = 2.0 * math.pi * np.arange(count) / count
+    half = (count + 1) // 2
+    angles = start + np.concatenate([steps[:half], -steps[1:count - half + 1]])
+    delta = 0.3 * STROKE_SPACING_M / radius
+
+    def rest(a):
+        return centre + (radius + OUTSIDE_M) * (np.cos(a)[:, None] * first + np.sin(a)[:, None] * second)
+
+    sites, ahead, behind = (embedded(ctl, rest(angles + shift)) for shift in (0.0, delta, -delta))
+    inward = -(np.cos(angles)[:, None] * first + np.sin(angles)[:, None] * second)
+    return list(zip(inward, sites, ahead, behind))
+
+
+def stroke(ctl, site, *, stroke_s: float = 0.15):
+    inward, point, front, back = site
+    positions = ctl.positions()
+    target = point.position(positions) + OUTSIDE_M * inward
+    tangent = front.position(positions) - back.position(positions)
+    entry = ctl.surface_along(SCISSORS, target)
+    if entry is None:  # already cut through here: aim at the site itself
+        entry = target
+    yield from ctl.cut_stroke(SCISSORS, entry, tangent, depth_m=STROKE_DEPTH_M, opening=0.3, stroke_s=stroke_s,
+                              standoff_m=0.003, speed=0.08)
+
+
+def clear_of_grasper(ctl, site) -> bool:
+    """Whether the scissors can cut at ``site`` without their shaft meeting the grasper's (their axes at least
+    :data:`SHAFT_CLEARANCE_M` apart within the body)."""
+    inward, point, _, _ = site
+    target = point.position(ctl.positions()) + OUTSIDE_M * inward
+    pivot = ctl.arms[SCISSORS].trocar.pivot
+    shaft = (pivot - target) / np.linalg.norm(pivot - target)
+    grasper = ctl.session.world.instruments[GRASPER]
+    tip, pivot_g = grasper.tip_position(), ctl.arms[GRASPER].trocar.pivot
+    if segment_distance(target - 0.005 * shaft, pivot, tip, pivot_g) < SHAFT_CLEARANCE_M:
+        return False
+    # and nothing (the disc, lifted where the grasper holds it) in front of the site
+    entry = ctl.surface_along(SCISSORS, target)
+    return entry is None or float(np.linalg.norm(entry - target)) < 0.004
+
+
+def segment_distance(p0, p1, q0, q1) -> float:
+    """The smallest distance between segments p0-p1 and q0-q1 [m] (sampled finely enough for shafts)."""
+    from surgsim.procedure.region_geometry import segment_point_distances
+
+    samples = p0 + np.linspace(0.0, 1.0, 400)[:, None] * (p1 - p0)
+    return float(segment_point_distances(np.asarray(q0), np.asarray(q1), samples).min())
+
+
+def cut_circle(ctl, *, fraction: float = 1.0):
+    """Every stroke the grasper's shaft leaves room for; then the grasper lets go and backs out of the way, and the
+    scissors finish the strokes it was in the way of. ``fraction``: stop after that share of the strokes."""
+    sites = stroke_sites(ctl)
+    sites = sites[: round(fraction * len(sites))]
+    deferred = []
+    for site in sites:
+        if clear_of_grasper(ctl, site):
+            yield from stroke(ctl, site)
+        else:
+            deferred.append(site)
+    if deferred:
+        yield from ctl.release(GRASPER)
+        arm = ctl.arms[GRASPER]
+        yield from ctl.move(GRASPER, arm.point - 0.04 * arm.direction, speed=0.2)
+        for site in deferred:
+            yield from stroke(ctl, site)
+
+
+def expert(ctl):
+    yield from ctl.together(hold_gauze(ctl), approach(ctl))
+    yield from ctl.until_step(1, timeout_s=1.0)
+    yield from cut_circle(ctl)
+    yield from ctl.wait(0.05)
+
+
+def approach(ctl):
+    """The scissors from their port to above the first cut site."""
+    centre, radius, _ = circle(ctl)
+    arm = ctl.arms[SCISSORS]
+    towards = arm.trocar.pivot - centre
+    towards[2] = 0.0
+    above = centre + radius * towards / np.linalg.norm(towards) + np.array([0.0, 0.0, 0.02])
+    yield from ctl.move(SCISSORS, above, speed=0.2)
+
+
+def novice(ctl):
+    """The expert's moves, but the trainee stops once half the circle is cut."""
+    yield from ctl.together(hold_gauze(ctl), approach(ctl))
+    yield from ctl.until_step(1, timeout_s=1.0)
+    yield from cut_circle(ctl, fraction=0.5)
+    yield from ctl.wait(0.5)
