@@ -1,35 +1,104 @@
-"""Replaying a recorded session: its commands re-run through the same live loop, headless, and checked.
+"""Replaying a recorded session: the trace's commands run again through the session loop, headless, and the result
+compared with the recording.
 
-The procedure comes from the trace's header (its sha256 must match, as for scoring); the replay uses the recorded dt
-and seed on the backend asked for. On the backend that recorded it, a replay reproduces the recorded events and
-samples exactly; :class:`ReplayResult` says whether it did.
+The session loop is deterministic (:mod:`surgsim.session`): on the backend a trace was recorded with, its commands
+reproduce the same events, the same instrument samples and the same final tissue state, bit for bit. A replay is
+therefore a check of that promise (a mismatch means the simulator, the procedure's scene or the backend differs from
+the recording's) and a way to re-create any moment of a session from a few kilobytes of commands.
+
+- The procedure is the one the trace's header names (or ``procedure_path``), checked against the header's sha256;
+  the time step and seed are the header's; the backend is the caller's (``arch``, default CPU).
+- Commands: the command in effect at tick ``t`` is each instrument's latest record at or before ``t``
+  (:class:`~surgsim.devices.replay.ReplayDevice`), handed to :meth:`Session.tick` as a live device's would be.
+- Length: a complete trace is replayed to its end record's tick; a truncated one (a crash, a kill) up to its last
+  record, which is all there is to compare.
+- Comparison: the recorded events must equal the replayed ones, in order and in every field, as written to the trace
+  (a truncated recording: its events must be the first of the replay's); likewise the instrument samples and the
+  commands, and a complete recording's end reason. Traces store floats as shortest round-trip reprs, so equal means
+  bit-identical.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
-from surgsim.trace import Trace
+from surgsim.errors import InputError
+from surgsim.trace import Trace, read_trace
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """The first difference between the recording and the replay in one kind of record."""
+
+    kind: str  # events, samples, commands, end
+    index: int
+    recorded: object
+    replayed: object
+
+    def describe(self) -> str:
+        return (f"{self.kind} differ from record {self.index + 1} on: recorded {self.recorded!r}, "
+                f"replayed {self.replayed!r}")
 
 
 @dataclass(frozen=True)
 class ReplayResult:
+    """What a replay did and whether it reproduced the recording."""
+
     recorded: Trace
     replayed: Trace
-    events_match: bool
-    samples_match: bool
-    snapshot: Path | None
+    replayed_path: Path
+    ticks: int
+    backend: str
+    tissue_digest: str
+    mismatches: tuple[Mismatch, ...] = ()
+    snapshot: Path | None = None  # the PNG of the last frame, when one was asked for and drawn
+    video: Path | None = None
+    frames: int = 0
 
     @property
     def matches(self) -> bool:
-        return self.events_match and self.samples_match
+        return not self.mismatches
+
+    def _matches(self, kind: str) -> bool:
+        return not any(m.kind == kind for m in self.mismatches)
+
+    @property
+    def events_match(self) -> bool:
+        return self._matches("events")
+
+    @property
+    def samples_match(self) -> bool:
+        return self._matches("samples")
+
+    @property
+    def commands_match(self) -> bool:
+        return self._matches("commands")
+
+    @property
+    def compared(self) -> dict[str, int]:
+        """How many records of each kind were compared."""
+        return {"events": len(self.recorded.events), "samples": len(self.recorded.samples),
+                "commands": len(self.recorded.commands)}
+
+
+def replay_ticks(trace: Trace) -> int:
+    """How many ticks a replay of ``trace`` runs: to the end record, or for a truncated trace to its last record."""
+    if trace.end is not None:
+        return trace.end.tick
+    ticks = [record.tick for record in trace.commands + trace.samples]
+    ticks += [round(event.time_s / trace.header.dt_s) for event in trace.events]
+    return max(ticks, default=0)
 
 
 def replay_trace(
     trace_path: str | os.PathLike,
-    out_path: str | os.PathLike,
+    out_path: str | os.PathLike | None = None,
     *,
     arch: str = "cpu",
     procedure_path: str | os.PathLike | None = None,
@@ -37,57 +106,95 @@ def replay_trace(
     snapshot_path: str | os.PathLike | None = None,
     video_path: str | os.PathLike | None = None,
     video_fps: float = 30.0,
+    on_tick: Callable[[object], None] | None = None,
 ) -> ReplayResult:
-    """Replay ``trace_path`` into a new trace at ``out_path`` (which must not exist) and compare the two.
+    """Replay the trace at ``trace_path`` and compare. The replayed session is recorded at ``out_path`` (which must
+    not exist) or in a temporary file that is removed again (``ReplayResult.replayed`` keeps its contents).
 
-    ``viewer``: draws while replaying (default: the null viewer); ``snapshot_path``: where the viewer saves the last
-    frame; ``video_path``: an MP4 of the replay at ``video_fps`` frames per simulated second (needs an offscreen
-    viewer). A truncated recording replays up to its last record.
+    ``viewer`` (an unopened viewer, e.g. ``OffscreenViewer``): draw the replay; ``video_path`` gets a frame every
+    ``1 / video_fps`` s of simulated time (needs imageio-ffmpeg), ``snapshot_path`` the last frame as a PNG (a viewer
+    that cannot read its pixels, such as the null viewer, gives none). Drawing never changes the physics.
+    ``on_tick(session)`` is called after every tick (progress). Raises :class:`InputError` for a trace that cannot
+    be read, a procedure that is missing or changed since the recording, or commands the session refuses.
     """
     from surgsim.devices.replay import ReplayDevice
-    from surgsim.live import LiveLoop
-    from surgsim.render.viewer import NullViewer
     from surgsim.scoring import load_session
     from surgsim.session import Session
-    from surgsim.trace import read_trace
 
     procedure, recorded = load_session(trace_path, procedure_path)
-    if recorded.end is not None:
-        last_tick = recorded.end.tick
+    ticks = replay_ticks(recorded)
+    if (snapshot_path is not None or video_path is not None) and viewer is None:
+        raise InputError("replay", "a snapshot or a video needs a viewer to draw with (an OffscreenViewer).")
+    temporary = None
+    if out_path is None:
+        temporary = Path(tempfile.mkdtemp(prefix="surgsim-replay-"))
+        path = temporary / Path(trace_path).name
     else:
-        ticks = [r.tick for r in recorded.samples] + [r.tick for r in recorded.commands]
-        last_tick = max(ticks, default=0)
-    viewer = viewer or NullViewer()
-    session = Session(procedure.path, arch=arch, trace_path=out_path, dt_s=recorded.header.dt_s,
-                      seed=recorded.header.seed)
-    snapshot = None
+        path = Path(out_path)
+        if path.exists():
+            raise InputError(path, "a trace already exists here; traces are never overwritten.")
+    snapshot = video_file = None
+    frames = 0
     try:
-        loop = LiveLoop(session, ReplayDevice.from_trace(recorded), viewer, realtime=False, fps=2.0,
-                        max_ticks=last_tick)
-        if video_path is None:
-            loop.run()
-        else:
-            from surgsim.render.video import VideoWriter
+        device = ReplayDevice.from_trace(recorded)
+        session = Session(procedure.path, arch=arch, dt_s=recorded.header.dt_s, seed=recorded.header.seed,
+                          trace_path=path)
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(session)
+            video = None
+            if viewer is not None:
+                viewer.open(session.scene.render_scene())
+                stack.callback(viewer.close)
+                camera = session.scene.camera.pose()
+                if video_path is not None:
+                    from surgsim.render.video import VideoWriter
 
-            with VideoWriter(video_path, fps=video_fps) as video:
-                loop.run_stepped(max(1, round(1.0 / (video_fps * session.dt_s))),
-                                 lambda drawn: video.write(drawn.read_pixels()))
-        if snapshot_path is not None:
-            snapshot = viewer.snapshot(snapshot_path)
+                    video = stack.enter_context(VideoWriter(video_path, fps=video_fps))
+                frame_every = max(1, round(1.0 / (video_fps * session.dt_s)))
+            for _ in range(ticks):
+                session.tick(device.read().commands)
+                if on_tick is not None:
+                    on_tick(session)
+                if video is not None and session.tick_count % frame_every == 0:
+                    viewer.draw(session.frame(camera=camera))
+                    video.write(viewer.read_pixels())
+                    frames += 1
+            digest = session.tissue_digest()
+            if viewer is not None:
+                viewer.draw(session.frame(camera=camera))
+                frames += 1
+                if snapshot_path is not None and hasattr(viewer, "snapshot"):
+                    snapshot = Path(viewer.snapshot(snapshot_path))
+            if video is not None:
+                video_file = Path(video_path)
+        replayed = read_trace(path)
     finally:
-        viewer.close()
-    replayed = read_trace(out_path)
-    recorded_samples = recorded.samples
-    replayed_samples = replayed.samples[: len(recorded_samples)]
-    return ReplayResult(
-        recorded=recorded,
-        replayed=replayed,
-        events_match=_events_until(replayed, last_tick) == _events_until(recorded, last_tick),
-        samples_match=replayed_samples == recorded_samples,
-        snapshot=Path(snapshot) if snapshot else None,
+        if temporary is not None:
+            shutil.rmtree(temporary, ignore_errors=True)
+    return ReplayResult(recorded, replayed, path, ticks, session.backend, digest,
+                        tuple(compare_traces(recorded, replayed)), snapshot, video_file, frames)
+
+
+def compare_traces(recorded: Trace, replayed: Trace) -> list[Mismatch]:
+    """The first mismatch of each kind of record between a recording and its replay (empty: bit-identical).
+
+    A truncated recording is compared as a prefix of the replay; a complete one in full, end reason included."""
+    mismatches = []
+    kinds = (
+        ("events", [e.to_json() for e in recorded.events], [e.to_json() for e in replayed.events]),
+        ("samples", [s.model_dump() for s in recorded.samples], [s.model_dump() for s in replayed.samples]),
+        ("commands", [c.model_dump() for c in recorded.commands], [c.model_dump() for c in replayed.commands]),
     )
-
-
-def _events_until(trace: Trace, last_tick: int) -> list:
-    limit = last_tick * trace.header.dt_s + 1e-9
-    return [event for event in trace.events if event.time_s <= limit]
+    for kind, ours, theirs in kinds:
+        if recorded.truncated:
+            theirs = theirs[: len(ours)]
+        for index in range(max(len(ours), len(theirs))):
+            a = ours[index] if index < len(ours) else None
+            b = theirs[index] if index < len(theirs) else None
+            if a != b:
+                mismatches.append(Mismatch(kind, index, a, b))
+                break
+    if not recorded.truncated and (replayed.end is None or replayed.end.model_dump() != recorded.end.model_dump()):
+        mismatches.append(Mismatch("end", 0, recorded.end.model_dump(),
+                                   replayed.end.model_dump() if replayed.end else None))
+    return mismatches
