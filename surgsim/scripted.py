@@ -114,9 +114,11 @@ class Arm:
     energy: bool = False
 
     def command(self) -> InstrumentCommand:
-        return InstrumentCommand(pivot_yaw_rad=float(self.yaw), pivot_pitch_rad=float(self.pitch),
-                                 insertion_m=float(self.insertion), roll_rad=float(self.roll), jaw=float(self.jaw),
-                                 energy=bool(self.energy))
+        """The command, rounded to 1 µrad, 1 µm and 10⁻⁴ of the jaw's travel (far finer than the joints follow):
+        a trace records a command only when it changes, and short numbers keep scripted traces small."""
+        return InstrumentCommand(pivot_yaw_rad=round(float(self.yaw), 6), pivot_pitch_rad=round(float(self.pitch), 6),
+                                 insertion_m=round(float(self.insertion), 6), roll_rad=round(float(self.roll), 6),
+                                 jaw=round(min(max(float(self.jaw), 0.0), 1.0), 4), energy=bool(self.energy))
 
     @property
     def point(self) -> np.ndarray:

@@ -78,18 +78,21 @@ def surface_point(ctl, name: str, point: np.ndarray) -> tuple[np.ndarray, np.nda
 
 def clip_at(ctl, landmark: str, *, offset_m: float = 0.0, speed: float = 0.04, via=None):
     """One clip across the neck at ``landmark`` (shifted ``offset_m`` along the neck): open jaws to the surface
-    along the shaft, press, close to fire, open, back off. ``via``: a point the jaws go to (straight in along the
-    shaft and out again) on the way."""
+    along the shaft, press, close to fire, open, back off. ``via``: a function giving a point the jaws go to
+    (straight in along the shaft and out again) on the way."""
     arm = ctl.arms[CLIPPER]
     axis = neck_axis(ctl)
     surface, shaft = surface_point(ctl, CLIPPER, ctl.landmark(landmark) + offset_m * axis)
     yaw, pitch, _ = aim(arm.trocar, surface)
     roll = opening_roll(arm.trocar, yaw, pitch, np.cross(shaft, axis), near=arm.roll)
-    if via is not None:
+    if via is not None:  # out along the shaft, across, in to the point and back, across to the clip site
+        via = via()
         towards = (via - arm.trocar.pivot) / np.linalg.norm(via - arm.trocar.pivot)
-        yield from ctl.move(CLIPPER, via - 0.012 * towards, speed=speed, roll=roll, jaw=0.0)
+        yield from ctl.move(CLIPPER, arm.point - 0.025 * arm.direction, speed=speed)
+        yield from ctl.move(CLIPPER, via - 0.025 * towards, speed=speed, roll=roll, jaw=1.0)  # closed, in free space
         yield from ctl.move(CLIPPER, via, speed=0.02)
-        yield from ctl.move(CLIPPER, via - 0.012 * towards, speed=0.02)
+        yield from ctl.move(CLIPPER, via - 0.025 * towards, speed=speed)
+        yield from ctl.move(CLIPPER, surface - 0.025 * shaft, speed=speed, jaw=0.0)
     yield from ctl.move(CLIPPER, surface - 0.008 * shaft, speed=speed, roll=roll, jaw=0.0)
     yield from ctl.move(CLIPPER, surface + CLIP_PRESS_M * shaft, speed=0.02)
     yield from ctl.wait(0.05)
@@ -148,13 +151,17 @@ def expert(ctl):
 
 def novice(ctl):
     """The expert's moves, except that on the way to the first clip the clip applier's jaws stray up over the neck
-    and brush the marked artery zone (their axis 4.5 mm from the artery's, inside its 2.5 mm radius plus the jaw's
-    1.25 mm and the 1 mm margin), a third of the way along it, on the side facing the port."""
-    artery = ctl.session.spec.scene.regions["cystic_artery"]
-    start, end = np.asarray(artery.from_mm) * 1e-3, np.asarray(artery.to_mm) * 1e-3
-    axis = (end - start) / np.linalg.norm(end - start)
-    point = start + (end - start) / 3.0
-    towards_port = ctl.arms[CLIPPER].trocar.pivot - point
-    towards_port -= (towards_port @ axis) * axis
-    brush = point + 0.0045 * towards_port / np.linalg.norm(towards_port)
+    and brush the marked artery zone: the closed jaws' tip goes to 2.5 mm from the zone's axis (the zone is 2.5 mm
+    in radius and counts contact within 1 mm of it), a third of the way along it, on the side facing the port."""
+
+    def brush():
+        # the zone moves with the tissue around it: where it is now
+        zone = ctl.session.scene.regions["cystic_artery"].geometry.placed(ctl.positions())
+        start, end = np.asarray(zone.start), np.asarray(zone.end)
+        axis = (end - start) / np.linalg.norm(end - start)
+        point = start + (end - start) / 3.0
+        towards_port = ctl.arms[CLIPPER].trocar.pivot - point
+        towards_port -= (towards_port @ axis) * axis
+        return point + 0.0025 * towards_port / np.linalg.norm(towards_port)
+
     yield from dissect(ctl, clip_via=brush)

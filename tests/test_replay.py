@@ -1,0 +1,92 @@
+"""The scripted controller's geometry, and `surgsim replay --check` on a scripted session (tests/session/test_replay.py
+covers replay_trace itself: bit-identical events, samples and tissue, an edited procedure, a truncated trace)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from surgsim.cli import main
+from surgsim.instruments.trocar import Trocar
+from surgsim.scripted import aim, opening_roll, run_script, shaft_frame
+
+PROCEDURE = "procedures/pattern_cutting.yaml"
+
+
+def test_aim_inverts_the_port_frame():
+    trocar = Trocar((0.11, -0.13, 0.2), (0.0, 0.0, 0.0))
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        yaw, pitch = rng.uniform(-1.0, 1.0, 2)
+        insertion = rng.uniform(0.05, 0.3)
+        tip = trocar.pivot + insertion * trocar.shaft_direction(yaw, pitch)
+        assert np.allclose(aim(trocar, tip), (yaw, pitch, insertion), atol=1e-12)
+        frame = shaft_frame(trocar, yaw, pitch)
+        assert np.allclose(frame[:, 2], trocar.shaft_direction(yaw, pitch), atol=1e-12)
+        assert np.allclose(frame.T @ frame, np.eye(3), atol=1e-12)
+
+
+def test_opening_roll_opens_the_jaws_along_the_direction_asked(taichi_cpu):
+    from surgsim.instruments import RigidWorld
+
+    with RigidWorld() as world:
+        grasper = world.add_instrument("g", "grasper", port_m=(0.0, -0.1, 0.1), aim_m=(0.0, 0.0, 0.0))
+        yaw, pitch, _ = aim(grasper.trocar, (0.02, 0.01, 0.0))
+        wanted = np.array([1.0, 0.0, 0.0])
+        roll = opening_roll(grasper.trocar, yaw, pitch, wanted, near=2.0)
+        assert abs(roll - 2.0) <= math.pi / 2 + 1e-9  # of the two equivalent rolls, the one nearer 2 rad
+        from surgsim.trace import InstrumentCommand
+
+        grasper.command(InstrumentCommand(pivot_yaw_rad=yaw, pivot_pitch_rad=pitch, insertion_m=0.1,
+                                          roll_rad=roll, jaw=0.0, energy=False))
+        for _ in range(800):
+            world.step()
+        _, rotation = grasper.distal_frame()
+        opening = rotation[:, 1]
+        across = wanted - (wanted @ rotation[:, 2]) * rotation[:, 2]
+        assert abs(opening @ across / np.linalg.norm(across)) > 0.999
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory, taichi_cpu):
+    """A 0.6 s scripted session on the gauze: the grasper comes down on the middle of it and closes."""
+    from surgsim.session import Session
+
+    path = tmp_path_factory.mktemp("replay") / "scripted.jsonl"
+
+    def script(ctl):
+        arm = ctl.arms["left_grasper"]
+        target = ctl.positions()[ctl.session.scene.regions["inside_circle"].nodes].mean(axis=0)
+        approach = target + 0.02 * (arm.trocar.pivot - target) / np.linalg.norm(arm.trocar.pivot - target)
+        arm.set_point(approach)  # the slew limits make this jump a fast, continuous move
+        yield from ctl.wait(0.35)
+        yield from ctl.move("left_grasper", target, speed=0.2)
+        yield from ctl.close("left_grasper", seconds=0.1)
+
+    with Session(PROCEDURE, arch=taichi_cpu, trace_path=path) as session:
+        run_script(session, script)
+    return path
+
+
+def test_replay_check_reproduces_a_scripted_session(recorded, capsys):
+    assert main(["replay", str(recorded), "--check"]) == 0
+    captured = capsys.readouterr()
+    assert "replay reproduces" in captured.err and "identical" in captured.err
+    assert "score" not in captured.out.lower()  # --check prints no score table
+
+
+def test_replay_check_finds_a_recording_that_differs(recorded, tmp_path, capsys):
+    lines = recorded.read_text().splitlines()
+    index = next(i for i, line in enumerate(lines) if '"type":"sample"' in line and i > len(lines) // 2)
+    sample = json.loads(lines[index])
+    name = next(iter(sample["instruments"]))
+    sample["instruments"][name]["tip_m"][0] += 1e-12  # one bit's worth of difference
+    lines[index] = json.dumps(sample, sort_keys=True, separators=(",", ":"))
+    tampered = recorded.parent / "tampered.jsonl"
+    tampered.write_text("\n".join(lines) + "\n")
+    assert main(["replay", str(tampered), "--check"]) == 2
+    err = capsys.readouterr().err
+    assert "differs from the recording (samples)" in err and "Traceback" not in err
