@@ -16,6 +16,8 @@ the recording's) and a way to re-create any moment of a session from a few kilob
   (a truncated recording: its events must be the first of the replay's); likewise the instrument samples and the
   commands, and a complete recording's end reason. Traces store floats as shortest round-trip reprs, so equal means
   bit-identical.
+- Drawing (optional, a viewer given): frames of the replay for a video at a rate in simulated time, and the last frame
+  as a PNG. The viewer only reads the session, so drawing never changes what the replay computes.
 """
 
 from __future__ import annotations
