@@ -124,11 +124,9 @@ def memory_bandwidth_bytes_per_s() -> float:
     return 2 * 8 * n / best
 
 
-def _time_steps(step, steps: int, sync=lambda: None) -> tuple[float, float]:
-    """(best, median) time per step over 5 chunks of ``steps``/5 steps: the best chunk is the machine's speed when
-    nothing else competes for it (a shared CPU), the median what a user would see."""
-    step()  # warm-up: compilation, caches
-    sync()
+def time_chunks(step, steps: int, sync=lambda: None) -> tuple[float, float, int]:
+    """(best, median) time per step over 5 chunks of ``steps``/5 steps, and the steps run: the best chunk is the
+    machine's speed when nothing else competes for it (a shared CPU), the median what a user would see."""
     chunks = 5 if steps >= 5 else 1
     per_chunk = max(1, steps // chunks)
     times = []
@@ -138,7 +136,15 @@ def _time_steps(step, steps: int, sync=lambda: None) -> tuple[float, float]:
             step()
         sync()
         times.append((time.perf_counter() - start) / per_chunk)
-    return float(min(times)), float(np.median(times))
+    return float(min(times)), float(np.median(times)), chunks * per_chunk
+
+
+def _time_steps(step, steps: int, sync=lambda: None) -> tuple[float, float]:
+    """:func:`time_chunks` after one warm-up step (compilation, caches)."""
+    step()
+    sync()
+    best, median, _ = time_chunks(step, steps, sync)
+    return best, median
 
 
 def bench_taichi(model, anchored, steps: int, options) -> dict:
