@@ -6,7 +6,11 @@ only under a lock around one tick or one frame snapshot, so a slow frame delays 
 with a device whose commands depend only on the tick (a replay, a script), the trace is the same at any frame rate.
 
 A haptic device (one that reports a pose instead of commands) drives the active instrument through
-:func:`pose_to_command`, and feels the tissue's force on that instrument every tick.
+:func:`pose_to_command` (a laparoscopic instrument) or :func:`pose_to_free_command` (an open-surgery one), and feels
+the tissue's force on that instrument every tick. Open-surgery instruments move in the frame of the view: device
+right, up and toward the user are the image's right, up and toward the viewer (the camera at the session's start), so
+the tool follows the hand as seen on the screen; devices that make their own commands (mouse and keyboard, SpaceMouse)
+are told each free instrument's start pose and the view through their ``set_free_tools``.
 """
 
 from __future__ import annotations
@@ -16,12 +20,16 @@ import threading
 import time
 from dataclasses import dataclass
 
-from surgsim.devices.base import DeviceReading, UiAction
-from surgsim.trace import InstrumentCommand
+import numpy as np
+
+from surgsim.devices.base import DeviceReading, FreeTool, UiAction
+from surgsim.trace import FreePoseCommand, InstrumentCommand
 
 # A stylus workspace of about ±8 cm maps onto the trocar's ±60° cone and 0-25 cm of insertion.
 RAD_PER_M = math.radians(60.0) / 0.08
 INSERTION_PER_M = 0.25 / 0.16
+# An open-surgery tool moves as the hand does (1:1): the stylus's ±8 cm reach ±8 cm around the tool's start.
+FREE_MOTION_SCALE = 1.0
 
 
 def pose_to_command(reading: DeviceReading) -> InstrumentCommand | None:
@@ -39,6 +47,31 @@ def pose_to_command(reading: DeviceReading) -> InstrumentCommand | None:
         jaw=1.0 if "primary" in reading.buttons else 0.0,
         energy="secondary" in reading.buttons,
     )
+
+
+def pose_to_free_command(reading: DeviceReading, tool: FreeTool, *,
+                         scale: float = FREE_MOTION_SCALE) -> FreePoseCommand | None:
+    """A 6-DOF stylus pose (device frame: x right, y up, z toward the user) as the free pose of an open-surgery tool:
+    the stylus's position, times ``scale``, along the view's axes (``tool.view``) offsets the tool's start position;
+    the stylus's rotation (when the device reports one; identity at its neutral pose) turns the tool from its start
+    orientation about the same view-aligned axes. The primary button closes the jaw, the secondary one switches
+    energy on."""
+    if reading.position_m is None:
+        return None
+    view = tool.view
+    position = tool.position_m + scale * (view @ np.asarray(reading.position_m, dtype=np.float64))
+    rotation = tool.rotation
+    if reading.rotation is not None:
+        rotation = view @ np.asarray(reading.rotation, dtype=np.float64) @ view.T @ tool.rotation
+    return FreeTool.command(position, rotation, jaw=1.0 if "primary" in reading.buttons else 0.0,
+                            energy="secondary" in reading.buttons)
+
+
+def free_tools(session) -> dict[str, FreeTool]:
+    """Every open-surgery instrument of ``session`` (name → :class:`FreeTool`), seen from the session's camera."""
+    camera = session.scene.camera.pose()
+    return {name: FreeTool.seen_from(camera, instrument.start_position, instrument.start_rotation)
+            for name, instrument in session.world.instruments.items() if instrument.access == "open"}
 
 
 @dataclass
@@ -66,6 +99,9 @@ class LiveLoop:
         self.max_ticks = max_ticks
         self.paused = False
         self.active_instrument = session.instrument_names[0] if session.instrument_names else None
+        self.free_tools = free_tools(session)
+        if self.free_tools and hasattr(device, "set_free_tools"):
+            device.set_free_tools(self.free_tools)
         self._tick_lock = threading.Lock()
         self._device_lock = threading.Lock()
         self._stop = threading.Event()
@@ -88,15 +124,17 @@ class LiveLoop:
                     reading = self.device.read()
                     self._take_actions(reading)
                 commands = dict(reading.commands)
+                tool = self.free_tools.get(self.active_instrument)
                 if not commands and self.active_instrument is not None:
-                    command = pose_to_command(reading)
+                    command = pose_to_command(reading) if tool is None else pose_to_free_command(reading, tool)
                     if command is not None:
                         commands[self.active_instrument] = command
                 with self._tick_lock:
                     session.tick(commands)
                     force = session.coupler.reaction_force(self.active_instrument) if self.active_instrument else None
                 if force is not None:
-                    self.device.write_force(force)
+                    # a free tool's device moves in the view's frame: the force goes back into it
+                    self.device.write_force(force if tool is None else tool.view.T @ force)
                 if session.finished or (self.max_ticks is not None and session.tick_count >= self.max_ticks):
                     break
                 if self.realtime:

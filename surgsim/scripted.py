@@ -22,6 +22,10 @@ The "tip" a script moves is the end of the closed jaws on the shaft axis (open j
 ``jaw_length × (1 − cos(opening / 2))``). The roll that makes the jaws open along a wanted direction ``w`` (taken
 perpendicular to the shaft) is ``atan2(−w·a_x, w·a_y)`` with ``a_x``, ``a_y`` the shaft frame's axes at zero roll.
 
+An open-surgery instrument (no trocar) is a :class:`FreeArm`: the same motions move its tip along straight lines
+with the shaft's orientation kept (``roll`` turns it about the shaft); :meth:`FreeArm.set_pose` turns it. Motions
+that aim a shaft through a port (``cut_stroke``, ``surface_along``) need a trocar instrument.
+
 Motions follow a minimum-jerk profile (Flash & Hogan 1985, the smooth bell-shaped speed of a practised reach) whose
 duration keeps the peak tip speed at the ``speed`` asked for (peak = 1.875 × mean speed). A script may read the
 simulated state (tip positions, tissue node positions, grasps): it is deterministic, so the same script gives the same
@@ -36,7 +40,9 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from surgsim.trace import InstrumentCommand
+from surgsim.errors import InputError
+from surgsim.instruments.builder import quaternion_from_matrix
+from surgsim.trace import FreePoseCommand, InstrumentCommand
 
 Motion = Iterator[None]
 MIN_JERK_PEAK = 1.875  # peak speed of a minimum-jerk move / its mean speed
@@ -134,17 +140,66 @@ class Arm:
         self.yaw, self.pitch, self.insertion = aim(self.trocar, target_m)
 
 
+@dataclass
+class FreeArm:
+    """One open-surgery instrument's commanded state: the distal frame at ``position`` [m] turned to ``rotation``
+    (3×3, at zero roll) then rolled ``roll`` [rad] about the shaft; ``command()`` is what the session receives."""
+
+    name: str
+    spec: object
+    position: np.ndarray
+    rotation: np.ndarray
+    roll: float = 0.0
+    jaw: float = 0.0
+    energy: bool = False
+    trocar = None
+
+    def command(self) -> FreePoseCommand:
+        """The command, the position rounded to 1 µm, the quaternion to 10⁻⁹ (its norm stays within the instrument's
+        tolerance, which normalises it) and the jaw to 10⁻⁴ (see :meth:`Arm.command`)."""
+        c, s = math.cos(self.roll), math.sin(self.roll)
+        frame = self.rotation @ np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+        return FreePoseCommand(position_m=[round(float(v), 6) for v in self.position],
+                               orientation_xyzw=[round(v, 9) for v in quaternion_from_matrix(frame)],
+                               jaw=round(min(max(float(self.jaw), 0.0), 1.0), 4), energy=bool(self.energy))
+
+    @property
+    def point(self) -> np.ndarray:
+        """The commanded tip point (the closed jaws' end on the shaft axis) [m]."""
+        return self.position + self.spec.tip_length_m * self.direction
+
+    @property
+    def direction(self) -> np.ndarray:
+        """The commanded shaft direction (unit, toward the tip)."""
+        return self.rotation[:, 2].copy()
+
+    def set_point(self, target_m) -> None:
+        """Put the tip at ``target_m``, keeping the orientation."""
+        self.position = np.asarray(target_m, dtype=np.float64) - self.spec.tip_length_m * self.direction
+
+    def set_pose(self, target_m, rotation) -> None:
+        """Put the tip at ``target_m`` with the distal frame (at zero roll) turned to ``rotation``."""
+        self.rotation = np.array(rotation, dtype=np.float64)
+        self.set_point(target_m)
+
+
+def _arm(instrument) -> Arm | FreeArm:
+    if instrument.trocar is None:
+        position, rotation = instrument.distal_frame()
+        return FreeArm(instrument.name, instrument.spec, position.copy(), rotation.copy())
+    return Arm(instrument.name, instrument.trocar, instrument.spec)
+
+
 class Controller:
     """The commands of every instrument of ``session``, and the motions that change them tick by tick."""
 
     def __init__(self, session):
         self.session = session
         self.dt = session.dt_s
-        self.arms = {name: Arm(name, instrument.trocar, instrument.spec)
-                     for name, instrument in session.world.instruments.items()}
+        self.arms = {name: _arm(instrument) for name, instrument in session.world.instruments.items()}
 
     # -- what the session receives ---------------------------------------------------------------------------------
-    def commands(self) -> dict[str, InstrumentCommand]:
+    def commands(self) -> dict[str, InstrumentCommand | FreePoseCommand]:
         return {name: arm.command() for name, arm in self.arms.items()}
 
     # -- what the script may observe (simulated, hence deterministic, state) ----------------------------------------
@@ -175,13 +230,20 @@ class Controller:
     def surface_along(self, name: str, target_m, *, beyond_m: float = 0.03) -> np.ndarray | None:
         """Where the line from instrument ``name``'s pivot through ``target_m`` first meets the tissue's current
         surface (cuts included), looking up to ``beyond_m`` past the target; None when it meets none."""
-        pivot = self.arms[name].trocar.pivot
+        pivot = self._trocar(name).pivot
         target = np.asarray(target_m, dtype=np.float64)
         direction = target - pivot
         length = float(np.linalg.norm(direction)) + beyond_m
         direction /= np.linalg.norm(direction)
         hit = first_ray_hit(pivot, direction, self.positions(), self.session.coupler.current_surface_triangles())
         return None if hit is None or hit > length else pivot + hit * direction
+
+    def _trocar(self, name: str):
+        trocar = self.arms[name].trocar
+        if trocar is None:
+            raise InputError(f"instrument '{name}'", "is an open-surgery instrument; this motion aims a shaft through "
+                                                     "a trocar port.")
+        return trocar
 
     def landmark(self, name: str) -> np.ndarray:
         """Where the scene's landmark ``name`` is now [m] (it follows the tissue)."""
@@ -297,6 +359,7 @@ class Controller:
         event. The cut is about ``2 × blade length × sin(opening × max opening / 2)`` long along ``across``.
         """
         arm = self.arms[name]
+        self._trocar(name)
         spec = arm.spec
         entry = np.asarray(entry_m, dtype=np.float64)
         shaft = entry - arm.trocar.pivot

@@ -26,7 +26,7 @@ from surgsim.procedure import load_procedure
 from surgsim.procedure.runtime import ProcedureRuntime
 from surgsim.procedure.scene_builder import TISSUE_MESH_NAME, build_scene
 from surgsim.procedure.tick_view import InstrumentView, TickView
-from surgsim.trace import EndReason, InstrumentCommand, TraceHeader, TraceWriter
+from surgsim.trace import Command, EndReason, TraceHeader, TraceWriter
 
 # Samples every 10 ticks = 100 Hz at the 1 kHz haptic rate: path length and forces at a resolution finer than a
 # trainee's motion, at a tenth of the trace size.
@@ -77,8 +77,12 @@ class Session:
             if body.box_is_exact:
                 self.world.add_box(body.name, body.box.center_m, body.box.half_extents_m, rotation=body.box.rotation)
         for instrument in self.scene.instruments:
-            self.world.add_instrument(instrument.name, instrument.type, port_m=instrument.port_m,
-                                      aim_m=instrument.aim_m)
+            if instrument.access == "open":
+                self.world.add_free_instrument(instrument.name, instrument.type, position_m=instrument.start_m,
+                                               aim_m=instrument.aim_m)
+            else:
+                self.world.add_instrument(instrument.name, instrument.type, port_m=instrument.port_m,
+                                          aim_m=instrument.aim_m)
         self.coupler = Coupler(self.solver, self.world)
         self.coupler.state.set_positions(settled)
         self.runtime = ProcedureRuntime(self.spec, self.scene)
@@ -117,7 +121,7 @@ class Session:
         """All steps done, or the procedure's time limit reached."""
         return self.runtime.finished or self.time_s >= self.spec.time_limit_s
 
-    def tick(self, commands: Mapping[str, InstrumentCommand] | None = None) -> list[Event]:
+    def tick(self, commands: Mapping[str, Command] | None = None) -> list[Event]:
         """Advance one physics tick with ``commands`` (instrument name → command; others keep their last one) and
         return the events of the tick: the coupling's, then the procedure's."""
         commands = dict(commands or {})

@@ -7,9 +7,17 @@ value read back is bit-identical). Time is counted in physics ticks; the time of
    "procedure_sha256", "backend", "dt_s", "seed"}``: always the first line. ``procedure`` is the procedure file's
    path relative to the trace file's folder (absolute when that is impossible); ``procedure_sha256`` is the hash
    of the file's bytes, so a trace is never scored against an edited procedure.
-2. ``{"type": "command", "tick", "instrument", "pivot_yaw_rad", "pivot_pitch_rad", "insertion_m", "roll_rad",
-   "jaw", "energy"}``: what a device asked of an instrument; written only when it differs from the instrument's
-   previous command. ``jaw`` is 0 (open) to 1 (closed), ``energy`` whether cautery is on.
+2. ``{"type": "command", "tick", "instrument", ...}``: what a device asked of an instrument; written only when it
+   differs from the instrument's previous command. Two layouts, told apart by their keys (no tag, so that the
+   records of trocar instruments are the same bytes they always were):
+
+   - a laparoscopic instrument (:class:`InstrumentCommand`): ``"pivot_yaw_rad", "pivot_pitch_rad", "insertion_m",
+     "roll_rad", "jaw", "energy"``;
+   - an open-surgery instrument moved freely (:class:`FreePoseCommand`): ``"position_m": [x, y, z]`` the distal end
+     of the shaft, ``"orientation_xyzw": [x, y, z, w]`` the distal frame's orientation (a unit quaternion, scene
+     frame), ``"jaw", "energy"``.
+
+   ``jaw`` is 0 (open) to 1 (closed), ``energy`` whether cautery is on.
 3. ``{"type": "sample", "tick", "instruments": {name: {"tip_m": [x, y, z], "force_n": [fx, fy, fz], "jaw",
    "energy"}}}``: the observed state of every instrument (RAS metres, the tissue's force on the tip in newtons).
    The session loop writes one every 10 ticks (100 Hz at the 1 kHz haptic rate); readers must not assume a rate,
@@ -45,6 +53,7 @@ FSYNC_INTERVAL_S = 1.0
 EndReason = Literal["completed", "quit", "time_limit"]
 
 _Vec3 = Annotated[list[float], Field(min_length=3, max_length=3)]
+_Vec4 = Annotated[list[float], Field(min_length=4, max_length=4)]
 
 
 class _Record(BaseModel):
@@ -94,6 +103,31 @@ class InstrumentCommand(_Record):
     energy: bool
 
 
+class FreePoseCommand(_Record):
+    """A device's command to an open-surgery instrument (no trocar): the pose of its distal frame in the scene frame.
+
+    ``position_m`` is the distal end of the shaft [m] (the jaws' hinge; a probe's tip); ``orientation_xyzw`` the
+    distal frame's orientation as a unit quaternion (x, y, z, w; columns of its rotation: x the hinge pin, y the jaw
+    opening, z along the shaft toward the tip). The instrument checks the numbers (finite, unit quaternion) and names
+    itself when they are not: see :mod:`surgsim.instruments.pose`.
+    """
+
+    position_m: _Vec3
+    orientation_xyzw: _Vec4
+    jaw: float = Field(ge=0, le=1)
+    energy: bool
+
+
+Command = InstrumentCommand | FreePoseCommand
+"""A command to either kind of instrument: a trocar instrument takes :class:`InstrumentCommand`, a free one
+:class:`FreePoseCommand`."""
+
+
+def _is_free_pose(record: dict) -> bool:
+    """Whether a command record's fields are a :class:`FreePoseCommand`'s."""
+    return "position_m" in record or "orientation_xyzw" in record
+
+
 class InstrumentSample(_Record):
     """The observed state of one instrument: tip position [m] and the tissue's force on it [N]."""
 
@@ -106,7 +140,7 @@ class InstrumentSample(_Record):
 class CommandRecord(_Record):
     tick: int = Field(ge=0)
     instrument: str
-    command: InstrumentCommand
+    command: InstrumentCommand | FreePoseCommand
 
 
 class SampleRecord(_Record):
@@ -172,7 +206,7 @@ class TraceWriter:
     ):
         self.path = Path(path)
         self._wall_clock = wall_clock
-        self._last_commands: dict[str, InstrumentCommand] = {}
+        self._last_commands: dict[str, Command] = {}
         self._last_tick = 0
         self._last_sample_tick = -1
         self._ended = False
@@ -192,7 +226,7 @@ class TraceWriter:
     def __exit__(self, *exc_info) -> None:
         self.close()
 
-    def write_command(self, tick: int, instrument: str, command: InstrumentCommand) -> bool:
+    def write_command(self, tick: int, instrument: str, command: Command) -> bool:
         """Record ``command`` unless it equals the instrument's previous one; True when written."""
         if self._last_commands.get(instrument) == command:
             return False
@@ -309,7 +343,10 @@ class _TraceReader:
         if kind == "event":
             self.events.append(self._validate(number, kind, _validate_event, record))
         elif kind == "command":
-            nested = {"tick": record.pop("tick", None), "instrument": record.pop("instrument", None), "command": record}
+            tick, instrument = record.pop("tick", None), record.pop("instrument", None)
+            model = FreePoseCommand if _is_free_pose(record) else InstrumentCommand
+            command = self._validate(number, kind, model.model_validate, record, within=("command",))
+            nested = {"tick": tick, "instrument": instrument, "command": command}
             self.commands.append(self._validate(number, kind, CommandRecord.model_validate, nested))
         elif kind == "sample":
             sample = self._validate(number, kind, SampleRecord.model_validate, record)
@@ -335,12 +372,12 @@ class _TraceReader:
             )
         self.header = self._validate(number, "header", TraceHeader.model_validate, record)
 
-    def _validate(self, number: int, kind: str, validate: Callable[[Any], Any], record: Any):
+    def _validate(self, number: int, kind: str, validate: Callable[[Any], Any], record: Any, *, within: tuple = ()):
         try:
             return validate(record)
         except ValidationError as error:
             first = error.errors(include_url=False)[0]
-            where = ".".join(str(part) for part in first["loc"]) or "the record"
+            where = ".".join(str(part) for part in within + tuple(first["loc"])) or "the record"
             self.fail(number, f"bad {kind} record: {where}: {first['msg']}.")
 
     def trace(self) -> Trace:

@@ -15,6 +15,7 @@ import pytest
 from surgsim.errors import InputError
 from surgsim.events import Event
 from surgsim.trace import (
+    FreePoseCommand,
     InstrumentCommand,
     InstrumentSample,
     TraceHeader,
@@ -25,6 +26,9 @@ from surgsim.trace import (
 SHA = "ab" * 32
 COMMAND = InstrumentCommand(pivot_yaw_rad=0.1, pivot_pitch_rad=-0.2, insertion_m=0.05, roll_rad=0.0, jaw=0.0,
                             energy=False)
+FREE = FreePoseCommand(position_m=[0.1, -0.2, 0.30000000000000004], orientation_xyzw=[0.0, 0.7071067811865476, 0.0,
+                                                                                  0.7071067811865476],
+                       jaw=0.25, energy=True)
 SAMPLE = InstrumentSample(tip_m=[0.1, 0.2, 0.3], force_n=[0.0, 0.0, 1.5], jaw=0.5, energy=True)
 
 
@@ -62,6 +66,52 @@ def test_lines_are_sorted_json_with_repr_floats(tmp_path):
     for line, record in zip(lines, records):
         assert line == json.dumps(record, sort_keys=True, separators=(",", ":"))
     assert '"insertion_m":0.05' in lines[1]
+
+
+def test_trocar_command_records_keep_their_layout(tmp_path):
+    record = json.loads(write_complete(tmp_path / "t.jsonl").read_text().splitlines()[1])
+    assert sorted(record) == ["energy", "insertion_m", "instrument", "jaw", "pivot_pitch_rad", "pivot_yaw_rad",
+                              "roll_rad", "tick", "type"]
+
+
+def test_free_pose_commands_round_trip_bit_for_bit(tmp_path):
+    path = tmp_path / "t.jsonl"
+    with TraceWriter(path, header(path)) as writer:
+        writer.write_command(0, "left", COMMAND)
+        writer.write_command(0, "open", FREE)
+        assert not writer.write_command(1, "open", FREE)
+        turned = FREE.model_copy(update={"orientation_xyzw": [0.1, 0.2, 0.3, 0.9273618495495703], "jaw": 1.0})
+        writer.write_command(2, "open", turned)
+        writer.write_end(3, "completed")
+    lines = path.read_text().splitlines()
+    assert json.loads(lines[2]) == {"type": "command", "tick": 0, "instrument": "open", "energy": True, "jaw": 0.25,
+                                    "orientation_xyzw": FREE.orientation_xyzw, "position_m": FREE.position_m}
+    trace = read_trace(path)
+    assert [type(c.command) for c in trace.commands] == [InstrumentCommand, FreePoseCommand, FreePoseCommand]
+    assert trace.commands[1].command == FREE and trace.commands[2].command == turned
+    assert trace.commands[1].command.position_m[2] == 0.30000000000000004  # floats survive exactly
+    copy = tmp_path / "copy.jsonl"
+    with TraceWriter(copy, header(copy)) as writer:
+        for record in trace.commands:
+            writer.write_command(record.tick, record.instrument, record.command)
+        writer.write_end(trace.end.tick, trace.end.reason)
+    assert copy.read_bytes() == path.read_bytes()
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda line: line.replace('"jaw":0.25', '"jaw":2.0'), "line 3: bad command record: command.jaw"),
+    (lambda line: line.replace('"orientation_xyzw":[0.0,', '"orientation_xyzw":['), "command.orientation_xyzw"),
+    (lambda line: line.replace('"position_m"', '"pivot_yaw_rad":0.1,"position_m"'), "command.pivot_yaw_rad"),
+])
+def test_bad_free_command_records_name_the_line_and_field(tmp_path, edit, message):
+    path = tmp_path / "t.jsonl"
+    with TraceWriter(path, header(path)) as writer:
+        writer.write_command(0, "left", COMMAND)
+        writer.write_command(0, "open", FREE)
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines[:2] + [edit(lines[2])]) + "\n")
+    with pytest.raises(InputError, match=message):
+        read_trace(path)
 
 
 def test_unchanged_commands_are_not_written_again(tmp_path):

@@ -2,8 +2,12 @@
 
 Every input device — mouse and keyboard, a recorded trace, a scripted haptic arm in tests, a Touch, a Force
 Dimension arm, a SpaceMouse — is opened, read once per tick, sent a force, and closed the same way. A reading
-carries either a 6-DOF pose (haptic arms: ``position_m`` and ``rotation``) or ready-made
-:class:`~surgsim.trace.InstrumentCommand`\\ s (mouse and keyboard, replay, SpaceMouse), plus buttons and UI actions.
+carries either a 6-DOF pose (haptic arms: ``position_m`` and ``rotation``) or ready-made commands
+(:class:`~surgsim.trace.InstrumentCommand` for a laparoscopic instrument, :class:`~surgsim.trace.FreePoseCommand` for
+an open-surgery one; mouse and keyboard, replay, SpaceMouse), plus buttons and UI actions.
+
+Open-surgery instruments (no trocar) are moved in the frame of the view: a device that drives them is told each one's
+start pose and the camera's axes (:class:`FreeTool`) by the live loop, through ``set_free_tools`` when it has one.
 
 Button names are shared by all devices: ``"primary"`` (closes the jaw) and ``"secondary"`` (energy).
 """
@@ -19,7 +23,7 @@ import numpy as np
 
 from surgsim.render import camera
 from surgsim.render.frame import CameraPose
-from surgsim.trace import InstrumentCommand
+from surgsim.trace import Command, FreePoseCommand
 
 
 class DeviceUnavailable(RuntimeError):
@@ -45,6 +49,51 @@ class InstrumentLimits:
     roll_rad: float = math.pi
     insertion_min_m: float = 0.0
     insertion_max_m: float = 0.35
+    free_reach_m: float = 0.3
+    """How far an open-surgery instrument may be moved from its start position [m]."""
+
+
+@dataclass(frozen=True)
+class FreeTool:
+    """An open-surgery instrument as a device sees it.
+
+    ``position_m`` [3] and ``rotation`` [3, 3] (columns: hinge pin x, jaw opening y, shaft z): its distal frame when
+    the session starts, in the scene frame; ``view`` [3, 3]: the camera's axes in the scene frame (columns: the
+    image's right, its up, and backward, toward the viewer), the frame in which the device's motions are made: a device
+    axis x (right), y (up), z (toward the user) moves the tool along the view's.
+    """
+
+    position_m: np.ndarray
+    rotation: np.ndarray
+    view: np.ndarray
+
+    @classmethod
+    def seen_from(cls, camera_pose: CameraPose, position_m, rotation) -> "FreeTool":
+        right, up, forward = camera.camera_basis(camera_pose)
+        return cls(np.array(position_m, dtype=np.float64), np.array(rotation, dtype=np.float64),
+                   np.column_stack([right, up, -forward]))
+
+    @staticmethod
+    def command(position_m, rotation, *, jaw: float, energy: bool) -> FreePoseCommand:
+        """The free pose command for the distal frame at ``position_m`` [m] turned to ``rotation`` (3×3)."""
+        from surgsim.instruments.builder import quaternion_from_matrix  # here: devices load without PyBullet
+
+        return FreePoseCommand(position_m=[float(v) for v in position_m],
+                               orientation_xyzw=list(quaternion_from_matrix(rotation)), jaw=float(jaw),
+                               energy=bool(energy))
+
+
+def rotation_about(axis, angle_rad: float) -> np.ndarray:
+    """3×3 rotation by ``angle_rad`` about the unit ``axis`` (Rodrigues)."""
+    x, y, z = (float(v) for v in axis)
+    k = np.array([[0.0, -z, y], [z, 0.0, -x], [-y, x, 0.0]])
+    return np.eye(3) + math.sin(angle_rad) * k + (1.0 - math.cos(angle_rad)) * (k @ k)
+
+
+def within_reach(offset: np.ndarray, reach_m: float) -> np.ndarray:
+    """``offset`` [m] shortened to at most ``reach_m``."""
+    length = float(np.linalg.norm(offset))
+    return offset * (reach_m / length) if length > reach_m else offset
 
 
 @dataclass(frozen=True)
@@ -87,7 +136,7 @@ class DeviceReading:
     time_s: float = 0.0
     position_m: np.ndarray | None = None
     rotation: np.ndarray | None = None
-    commands: Mapping[str, InstrumentCommand] = field(default_factory=dict)
+    commands: Mapping[str, Command] = field(default_factory=dict)
     buttons: frozenset[str] = frozenset()
     actions: tuple[UiAction, ...] = ()
     active_instrument: str | None = None

@@ -19,8 +19,22 @@ R                      restart the procedure (instruments back to their start)
 Esc                    quit
 =====================  ===================================================================================
 
-Gains (:class:`MouseKeyboardGains`) are in radians per pixel and metres per wheel notch; every command is clamped to
-:class:`InstrumentLimits`, and non-finite input is ignored. The left button holds and space latches so that a
+An open-surgery instrument (no trocar; the live loop hands the device its start pose and the view through
+:meth:`MouseKeyboard.set_free_tools`) gets free pose commands instead, moved in the frame of the view
+(``FREE_MAPPING``; the other controls are as above):
+
+=====================  ==========================================================================================
+control                effect
+=====================  ==========================================================================================
+right-drag             move the active instrument across the view: right = image right, up = image up
+shift + right-drag     roll the active instrument about its shaft: right = roll +
+ctrl + right-drag      turn about the distal end: right = about the view's up axis +, up = about its right axis +
+wheel                  along the shaft: up / away = forward toward the tip, down = back
+=====================  ==========================================================================================
+
+Gains (:class:`MouseKeyboardGains`) are in radians per pixel and metres per pixel or wheel notch; every command is
+clamped to :class:`InstrumentLimits` (a free instrument to ``free_reach_m`` from its start), and non-finite input is
+ignored. The left button holds and space latches so that a
 trainee can either squeeze (hold) or grasp and let go of the mouse button while retracting (latch). Losing the window
 focus releases whatever was held, so a jaw never stays closed because its button-up went to another window.
 """
@@ -34,10 +48,11 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from surgsim.devices.base import CameraMotion, DeviceReading, InstrumentLimits, UiAction
+from surgsim.devices.base import (CameraMotion, DeviceReading, FreeTool, InstrumentLimits, UiAction, rotation_about,
+                                  within_reach)
 from surgsim.errors import InputError
 from surgsim.render.input import FocusChange, InputEvent, Key, MouseButton, MouseMove, Wheel
-from surgsim.trace import InstrumentCommand
+from surgsim.trace import Command, InstrumentCommand
 
 MAPPING: tuple[tuple[str, str], ...] = (
     ("right-drag", "pivot the active instrument: right = yaw +, up = pitch +"),
@@ -53,6 +68,13 @@ MAPPING: tuple[tuple[str, str], ...] = (
     ("Esc", "quit"),
 )
 
+FREE_MAPPING: tuple[tuple[str, str], ...] = (
+    ("right-drag", "move the active instrument across the view: right = image right, up = image up"),
+    ("shift + right-drag", "roll the active instrument about its shaft: right = roll +"),
+    ("ctrl + right-drag", "turn about the distal end: right = about the view's up axis +, up = about its right axis +"),
+    ("wheel", "along the shaft: up / away = forward toward the tip, down = back"),
+)
+
 DRAG_BUTTON = "right"
 JAW_BUTTON = "left"
 _INSTRUMENT_KEYS = ("1", "2", "3")
@@ -65,6 +87,8 @@ class MouseKeyboardGains:
     pivot_rad_per_px: float = 0.002
     roll_rad_per_px: float = 0.005
     insertion_m_per_notch: float = 0.005
+    free_move_m_per_px: float = 0.0002
+    free_turn_rad_per_px: float = 0.002
     camera_orbit_rad_per_px: float = 0.004
     camera_zoom_per_notch: float = 0.9
     camera_pan_m_per_px: float = 0.0002
@@ -82,6 +106,19 @@ class _InstrumentState:
     def from_command(cls, command: InstrumentCommand) -> "_InstrumentState":
         return cls(command.pivot_yaw_rad, command.pivot_pitch_rad, command.insertion_m, command.roll_rad,
                    command.jaw >= 0.5)
+
+
+@dataclass
+class _FreeState:
+    """An open-surgery instrument's commanded distal frame: ``position`` [m], ``rotation`` 3×3."""
+
+    position: np.ndarray
+    rotation: np.ndarray
+    jaw_latched: bool = False
+
+    @classmethod
+    def at_start(cls, tool: FreeTool) -> "_FreeState":
+        return cls(tool.position_m.copy(), tool.rotation.copy())
 
 
 @dataclass
@@ -120,6 +157,7 @@ class MouseKeyboard:
         if unknown:
             raise InputError("initial", f"commands for unknown instruments: {', '.join(sorted(unknown))}.")
         self.camera_mode = False
+        self._free_tools: dict[str, FreeTool] = {}
         self._restart_state()
         self._camera = _CameraAccumulator()
         self._actions: list[UiAction] = []
@@ -130,8 +168,19 @@ class MouseKeyboard:
                                else _InstrumentState()) for name in self.instruments}
         for state in self._states.values():
             self._clamp(state)
+        self._states.update({name: _FreeState.at_start(tool) for name, tool in self._free_tools.items()})
         self._jaw_held_by: str | None = None
         self._energy_held_by: str | None = None
+
+    def set_free_tools(self, tools: Mapping[str, FreeTool]) -> None:
+        """Drive the instruments named in ``tools`` as open-surgery tools (free pose commands, ``FREE_MAPPING``),
+        from their start poses; the live loop calls this for the session's free instruments."""
+        unknown = set(tools) - set(self.instruments)
+        if unknown:
+            raise InputError("free tools", f"unknown instruments: {', '.join(sorted(unknown))}.")
+        self._free_tools = dict(tools)
+        for name, tool in self._free_tools.items():
+            self._states[name] = _FreeState.at_start(tool)
 
     # -- Device protocol ---------------------------------------------------------------------------------------------
     def open(self) -> None:
@@ -159,9 +208,12 @@ class MouseKeyboard:
         return reading
 
     # -- commands ----------------------------------------------------------------------------------------------------
-    def command(self, instrument: str) -> InstrumentCommand:
+    def command(self, instrument: str) -> Command:
         state = self._states[instrument]
         closed = state.jaw_latched or self._jaw_held_by == instrument
+        if isinstance(state, _FreeState):
+            return FreeTool.command(state.position, state.rotation, jaw=1.0 if closed else 0.0,
+                                    energy=self._energy_held_by == instrument)
         return InstrumentCommand(
             pivot_yaw_rad=state.yaw, pivot_pitch_rad=state.pitch, insertion_m=state.insertion, roll_rad=state.roll,
             jaw=1.0 if closed else 0.0, energy=self._energy_held_by == instrument,
@@ -203,6 +255,9 @@ class MouseKeyboard:
                 self._camera.pitch += event.dy_px * g.camera_orbit_rad_per_px
             return
         state = self._states[self.active_instrument]
+        if isinstance(state, _FreeState):
+            self._move_free(state, event, shift=shift, ctrl="ctrl" in event.modifiers)
+            return
         if shift:
             state.roll += event.dx_px * g.roll_rad_per_px
         else:
@@ -217,8 +272,32 @@ class MouseKeyboard:
             self._camera.zoom *= float(np.clip(self.gains.camera_zoom_per_notch ** event.notches, 1e-3, 1e3))
             return
         state = self._states[self.active_instrument]
+        if isinstance(state, _FreeState):
+            state.position += event.notches * self.gains.insertion_m_per_notch * state.rotation[:, 2]
+            self._clamp_free(state)
+            return
         state.insertion += event.notches * self.gains.insertion_m_per_notch
         self._clamp(state)
+
+    def _move_free(self, state: _FreeState, event: MouseMove, *, shift: bool, ctrl: bool) -> None:
+        g = self.gains
+        view = self._free_tools[self.active_instrument].view
+        right, up = view[:, 0], view[:, 1]
+        if shift:
+            state.rotation = state.rotation @ rotation_about((0.0, 0.0, 1.0), event.dx_px * g.roll_rad_per_px)
+        elif ctrl:  # screen y grows downward: dragging up turns about the view's right axis the positive way
+            turn = rotation_about(up, event.dx_px * g.free_turn_rad_per_px) @ rotation_about(
+                right, -event.dy_px * g.free_turn_rad_per_px)
+            state.rotation = turn @ state.rotation
+        else:
+            state.position += (event.dx_px * right - event.dy_px * up) * g.free_move_m_per_px
+        self._clamp_free(state)
+
+    def _clamp_free(self, state: _FreeState) -> None:
+        start = self._free_tools[self.active_instrument].position_m
+        state.position = start + within_reach(state.position - start, self.limits.free_reach_m)
+        u, _, vt = np.linalg.svd(state.rotation)  # keep it a rotation as small turns pile up
+        state.rotation = u @ vt
 
     def _on_button(self, event: MouseButton) -> None:
         if event.button != JAW_BUTTON:

@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from surgsim.devices.base import DeviceReading
-from surgsim.trace import CommandRecord, InstrumentCommand, Trace, read_trace
+from surgsim.trace import Command, CommandRecord, Trace, read_trace
 
 
 class ReplayDevice:
@@ -31,7 +31,7 @@ class ReplayDevice:
         self.rate_hz = 1.0 / self.dt_s
         self.tick = 0
         self._applied = 0  # records[:_applied] are in effect
-        self._current: dict[str, InstrumentCommand] = {}
+        self._current: dict[str, Command] = {}
 
     @classmethod
     def from_trace(cls, trace: Trace | str | os.PathLike) -> "ReplayDevice":
@@ -59,9 +59,9 @@ class ReplayDevice:
             self._current = {}
         self.tick = int(tick)
 
-    def commands_at(self, tick: int) -> dict[str, InstrumentCommand]:
+    def commands_at(self, tick: int) -> dict[str, Command]:
         """The command in effect for each instrument at ``tick`` (instruments not yet commanded are absent)."""
-        current: dict[str, InstrumentCommand] = {}
+        current: dict[str, Command] = {}
         for record in self._records[:bisect.bisect_right(self._ticks, tick)]:
             current[record.instrument] = record.command
         return current

@@ -5,6 +5,11 @@ The cap is a rate controller for one instrument: the further it is deflected, th
 (inside a dead band it does not). Cap right/left → yaw, forward/back → pitch, pushed down → deeper (pulled up →
 back out), twisted → roll. The left button holds the jaw closed (``"primary"``), the right one turns energy on
 (``"secondary"``). No force output.
+
+An open-surgery instrument (told by the live loop through :meth:`SpaceMouseDevice.set_free_tools`) moves in the frame
+of the view instead: cap right/left → along the image's right, pushed forward → into the view, pulled up → the image's
+up; tilted forward/back → turn about the view's right axis, tilted sideways → about the viewing direction, twisted →
+roll about the shaft; within ``InstrumentLimits.free_reach_m`` of its start.
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ import time
 
 import numpy as np
 
-from surgsim.devices.base import DeviceReading, DeviceUnavailable, InstrumentLimits
+from surgsim.devices.base import (DeviceReading, DeviceUnavailable, FreeTool, InstrumentLimits, rotation_about,
+                                  within_reach)
 from surgsim.trace import InstrumentCommand
 
 INSTALL_HINT = "pip install 'surgsim[haptics]' (the pyspacemouse package)"
@@ -31,6 +37,7 @@ class SpaceMouseDevice:
         pivot_rate_rad_s: float = 0.8,
         insertion_rate_m_s: float = 0.05,
         roll_rate_rad_s: float = 1.5,
+        free_rate_m_s: float = 0.05,
         dead_band: float = 0.08,
         limits: InstrumentLimits = InstrumentLimits(),
         initial: InstrumentCommand | None = None,
@@ -39,6 +46,7 @@ class SpaceMouseDevice:
         self.pivot_rate_rad_s = pivot_rate_rad_s
         self.insertion_rate_m_s = insertion_rate_m_s
         self.roll_rate_rad_s = roll_rate_rad_s
+        self.free_rate_m_s = free_rate_m_s
         self.dead_band = dead_band
         self.limits = limits
         start = initial or InstrumentCommand(pivot_yaw_rad=0.0, pivot_pitch_rad=0.0, insertion_m=0.0, roll_rad=0.0,
@@ -46,6 +54,14 @@ class SpaceMouseDevice:
         self._pose = np.array([start.pivot_yaw_rad, start.pivot_pitch_rad, start.insertion_m, start.roll_rad])
         self._device = None
         self._last_read_s: float | None = None
+        self._free: FreeTool | None = None
+        self._free_pose: tuple[np.ndarray, np.ndarray] | None = None
+
+    def set_free_tools(self, tools) -> None:
+        """Drive this device's instrument as an open-surgery tool when ``tools`` (name → FreeTool) names it."""
+        self._free = tools.get(self.instrument)
+        if self._free is not None:
+            self._free_pose = (self._free.position_m.copy(), self._free.rotation.copy())
 
     def open(self) -> None:
         try:
@@ -74,6 +90,13 @@ class SpaceMouseDevice:
         now = time.perf_counter()
         dt = min(max(now - self._last_read_s, 0.0), MAX_STEP_S)
         self._last_read_s = now
+        pressed = list(getattr(state, "buttons", []) or [])
+        buttons = frozenset(name for index, name in enumerate(("primary", "secondary"))
+                            if index < len(pressed) and pressed[index])
+        if self._free is not None:
+            command = self._free_command(state, dt, buttons)
+            return DeviceReading(time_s=now, commands={self.instrument: command}, buttons=buttons,
+                                 active_instrument=self.instrument)
         rates = np.array([
             self._deflection(state.x) * self.pivot_rate_rad_s,
             self._deflection(state.y) * self.pivot_rate_rad_s,
@@ -84,9 +107,6 @@ class SpaceMouseDevice:
         low = np.array([-lim.pivot_yaw_rad, -lim.pivot_pitch_rad, lim.insertion_min_m, -lim.roll_rad])
         high = np.array([lim.pivot_yaw_rad, lim.pivot_pitch_rad, lim.insertion_max_m, lim.roll_rad])
         self._pose = np.clip(self._pose + rates * dt, low, high)
-        pressed = list(getattr(state, "buttons", []) or [])
-        buttons = frozenset(name for index, name in enumerate(("primary", "secondary"))
-                            if index < len(pressed) and pressed[index])
         command = InstrumentCommand(
             pivot_yaw_rad=float(self._pose[0]), pivot_pitch_rad=float(self._pose[1]),
             insertion_m=float(self._pose[2]), roll_rad=float(self._pose[3]),
@@ -94,6 +114,23 @@ class SpaceMouseDevice:
         )
         return DeviceReading(time_s=now, commands={self.instrument: command}, buttons=buttons,
                              active_instrument=self.instrument)
+
+    def _free_command(self, state, dt: float, buttons: frozenset[str]):
+        view = self._free.view
+        right, up, back = view[:, 0], view[:, 1], view[:, 2]
+        position, rotation = self._free_pose
+        velocity = (self._deflection(state.x) * right - self._deflection(state.y) * back
+                    + self._deflection(state.z) * up) * self.free_rate_m_s
+        start = self._free.position_m
+        position = start + within_reach(position + velocity * dt - start, self.limits.free_reach_m)
+        turn = (rotation_about(right, self._deflection(state.pitch) * self.roll_rate_rad_s * dt)
+                @ rotation_about(-back, self._deflection(state.roll) * self.roll_rate_rad_s * dt))
+        roll = rotation_about((0.0, 0.0, 1.0), self._deflection(state.yaw) * self.roll_rate_rad_s * dt)
+        u, _, vt = np.linalg.svd(turn @ rotation @ roll)  # keep it a rotation as small turns pile up
+        rotation = u @ vt
+        self._free_pose = (position, rotation)
+        return FreeTool.command(position, rotation, jaw=1.0 if "primary" in buttons else 0.0,
+                                energy="secondary" in buttons)
 
     def write_force(self, force_n: np.ndarray) -> None:
         """A SpaceMouse has no motors."""

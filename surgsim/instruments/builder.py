@@ -1,4 +1,7 @@
-"""Building an instrument as a PyBullet multibody hinged at its trocar.
+"""Building an instrument as a PyBullet multibody: hinged at its trocar (laparoscopic), or free (open surgery).
+
+Trocar instruments (:func:`build_instrument`)
+---------------------------------------------
 
 The base is fixed at the pivot, in the port frame (:mod:`surgsim.instruments.trocar`). The joint chain is
 
@@ -8,6 +11,14 @@ The base is fixed at the pivot, in the port frame (:mod:`surgsim.instruments.tro
 Yaw and pitch turn about the pivot itself and the shaft slides along the line through it, so the shaft passes
 through the pivot by construction (the remote centre of motion), whatever forces act. The shaft link's origin is the
 distal end of the shaft, at ``insertion − tip_length`` from the pivot. Geometry is capsules, as in the spec.
+
+Free instruments (:func:`build_free_instrument`)
+------------------------------------------------
+No trocar, no chain: the base *is* the distal frame (origin at the distal end of the shaft, x the hinge pin, y the jaw
+opening, z along the shaft toward the tip), carrying the instrument's mass, the whole shaft capsule behind it and any
+rigid tip capsules (a hook) in one compound shape; the jaws are the same two revolute links about x, hinged
+±jaw_radius off the axis. The base's centre of mass is its origin, where the constraint that holds it
+(:mod:`surgsim.instruments.free_instrument`) acts, so a pull there does not also turn it.
 """
 
 from __future__ import annotations
@@ -22,6 +33,7 @@ from surgsim.instruments.trocar import Trocar
 
 YAW, PITCH, INSERTION, ROLL, JAW_A, JAW_B = range(6)
 TIP = 4  # the fixed tip link of an instrument without jaws
+FREE_BASE, FREE_JAW_A, FREE_JAW_B = -1, 0, 1  # a free instrument's base (the distal frame) and its jaw links
 _LIGHT_LINK_KG = 1e-3  # the massless-in-spirit joints of the chain (PyBullet needs some mass)
 
 
@@ -136,3 +148,48 @@ def build_instrument(client: int, spec: InstrumentSpec, trocar: Trocar) -> Instr
     )
     joints = (YAW, PITCH, INSERTION, ROLL, JAW_A, JAW_B) if spec.has_jaws else (YAW, PITCH, INSERTION, ROLL)
     return InstrumentBody(body, joints, tip_link)
+
+
+def build_free_instrument(client: int, spec: InstrumentSpec, position, orientation) -> InstrumentBody:
+    """Create the free multibody of ``spec`` with its distal frame at ``position`` [m] and ``orientation`` (x, y, z, w)
+    in the PyBullet world ``client``."""
+    parts = [((0.0, 0.0, -spec.shaft_length_m), (0.0, 0.0, 0.0), spec.shaft_radius_m)]
+    parts += [(c.from_m, c.to_m, c.radius_m) for c in spec.tip]
+    if len(parts) == 1:
+        shape = _capsule_shape(client, *parts[0])
+    else:
+        frames_of_parts = [_capsule_frame(start, end) for start, end, _ in parts]
+        shape = pybullet.createCollisionShapeArray(
+            shapeTypes=[pybullet.GEOM_CAPSULE] * len(parts),
+            radii=[radius for _, _, radius in parts],
+            lengths=[f[0] for f in frames_of_parts],
+            collisionFramePositions=[f[1] for f in frames_of_parts],
+            collisionFrameOrientations=[f[2] for f in frames_of_parts],
+            physicsClientId=client,
+        )
+    masses, shapes, frames = [], [], []
+    if spec.has_jaws:
+        jaw = _capsule_shape(client, (0.0, 0.0, 0.0), (0.0, 0.0, spec.jaw_length_m), spec.jaw_radius_m)
+        for side in (1.0, -1.0):
+            masses.append(_LIGHT_LINK_KG)
+            shapes.append(jaw)
+            frames.append([0.0, side * spec.jaw_radius_m, 0.0])
+    count = len(masses)
+    body = pybullet.createMultiBody(
+        baseMass=spec.mass_kg,
+        baseCollisionShapeIndex=shape,
+        basePosition=[float(v) for v in position],
+        baseOrientation=[float(v) for v in orientation],
+        linkMasses=masses,
+        linkCollisionShapeIndices=shapes,
+        linkVisualShapeIndices=[-1] * count,
+        linkPositions=frames,
+        linkOrientations=[[0.0, 0.0, 0.0, 1.0]] * count,
+        linkInertialFramePositions=[[0.0, 0.0, 0.0]] * count,
+        linkInertialFrameOrientations=[[0.0, 0.0, 0.0, 1.0]] * count,
+        linkParentIndices=[0] * count,
+        linkJointTypes=[pybullet.JOINT_REVOLUTE] * count,
+        linkJointAxis=[[1.0, 0.0, 0.0]] * count,
+        physicsClientId=client,
+    )
+    return InstrumentBody(body, (FREE_JAW_A, FREE_JAW_B) if spec.has_jaws else (), FREE_BASE if spec.tip else None)

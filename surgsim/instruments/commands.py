@@ -8,6 +8,8 @@ is out of reach, and limit how fast targets move.
   energy stays off.
 - Targets then move toward the command at most ``SLEW_LIMITS`` per second, so a jump in the command (a dropped
   device packet, a scripted teleport) becomes a fast but continuous motion that the joint motors can follow.
+
+Open-surgery instruments, which take a free pose instead, follow the same rules in :mod:`surgsim.instruments.pose`.
 """
 
 from __future__ import annotations

@@ -4,6 +4,11 @@ Deterministic by construction: its own client (never PyBullet's global default),
 physics tick, a fixed solver iteration count, deterministic overlapping-pair ordering, and instruments driven and read
 in the order they were added. Two worlds given the same calls produce bit-identical states.
 
+Instruments are laparoscopic (:meth:`RigidWorld.add_instrument`: through a trocar) or open-surgery tools moved freely
+(:meth:`RigidWorld.add_free_instrument`). Instruments collide with each other and with the static anatomy, as real
+ones clash, except two trocar instruments whose ports are closer than ``SHARED_PORT_M``: they enter through the same
+port (or side by side in one incision), where their shafts overlap by construction and colliding would jam them.
+
 Static anatomy (bone, a trainer's box, the table) is made of primitive shapes whose geometry (``StaticBody.geometry``,
 metres) the coupling also hands to the tissue (:mod:`surgsim.coupling.anatomy`).
 """
@@ -17,11 +22,16 @@ import pybullet
 
 from surgsim.errors import InputError
 from surgsim.instruments.builder import quaternion_from_matrix
+from surgsim.instruments.free_instrument import FreeInstrument
 from surgsim.instruments.instrument import Instrument
+from surgsim.instruments.pose import aim_rotation
 from surgsim.instruments.specs import InstrumentSpec, load_spec
+from surgsim.instruments.tool import InstrumentBase
 from surgsim.instruments.trocar import DEFAULT_MAX_ANGLE_RAD, Trocar
 
 _IDENTITY = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
+# Trocar instruments whose pivots are closer than this [m] share a port: they do not collide with each other.
+SHARED_PORT_M = 0.01
 
 
 @dataclass(frozen=True)
@@ -47,7 +57,7 @@ class RigidWorld:
         pybullet.setGravity(*gravity, physicsClientId=self.client)
         pybullet.setPhysicsEngineParameter(numSolverIterations=solver_iterations, deterministicOverlappingPairs=1,
                                            physicsClientId=self.client)
-        self.instruments: dict[str, Instrument] = {}
+        self.instruments: dict[str, InstrumentBase] = {}
         self.static_bodies: list[StaticBody] = []
 
     # -- lifetime --------------------------------------------------------------------------------------------------
@@ -67,15 +77,49 @@ class RigidWorld:
                        max_angle_rad: float = DEFAULT_MAX_ANGLE_RAD) -> Instrument:
         """An instrument called ``name`` of ``kind`` (or a spec) through a trocar at ``port_m`` facing ``aim_m`` [m].
 
-        It starts with zero pivot angles, the tip at the pivot, no roll and open jaws.
+        It starts with zero pivot angles, the tip at the pivot, no roll and open jaws. It does not collide with a
+        trocar instrument whose port is closer than ``SHARED_PORT_M`` (the same port).
         """
-        if name in self.instruments:
-            raise InputError("instrument", f"an instrument called '{name}' already exists.")
-        spec = kind if isinstance(kind, InstrumentSpec) else load_spec(kind)
+        spec = self._new_instrument(name, kind)
         trocar = Trocar(tuple(float(v) for v in port_m), tuple(float(v) for v in aim_m), max_angle_rad)
         instrument = Instrument(self.client, name, spec, trocar, dt=self.dt)
+        for other in self.instruments.values():
+            if other.trocar is not None and np.linalg.norm(other.trocar.pivot - trocar.pivot) < SHARED_PORT_M:
+                self._disable_collisions(instrument, other)
         self.instruments[name] = instrument
         return instrument
+
+    def add_free_instrument(self, name: str, kind: str | InstrumentSpec, *, position_m, aim_m,
+                            roll_rad: float = 0.0) -> FreeInstrument:
+        """An open-surgery instrument called ``name`` of ``kind`` (or a spec), moved freely in 6 DOF: it starts with
+        the distal end of its shaft at ``position_m`` [m], the shaft pointing toward ``aim_m`` [m], rolled
+        ``roll_rad`` about it from the port-frame convention (:func:`~surgsim.instruments.pose.aim_rotation`), and
+        open jaws."""
+        spec = self._new_instrument(name, kind)
+        values = [float(v) for v in (*position_m, *aim_m, roll_rad)]
+        if len(values) != 7 or not all(np.isfinite(values)):
+            raise InputError(f"instrument '{name}'", "position_m and aim_m must be finite points [x, y, z] and "
+                                                     "roll_rad a finite angle.")
+        if np.linalg.norm(np.subtract(values[3:6], values[0:3])) < 1e-6:
+            raise InputError(f"instrument '{name}'", "aim_m must be at least 1 µm from position_m.")
+        rotation = aim_rotation(values[0:3], values[3:6], roll_rad=values[6])
+        instrument = FreeInstrument(self.client, name, spec, position_m=values[0:3], rotation=rotation, dt=self.dt)
+        self.instruments[name] = instrument
+        return instrument
+
+    def _new_instrument(self, name: str, kind: str | InstrumentSpec) -> InstrumentSpec:
+        if name in self.instruments:
+            raise InputError("instrument", f"an instrument called '{name}' already exists.")
+        return kind if isinstance(kind, InstrumentSpec) else load_spec(kind)
+
+    def _disable_collisions(self, first: InstrumentBase, second: InstrumentBase) -> None:
+        """No contact between any link of ``first`` and any link of ``second`` (base included)."""
+        a, b = first.body.body_id, second.body.body_id
+        links_a = range(-1, pybullet.getNumJoints(a, physicsClientId=self.client))
+        links_b = range(-1, pybullet.getNumJoints(b, physicsClientId=self.client))
+        for link_a in links_a:
+            for link_b in links_b:
+                pybullet.setCollisionFilterPair(a, b, link_a, link_b, 0, physicsClientId=self.client)
 
     # -- static anatomy --------------------------------------------------------------------------------------------
     def add_box(self, name: str, center_m, half_extents_m, *, rotation=_IDENTITY) -> StaticBody:

@@ -147,14 +147,17 @@ class SceneCamera:
 
 @dataclass(frozen=True)
 class SceneInstrument:
-    """An instrument's trocar ``port_m`` [m] and ``aim_m`` [m], where it points when the session starts (the camera's
-    look-at point)."""
+    """An instrument and where it starts [m]. ``access == "trocar"``: its trocar ``port_m``, and ``aim_m`` where it
+    points when the session starts (the camera's look-at point); ``start_m`` is None. ``access == "open"`` (held
+    freely): the distal end of its shaft starts at ``start_m`` and the shaft points at ``aim_m``; ``port_m`` is None."""
 
     name: str
     type: str
     hand: str
-    port_m: tuple[float, float, float]
+    port_m: tuple[float, float, float] | None
     aim_m: tuple[float, float, float]
+    access: str = "trocar"
+    start_m: tuple[float, float, float] | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -217,10 +220,7 @@ def build_scene(procedure_file: ProcedureFile, *, use_cache: bool = True) -> Bui
     camera = spec.scene.camera
     scene_camera = SceneCamera(_metres(camera.port_mm), _metres(camera.look_at_mm), camera.fov_deg,
                                camera.scope_angle_deg)
-    instruments = tuple(
-        SceneInstrument(item.name, item.type, item.hand, _metres(item.port_mm), scene_camera.look_at_m)
-        for item in spec.instruments
-    )
+    instruments = tuple(_scene_instrument(item, scene_camera) for item in spec.instruments)
     return BuiltScene(
         procedure=procedure_file,
         model=model,
@@ -232,6 +232,13 @@ def build_scene(procedure_file: ProcedureFile, *, use_cache: bool = True) -> Bui
         camera=scene_camera,
         instruments=instruments,
     )
+
+
+def _scene_instrument(item, camera: SceneCamera) -> SceneInstrument:
+    if item.access == "open":
+        return SceneInstrument(item.name, item.type, item.hand, None, _metres(item.aim_mm), "open",
+                               _metres(item.start_mm))
+    return SceneInstrument(item.name, item.type, item.hand, _metres(item.port_mm), camera.look_at_m)
 
 
 def _metres(values_mm) -> tuple[float, float, float]:

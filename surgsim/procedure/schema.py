@@ -1,8 +1,9 @@
 """The procedure schema: pydantic models for the YAML files in ``procedures/``.
 
 A procedure describes one training exercise: the ``scene`` (organs, rigid anatomy, named regions and landmarks, the
-laparoscope), the ``instruments`` and the trocar ports they enter through, the ordered ``steps`` with the goal of
-each, the ``forbidden`` zones, and the ``rubric`` that turns the session's metrics into a 0-100 score and a pass/fail.
+laparoscope), the ``instruments`` and the trocar ports they enter through (or, for open surgery, where they start in
+the hand), the ordered ``steps`` with the goal of each, the ``forbidden`` zones, and the ``rubric`` that turns the
+session's metrics into a 0-100 score and a pass/fail.
 
 Conventions:
 
@@ -267,10 +268,53 @@ InstrumentType = Literal["grasper", "dissector", "scissors", "hook_cautery", "cl
 
 
 class Instrument(StrictModel):
+    """An instrument in one of the trainee's hands: laparoscopic, through a trocar port (``access: trocar``, the
+    default; it starts aimed at the camera's look-at point), or an open-surgery tool held freely in 6 DOF
+    (``access: open``; it starts with the distal end of its shaft at ``start_mm``, pointing at ``aim_mm``)."""
+
     name: Name
     type: InstrumentType
-    port_mm: Vec3 = Field(description="The trocar: the instrument pivots about this point in the abdominal wall.")
+    access: Literal["trocar", "open"] = Field(
+        default="trocar",
+        description="trocar (default): laparoscopic, pivoting about port_mm; open: held freely in 6 DOF, starting at "
+                    "start_mm and pointing at aim_mm.",
+    )
+    port_mm: Vec3 | None = Field(
+        default=None,
+        description="access: trocar only (required there): the instrument pivots about this point in the abdominal "
+                    "wall.",
+    )
+    start_mm: Vec3 | None = Field(
+        default=None,
+        description="access: open only (required there): where the distal end of the shaft (the jaws' hinge, a "
+                    "hook's base) is when the session starts.",
+    )
+    aim_mm: Vec3 | None = Field(
+        default=None,
+        description="access: open only (required there): a point the shaft points at when the session starts.",
+    )
     hand: Literal["left", "right"]
+
+    @model_validator(mode="after")
+    def _access_has_its_keys(self):
+        if self.access == "trocar":
+            if self.port_mm is None:
+                raise ValueError("a trocar instrument needs port_mm (the port it pivots about); for an open-surgery "
+                                 "tool write access: open with start_mm and aim_mm")
+            stray = [key for key in ("start_mm", "aim_mm") if getattr(self, key) is not None]
+            if stray:
+                raise ValueError(f"{' and '.join(stray)} apply to access: open instruments only; a trocar instrument "
+                                 "starts at its port_mm, aimed at the camera's look_at_mm")
+            return self
+        meaning = {"start_mm": "where the distal end of its shaft starts", "aim_mm": "a point its shaft points at"}
+        missing = [f"{key} ({meaning[key]})" for key in meaning if getattr(self, key) is None]
+        if missing:
+            raise ValueError(f"an open instrument (access: open) needs {' and '.join(missing)}")
+        if self.port_mm is not None:
+            raise ValueError("port_mm applies to access: trocar instruments only; an open instrument has no port")
+        if self.start_mm == self.aim_mm:
+            raise ValueError("aim_mm must differ from start_mm")
+        return self
 
 
 # -- goals -------------------------------------------------------------------------------------------------------------
