@@ -17,7 +17,7 @@ import numpy as np
 from surgsim.render.palette import RIGID_ANATOMY, Colour, tissue_colour
 
 Vec3 = tuple[float, float, float]
-CapsulePart = Literal["shaft", "jaw"]
+CapsulePart = Literal["shaft", "jaw", "clip"]
 
 
 # -- built once ------------------------------------------------------------------------------------------------------
@@ -211,12 +211,13 @@ class HudState:
 @dataclass(frozen=True, eq=False)
 class FrameData:
     """One rendered frame: a :class:`TissueFrame` for every scene tissue (by name), the instruments present,
-    the camera and the HUD."""
+    the camera, the HUD, and the clips placed on the tissue (capsules, part ``clip``)."""
 
     tissues: Mapping[str, TissueFrame]
     camera: CameraPose
     instruments: Sequence[InstrumentFrame] = ()
     hud: HudState = HudState()
+    clips: Sequence[Capsule] = ()
 
 
 def check_frame(scene: RenderScene, frame: FrameData) -> None:

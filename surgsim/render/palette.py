@@ -32,6 +32,7 @@ GENERIC_TISSUE: Colour = (0.88, 0.56, 0.58)
 RIGID_ANATOMY: Colour = (0.86, 0.84, 0.78)
 INSTRUMENT_SHAFT: Colour = (0.55, 0.57, 0.60)
 INSTRUMENT_JAW: Colour = (0.25, 0.26, 0.28)
+CLIP: Colour = (0.80, 0.78, 0.70)  # titanium, warmed by the scope's light
 ENERGY_GLOW: Colour = (1.0, 0.55, 0.15)
 CHARRED: Colour = (0.10, 0.07, 0.05)
 BACKGROUND: Colour = (0.05, 0.03, 0.03)

@@ -42,21 +42,23 @@ class _TissueDrawable:
 
 
 class _InstrumentDrawable:
-    """Every instrument's capsules in one streamed mesh (a few dozen capsules: one draw call)."""
+    """Every instrument's capsules and the placed clips in one streamed mesh (a few dozen capsules: one draw
+    call)."""
 
     def __init__(self):
         self.vertices = VertexArray()
 
-    def update(self, instruments: list[InstrumentFrame]) -> None:
+    def update(self, instruments: list[InstrumentFrame], clips=()) -> None:
         capsules = [(c, instrument.energy) for instrument in instruments for c in instrument.capsules]
+        capsules += [(c, False) for c in clips]
         if not capsules:
             self.vertices.set_triangles(np.zeros((0, 3), dtype=np.int32))
             return
         p0 = np.array([c.p0_m for c, _ in capsules], dtype=np.float64)
         p1 = np.array([c.p1_m for c, _ in capsules], dtype=np.float64)
         radius = np.array([c.radius_m for c, _ in capsules], dtype=np.float64)
-        colour = np.array([palette.INSTRUMENT_JAW if c.part == "jaw" else palette.INSTRUMENT_SHAFT
-                           for c, _ in capsules], dtype=np.float32)
+        colours = {"jaw": palette.INSTRUMENT_JAW, "clip": palette.CLIP}
+        colour = np.array([colours.get(c.part, palette.INSTRUMENT_SHAFT) for c, _ in capsules], dtype=np.float32)
         glow = np.array([float(energy and c.part == "jaw") for c, energy in capsules], dtype=np.float32)
         positions, normals, triangles = capsule_meshes(p0, p1, radius)
         per_capsule = len(positions) // len(capsules)
@@ -97,7 +99,7 @@ class SceneRenderer:
         """Clear the bound framebuffer and draw the frame; ``width``/``height`` [px] set the aspect ratio."""
         for name, tissue_frame in frame.tissues.items():
             self._tissues[name].update(tissue_frame)
-        self._instruments.update(list(frame.instruments))
+        self._instruments.update(list(frame.instruments), tuple(frame.clips))
         GL.glClearColor(*palette.BACKGROUND, 1.0)
         GL.glClear(GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT)
         GL.glEnable(GL.GL_DEPTH_TEST)

@@ -145,6 +145,26 @@ def test_instruments_are_drawn_and_an_energised_tip_glows(offscreen, liver_scene
     assert idle_orange.sum() == 0
 
 
+def test_clips_are_drawn_in_their_own_colour(offscreen, liver_scene, liver_model):
+    from surgsim.render import palette
+
+    pose = front_view(liver_model.positions[liver_model.surface_nodes])
+    right, _, forward = camera.camera_basis(pose)
+    middle = np.asarray(pose.eye_m) + 0.15 * forward
+    clip = Capsule(tuple(middle - 0.01 * right), tuple(middle + 0.01 * right), 0.002, part="clip")
+    positions = np.full_like(liver_model.positions, 10.0)
+    offscreen.open(liver_scene)
+    offscreen.draw(FrameData({"liver": TissueFrame(positions)}, pose))
+    without = offscreen.read_pixels()
+    offscreen.draw(FrameData({"liver": TissueFrame(positions)}, pose, clips=(clip,)))
+    pixels = offscreen.read_pixels().astype(float)
+    drawn = np.abs(pixels - without).max(axis=2) > 12
+    assert drawn.sum() > 50
+    # Lit titanium: warmer (more red than blue) than the grey instrument parts.
+    warm = pixels[drawn][:, 0] - pixels[drawn][:, 2]
+    assert np.median(warm) > 0 and palette.CLIP[0] > palette.CLIP[2]
+
+
 def test_hud_is_composited_over_the_view(offscreen, liver_scene, liver_model):
     pose = front_view(liver_model.positions[liver_model.surface_nodes])
     offscreen.open(liver_scene)
