@@ -209,4 +209,6 @@ class Session:
         tissue = TissueFrame(self.coupler.positions(), triangles=self.coupler.current_surface_triangles(),
                              burn=self.coupler.burn_levels())
         hud = self.runtime.hud_state(active_instrument=active_instrument, paused=paused)
-        return FrameData({TISSUE_MESH_NAME: tissue}, camera or self.scene.camera.pose(), instruments, hud)
+        clips = tuple(Capsule(tuple(p0), tuple(p1), radius, "clip")
+                      for p0, p1, radius in (clip.capsule() for clip in self.coupler.clipping.clips))
+        return FrameData({TISSUE_MESH_NAME: tissue}, camera or self.scene.camera.pose(), instruments, hud, clips)

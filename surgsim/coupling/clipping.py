@@ -1,7 +1,23 @@
 """Clipping: a clip applier whose jaws close (through ``clip_close``) on tissue places a clip there.
 
-:meth:`Clipping.place` records the clip (the nodes it closes on, where) and emits a ``clip`` event. A clip is a
-marker for scoring and rendering; it does not change the tissue's mechanics.
+A placed clip is a small rigid part that the tissue carries, and it acts on the tissue:
+
+- it **closes** on what it holds: the clipped nodes (those between the jaws when they closed) are squeezed toward the
+  clip's mid-plane, to within ``CLIP_HALF_GAP_M`` of it, over ``CLIP_CLOSE_S`` (a duct's lumen is occluded; a closed
+  jaw already holds the tissue within about two millimetres, so the squeeze stays below the tear strain);
+- it **holds** them: they stay anchored in the clip's frame after the applier opens and leaves;
+- it **rides with the tissue**: every tick the clip's frame is refitted (least-squares rigid fit, Kabsch) to the
+  nodes around it (the clipped nodes' spring neighbours), as they were when it was placed, so the clip moves and turns
+  with the tissue it sits on without feeling or adding weight;
+- it is **metal**: the springs between clipped nodes can be neither cut nor torn (the scissors divide the duct
+  beside a clip, not through it), and the springs from them into the tissue around do not tear either (the crush at
+  a clip's edge is what clipping is for, not damage; they can still be cut).
+
+A clip closed on tissue that an earlier clip already holds (two clips side by side on a duct) is placed too: it
+holds the free nodes among those between its jaws, and rides with the tissue around all of them.
+
+:meth:`Clipping.place` records the clip and emits a ``clip`` event (what scoring counts); :meth:`Clip.capsule`
+is the clip's geometry for drawing.
 """
 
 from __future__ import annotations
@@ -14,13 +30,55 @@ from surgsim.coupling.context import TickContext
 from surgsim.coupling.jaws import nodes_between_jaws
 from surgsim.coupling.options import CouplingOptions
 
+CLIP_HALF_GAP_M = 5e-4  # a closed clip's inner half-gap: the lumen squeezed shut, the walls' thickness left
+CLIP_CLOSE_S = 0.03  # how long the squeeze takes (a clip applier crimps in a few tens of milliseconds)
+CLIP_RADIUS_M = 7.5e-4  # the drawn clip's cross-section (a medium-large titanium clip is ~1.5 mm thick)
+_STILL_M = 1e-9  # target motion [m] below which the anchors are not re-sent
 
-@dataclass(frozen=True)
+
+@dataclass
 class Clip:
+    """One placed clip: the applier that placed it, the clipped ``nodes``, where and when it was placed, and its
+    frame (origin, rotation with x the hinge pin, y the jaws' closing direction, z along the clip)."""
+
     instrument: str
     nodes: np.ndarray
     position_m: tuple[float, float, float]
     time_s: float
+    length_m: float
+    origin: np.ndarray
+    rotation: np.ndarray
+    open_local: np.ndarray  # the clipped nodes in the clip frame when it was placed
+    closed_local: np.ndarray  # ... and once squeezed shut
+    ring: np.ndarray  # the nodes around the clip that carry it
+    ring_local: np.ndarray  # ... in the clip frame when it was placed
+    targets: np.ndarray | None = None
+
+    def local_at(self, time_s: float) -> np.ndarray:
+        """The clipped nodes in the clip frame ``time_s`` seconds into the session (the squeeze is linear in time)."""
+        progress = min(max((time_s - self.time_s) / CLIP_CLOSE_S, 0.0), 1.0)
+        return self.open_local + progress * (self.closed_local - self.open_local)
+
+    def capsule(self) -> tuple[np.ndarray, np.ndarray, float]:
+        """(start, end, radius) of the clip's axis [m], for drawing."""
+        axis = self.rotation[:, 2]
+        return self.origin.copy(), self.origin + self.length_m * axis, CLIP_RADIUS_M
+
+
+def rigid_fit(reference: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rotation R, translation t) minimising Σ|R·reference_i + t − current_i|² (Kabsch; proper rotation).
+
+    With fewer than three points, or points on a line, the rotation is undetermined: identity is returned."""
+    ref_centre, cur_centre = reference.mean(axis=0), current.mean(axis=0)
+    if len(reference) < 3:
+        return np.eye(3), cur_centre - ref_centre
+    covariance = (current - cur_centre).T @ (reference - ref_centre)
+    u, singular, vt = np.linalg.svd(covariance)
+    if singular[1] <= 1e-12 * max(singular[0], 1e-300):
+        return np.eye(3), cur_centre - ref_centre
+    d = np.sign(np.linalg.det(u @ vt)) or 1.0
+    rotation = u @ np.diag([1.0, 1.0, d]) @ vt
+    return rotation, cur_centre - rotation @ ref_centre
 
 
 class Clipping:
@@ -34,14 +92,51 @@ class Clipping:
         for name, instrument in self._instruments.items():
             jaw = instrument.jaw
             if jaw >= self._options.clip_close > self._previous_jaw[name]:
-                nodes = nodes_between_jaws(ctx, name, margin_m=self._options.grasp_margin_m)
+                nodes = nodes_between_jaws(ctx, name, margin_m=self._options.grasp_margin_m, free_only=False)
                 if len(nodes):
                     self.place(ctx, name, nodes)
             self._previous_jaw[name] = jaw
+        for clip in self.clips:
+            self._follow(ctx, clip)
 
-    def place(self, ctx: TickContext, name: str, nodes: np.ndarray) -> None:
-        """A clip from instrument ``name`` on ``nodes``."""
-        position = tuple(float(v) for v in ctx.positions()[nodes].mean(axis=0))
-        self.clips.append(Clip(name, nodes, position, ctx.time_s))
-        ctx.emit("clip", instrument=name, region=ctx.regions_of_nodes(nodes)[0], position_m=position,
-                 detail={"nodes": int(len(nodes))})
+    def place(self, ctx: TickContext, name: str, between: np.ndarray) -> None:
+        """A clip from instrument ``name`` on the ``between`` nodes: anchor the free ones in the clip, protect the
+        springs it holds."""
+        positions = ctx.positions()
+        position = tuple(float(v) for v in positions[between].mean(axis=0))
+        nodes = between[~ctx.solver.anchored[between]]
+        clipped = positions[nodes]
+        origin, rotation = ctx.instruments[name].distal_frame()
+        open_local = (clipped - origin) @ rotation
+        closed_local = open_local.copy()
+        closed_local[:, 1] = np.clip(closed_local[:, 1], -CLIP_HALF_GAP_M, CLIP_HALF_GAP_M)
+        springs = ctx.model.springs
+        in_clip = np.zeros(ctx.model.node_count, dtype=bool)
+        in_clip[between] = True
+        touching = in_clip[springs[:, 0]] | in_clip[springs[:, 1]]
+        ring = np.setdiff1d(np.unique(springs[touching]), between)
+        ring = ring[~ctx.solver.anchored[ring]]
+        clip = Clip(name, nodes, position, ctx.time_s, ctx.instruments[name].spec.jaw_length_m,
+                    origin.copy(), rotation.copy(), open_local, closed_local, ring,
+                    (positions[ring] - origin) @ rotation)
+        if len(nodes):
+            ctx.solver.anchor(nodes, targets=clipped)
+        clip.targets = clipped
+        ctx.topology.protect(np.flatnonzero(in_clip[springs[:, 0]] & in_clip[springs[:, 1]]))
+        ctx.contact.exempt_from_tearing(np.flatnonzero(touching))
+        self.clips.append(clip)
+        ctx.emit("clip", instrument=name, region=ctx.regions_of_nodes(between)[0], position_m=position,
+                 detail={"nodes": int(len(between))})
+
+    def _follow(self, ctx: TickContext, clip: Clip) -> None:
+        """Refit the clip's frame to the tissue around it and move its anchors there (for the next solve)."""
+        if len(clip.ring):
+            rotation, translation = rigid_fit(clip.ring_local, ctx.positions()[clip.ring])
+            clip.rotation, clip.origin = rotation, translation
+        if not len(clip.nodes):
+            return
+        targets = clip.origin + clip.local_at(ctx.time_s) @ clip.rotation.T
+        if clip.targets is not None and np.abs(targets - clip.targets).max() < _STILL_M:
+            return
+        clip.targets = targets
+        ctx.solver.set_anchor_targets(clip.nodes, targets)

@@ -1,18 +1,49 @@
-"""Grasping: closing jaws bind the tissue between them to the jaws until the jaws open or the tissue slips.
+"""Grasping: closing jaws bind the tissue between them, and softly the tissue around it, to the jaws until the jaws
+open or the tissue slips.
 
 Closing jaws pass through the tissue instead of pushing it aside (a real grasp squeezes what is between the jaws;
 thin jaw capsules pushing a mesh would instead crush and tear it), and holding jaws do not push either (what they
-hold is bound to them). Verbs: :meth:`Grasping.begin` anchors the nodes between the jaws (``solver.anchor``) where
-they are and records them in the jaws' frame; every tick before the solve :meth:`Grasping.move_anchors` moves the
-anchors with the jaws; :meth:`Grasping.end` releases them. A grasp begins when the jaw closure rises through ``grasp_close`` with tissue
-between the jaws, ends with a ``release`` when it falls below ``grasp_open``, and with a ``slip`` when the anchors must
-pull harder than the instrument's grasp-force limit (the holding force is measured by the contact pass: the residual
-of the solver's equation at the anchored nodes, i.e. the spring, damping, inertial and weight forces they carry).
+hold is bound to them). A grasp begins when the jaw closure rises through ``grasp_close`` with tissue between the
+jaws, ends with a ``release`` when it falls below ``grasp_open``, and with a ``slip`` when the grasp must pull harder
+than the instrument's grasp-force limit (the holding force is measured by the contact pass, see below).
+
+What a grasp holds. On an organ mesh with 7-9 mm edges only 2-12 nodes lie between 18 mm jaws, and binding only
+those puts the whole load on the springs around them: a liver edge lifted 15-20 mm tore there at under 1 N. Real
+forceps spread the load over the jaw faces (both sides, the length of the jaws) and through the capsule of the organ
+into the tissue around the bite. So a grasp holds:
+
+- the nodes *between* the jaws (:func:`~surgsim.coupling.jaws.nodes_between_jaws`): anchored (``solver.anchor``),
+  they move rigidly with the jaws;
+- the nodes *around* them, within 1.73 R of the jaws' footprint (the segment from the hinge to the tip of the
+  closed jaws) and connected to the held nodes through live springs (not across a cut, not into another organ): each
+  is *attached* (``solver.attach``: a zero-length spring inside the implicit solve) to where it sits in the jaws'
+  frame, with stiffness ``grasp_hold_stiffness`` × w × Σk_i, where Σk_i is the stiffness of the node's own springs and
+  w = exp(−(d / R)²) falls with its distance d from the footprint (w ≥ 0.05). R is ``grasp_spread`` times the mean
+  length of the held nodes' springs: a node stands for the tissue about half an edge around it, so this is the part
+  of the grip that the mesh does not resolve (on the liver's ~9 mm mesh R ≈ 9 mm and a grasp ties some 40 nodes; on a
+  fine mesh it shrinks with the edges, which resolve the rest themselves). The pull thus fades smoothly into the
+  tissue instead of ending at one ring of springs: a liver edge lifted 20 mm does not tear, and is held with about
+  2 N (tests/coupling/test_grasp_liver.py). (What still tore there is the tissue the lift squeezes: a mass-spring
+  network has no volume stiffness and its tets fold; the contact pass does not count a fold as a tear, see
+  :mod:`surgsim.tissue.tool_contact`.)
+
+Both kinds of node form one rigid group of the solver (``solver.set_anchor_frame``): every tick before the solve
+:meth:`Grasping.move_anchors` sends it the jaws' frame (12 numbers) when the jaws moved, and the targets are placed on
+the device. A node that something else anchors later (a clip) leaves the group, and the grasp lets go of it no more.
+
+Letting go. Opening jaws do not drop their load in one tick: that springs the held tissue back at once, and the
+jaw capsules, re-enabled with tissue between their faces, would throw it out (a 10 N spike on the liver, a blow-up
+on a thin sheet). :meth:`Grasping.end` instead turns the anchored nodes into attachments and fades every attachment
+to zero over ``release_s`` (the jaws open and the tissue slides out of them over tens of milliseconds), and the
+jaws go on passing through tissue (sensing it, not pushing) until they no longer overlap any. The holding force is
+measured by the contact pass: the residual of the solver's equation at the anchored nodes (the spring, damping,
+inertial and weight forces they carry) plus the pull of the attachments.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -22,16 +53,32 @@ from surgsim.coupling.options import CouplingOptions
 
 _CLOSING = 1e-9  # jaw closure increase per tick that counts as closing
 _STILL_M = 1e-9  # jaw frame motion [m, and rotation-matrix entries] below which the anchors stay where they are
+_LEAST_WEIGHT = 0.05  # attachments weaker than this share of a node's spring stiffness are left out
+_REACH = math.sqrt(math.log(1.0 / _LEAST_WEIGHT))  # ... i.e. beyond this many R from the footprint
 
 
 @dataclass
 class Grasp:
-    """The nodes one instrument holds, their positions in its distal frame [m], and the frame (origin, rotation) the
-    anchors were last placed for."""
+    """What one instrument holds: ``nodes`` (anchored, between the jaws) and ``attached`` (around them, with
+    ``stiffness`` [N/m]), their positions in its distal frame [m] (``local``, ``attached_local``), and the frame
+    (origin, rotation) the targets were last placed for. While letting go, ``fade`` is the attachments' remaining
+    share (1 → 0)."""
 
     nodes: np.ndarray
     local: np.ndarray
+    attached: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    attached_local: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
+    stiffness: np.ndarray = field(default_factory=lambda: np.zeros(0))
     frame: tuple[np.ndarray, np.ndarray] | None = None
+    fade: float = 1.0
+
+    @property
+    def all_nodes(self) -> np.ndarray:
+        return np.concatenate([self.nodes, self.attached])
+
+    def targets(self, origin: np.ndarray, rotation: np.ndarray) -> np.ndarray:
+        """Where every held node goes for the jaws' frame (origin, rotation) [K, 3] [m] (anchored first)."""
+        return origin + np.concatenate([self.local, self.attached_local]) @ rotation.T
 
 
 class Grasping:
@@ -48,13 +95,18 @@ class Grasping:
                           for name in self._instruments}
         self.disabled_rows: set[int] = set()
         self.grasps: dict[str, Grasp] = {}
+        self.letting_go: dict[str, Grasp] = {}  # released or slipped, their attachments fading out
+        self._clearing: set[str] = set()  # let go; their jaws pass through tissue until they no longer overlap it
         self._held = {name: np.zeros(3) for name in self._instruments}
+        self._fade_step = 1.0 / max(1, round(options.release_s / solver.options.dt)) if options.release_s else 1.0
 
     def prepare(self) -> None:
-        """After the instruments moved: jaws that close or hold do not push tissue this tick."""
+        """After the instruments moved: jaws that close, hold, let go or still overlap what they let go of do not
+        push tissue this tick."""
         closing = {name for name, i in self._instruments.items() if i.jaw > self._closure_seen[name] + _CLOSING}
         self._closure_seen = {name: i.jaw for name, i in self._instruments.items()}
-        self.disabled_rows = {row for name in closing | set(self.grasps) for row in self._jaw_rows[name]}
+        quiet = closing | set(self.grasps) | set(self.letting_go) | self._clearing
+        self.disabled_rows = {row for name in quiet for row in self._jaw_rows[name]}
 
     def slip_force_n(self, name: str) -> float:
         return self._options.slip_force_n or self._instruments[name].spec.grasp_force_limit_n
@@ -63,25 +115,50 @@ class Grasping:
         """The force [N] instrument ``name``'s jaws exerted on the tissue in the last tick (zero when not grasping)."""
         return self._held.get(name, np.zeros(3))
 
+    @property
+    def holding(self) -> set[str]:
+        """Instruments whose jaws hold tissue or are still letting it go."""
+        return set(self.grasps) | set(self.letting_go)
+
     # -- every tick ------------------------------------------------------------------------------------------------
     def move_anchors(self) -> None:
-        """Before the solve: put each grasp's anchors where the jaws now hold them (when the jaws moved: each
-        update re-uploads the solver's whole anchor table)."""
+        """Before the solve: put each grasp's anchors and attachments where the jaws now hold them (the solver gets
+        the jaws' frame, not the rows), and fade out the attachments of the grasps letting go."""
         for name, grasp in self.grasps.items():
+            if len(self._solver.anchor_frame_nodes(name)) != len(grasp.nodes) + len(grasp.attached):
+                self._keep_own(name, grasp)  # a clip or another grasp took some of its nodes
+                self._contact.set_grasps(self._groups())
             origin, rotation = self._instruments[name].distal_frame()
             if grasp.frame is not None and np.abs(origin - grasp.frame[0]).max() < _STILL_M \
                     and np.abs(rotation - grasp.frame[1]).max() < _STILL_M:
                 continue
             grasp.frame = (origin, rotation)
-            self._solver.set_anchor_targets(grasp.nodes, origin + grasp.local @ rotation.T)
+            self._solver.move_anchor_frame(name, origin, rotation)
+        for name, grasp in self.letting_go.items():
+            origin, rotation = self._instruments[name].distal_frame()
+            grasp.frame = (origin, rotation)
+            grasp.fade = max(0.0, grasp.fade - self._fade_step)
+            taken = self._solver.anchored[grasp.attached]  # anchored since by something else (a clip)
+            if taken.any():
+                grasp.attached, grasp.attached_local = grasp.attached[~taken], grasp.attached_local[~taken]
+                grasp.stiffness = grasp.stiffness[~taken]
+                self._contact.set_grasps(self._groups())
+            if grasp.fade > 0.0 and len(grasp.attached):
+                self._solver.attach(grasp.all_nodes, grasp.targets(origin, rotation), grasp.fade * grasp.stiffness)
 
     def read_forces(self, ctx: TickContext) -> None:
-        """After the contact pass: the holding force of each grasp (report rows are in grasp order)."""
+        """After the contact pass: the holding force of each grasp (report rows are in :meth:`_groups` order)."""
         forces = ctx.report.grasp_force
-        for group, name in enumerate(self.grasps):
+        for group, name in enumerate(self._group_names()):
             self._held[name] = forces[group].copy()
 
     def after_step(self, ctx: TickContext) -> None:
+        for name in list(self.letting_go):
+            if self.letting_go[name].fade <= 0.0:
+                self._let_go(name)
+        for name in list(self._clearing):
+            if not ctx.report.sensed[self._jaw_rows[name]].any():
+                self._clearing.discard(name)
         for name, instrument in self._instruments.items():
             jaw = instrument.jaw
             if name in self.grasps:
@@ -98,25 +175,111 @@ class Grasping:
 
     # -- verbs -----------------------------------------------------------------------------------------------------
     def begin(self, ctx: TickContext, name: str, nodes: np.ndarray) -> None:
-        """Hold ``nodes`` in instrument ``name``'s jaws, where they are now."""
-        positions = ctx.positions()[nodes]
+        """Hold ``nodes`` in instrument ``name``'s jaws where they are now, and the tissue around them softly."""
+        if name in self.letting_go:
+            self._let_go(name)
+        self._clearing.discard(name)
+        x = ctx.positions()
         origin, rotation = self._instruments[name].distal_frame()
-        self._solver.anchor(nodes, targets=positions)
-        self.grasps[name] = Grasp(nodes, (positions - origin) @ rotation)
+        around, stiffness = self._around(ctx, name, nodes)
+        grasp = Grasp(nodes, (x[nodes] - origin) @ rotation, around, (x[around] - origin) @ rotation, stiffness,
+                      frame=(origin, rotation))
+        self._solver.anchor(nodes, targets=x[nodes])
+        if len(around):
+            self._solver.attach(around, x[around], stiffness)
+        self._solver.set_anchor_frame(name, grasp.all_nodes, np.concatenate([grasp.local, grasp.attached_local]))
+        self.grasps[name] = grasp
         self._held[name] = np.zeros(3)
-        self._contact.set_grasps([g.nodes for g in self.grasps.values()])
-        ctx.emit("grasp", instrument=name, region=ctx.regions_of_nodes(nodes)[0], position_m=positions.mean(axis=0),
-                 detail={"nodes": int(len(nodes))})
+        self._contact.set_grasps(self._groups())
+        ctx.emit("grasp", instrument=name, region=ctx.regions_of_nodes(nodes)[0], position_m=x[nodes].mean(axis=0),
+                 detail={"nodes": int(len(nodes)), "attached": int(len(around))})
 
     def end(self, ctx: TickContext, name: str, *, kind: str = "release") -> None:
-        """Let go of what instrument ``name`` holds; ``kind`` is the event: ``release`` or ``slip``."""
+        """Let go of what instrument ``name`` holds; ``kind`` is the event: ``release`` or ``slip``. The anchored
+        nodes become attachments (as stiff as the nearest ones around them) and every attachment fades out over
+        ``release_s``."""
         grasp = self.grasps.pop(name)
         force = float(np.linalg.norm(self._held[name]))
-        self._solver.release(grasp.nodes)
-        self._held[name] = np.zeros(3)
-        self._contact.set_grasps([g.nodes for g in self.grasps.values()])
         detail = {"nodes": int(len(grasp.nodes))}
         if kind == "slip":
             detail["limit_n"] = float(self.slip_force_n(name))
         ctx.emit(kind, instrument=name, region=ctx.regions_of_nodes(grasp.nodes)[0], force_n=force,
                  position_m=ctx.positions()[grasp.nodes].mean(axis=0), detail=detail)
+        self._keep_own(name, grasp)
+        self._solver.drop_anchor_frame(name)
+        if self._fade_step >= 1.0:
+            self.letting_go[name] = grasp
+            self._let_go(name)
+            return
+        own = self._options.grasp_hold_stiffness * self._solver.node_params[grasp.nodes, 1]
+        grasp.stiffness = np.concatenate([np.maximum(own, 1e-9), grasp.stiffness])
+        grasp.attached_local = np.concatenate([grasp.local, grasp.attached_local])
+        grasp.attached = grasp.all_nodes
+        grasp.nodes, grasp.local = np.zeros(0, dtype=np.int64), np.zeros((0, 3))
+        origin, rotation = grasp.frame if grasp.frame is not None else self._instruments[name].distal_frame()
+        self._solver.attach(grasp.attached, grasp.targets(origin, rotation), grasp.stiffness)
+        self.letting_go[name] = grasp
+
+    def _let_go(self, name: str) -> None:
+        """The end of letting go: the attachments are gone; the jaws stay quiet until clear of tissue."""
+        grasp = self.letting_go.pop(name)
+        self._solver.release(grasp.all_nodes)
+        self._held[name] = np.zeros(3)
+        self._contact.set_grasps(self._groups())
+        self._clearing.add(name)
+
+    # -- helpers ---------------------------------------------------------------------------------------------------
+    def _keep_own(self, name: str, grasp: Grasp) -> None:
+        """Forget the nodes something else took from the grasp since it began (anchored by a clip, or grasped by
+        another instrument): the solver's frame still lists only the grasp's own."""
+        own = self._solver.anchor_frame_nodes(name)
+        mine, theirs = np.isin(grasp.nodes, own), np.isin(grasp.attached, own)
+        if mine.all() and theirs.all():
+            return
+        grasp.nodes, grasp.local = grasp.nodes[mine], grasp.local[mine]
+        grasp.attached, grasp.attached_local = grasp.attached[theirs], grasp.attached_local[theirs]
+        grasp.stiffness = grasp.stiffness[theirs]
+
+    def _group_names(self) -> list[str]:
+        return list(self.grasps) + list(self.letting_go)
+
+    def _groups(self) -> list[np.ndarray]:
+        return [self.grasps[n].all_nodes if n in self.grasps else self.letting_go[n].all_nodes
+                for n in self._group_names()]
+
+    def _around(self, ctx: TickContext, name: str, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The free nodes around the bite that the grasp holds softly, and their attachment stiffness [N/m]: within
+        ``_REACH`` × R of the jaws' footprint, reached from ``nodes`` through live springs."""
+        solver = self._solver
+        layout = solver.layout
+        live = solver.spring_active[layout.csr_springs]
+        entries = np.concatenate([np.arange(layout.csr_offsets[i], layout.csr_offsets[i + 1]) for i in nodes])
+        entries = entries[live[entries]]
+        strength = self._options.grasp_hold_stiffness
+        spread = self._options.grasp_spread * (float(layout.rest_lengths[layout.csr_springs[entries]].mean())
+                                               if len(entries) else 0.0)
+        if spread <= 0.0 or strength <= 0.0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        instrument = self._instruments[name]
+        origin, rotation = instrument.distal_frame()
+        axis = rotation[:, 2] * instrument.spec.jaw_length_m
+        x = ctx.positions()
+        taken = solver.anchored | solver.attached
+        taken[nodes] = True
+
+        def distance(ids: np.ndarray) -> np.ndarray:
+            along = np.clip((x[ids] - origin) @ axis / (axis @ axis), 0.0, 1.0)
+            return np.linalg.norm(x[ids] - (origin + along[:, None] * axis), axis=1)
+
+        found, frontier = [], np.asarray(nodes, dtype=np.int64)
+        while len(frontier):
+            entries = np.concatenate([np.arange(layout.csr_offsets[i], layout.csr_offsets[i + 1]) for i in frontier])
+            neighbours = np.unique(layout.csr_neighbors[entries[live[entries]]])
+            neighbours = neighbours[~taken[neighbours]]
+            neighbours = neighbours[distance(neighbours) <= _REACH * spread]
+            taken[neighbours] = True
+            found.append(neighbours)
+            frontier = neighbours
+        around = np.sort(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
+        weight = np.exp(-(distance(around) / spread) ** 2)
+        return around, strength * weight * solver.node_params[around, 1]

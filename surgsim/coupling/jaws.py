@@ -7,8 +7,9 @@ import numpy as np
 from surgsim.coupling.context import TickContext
 
 
-def nodes_between_jaws(ctx: TickContext, name: str, *, margin_m: float) -> np.ndarray:
-    """Free (not anchored) nodes of the tissue between the jaws of instrument ``name``, sorted ids.
+def nodes_between_jaws(ctx: TickContext, name: str, *, margin_m: float, free_only: bool = True) -> np.ndarray:
+    """Nodes of the tissue between the jaws of instrument ``name``, sorted ids: only the free (not anchored) ones
+    unless ``free_only`` is False.
 
     In the distal frame (origin at the hinge, z along the shaft, y the opening direction) a node is between the jaws
     when 0 <= z <= jaw length + margin, |x| <= jaw radius + margin and |y| <= z tan(opening / 2) + jaw radius + margin.
@@ -27,5 +28,6 @@ def nodes_between_jaws(ctx: TickContext, name: str, *, margin_m: float) -> np.nd
     if touching_rows and ctx.report.node_count[touching_rows].sum() > 0:
         capsule, _ = ctx.contact.contact_records()
         inside |= np.isin(capsule, touching_rows)
-    inside &= ~ctx.solver.anchored
+    if free_only:
+        inside &= ~ctx.solver.anchored
     return np.flatnonzero(inside)

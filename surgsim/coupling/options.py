@@ -6,6 +6,14 @@
 - ``grasp_close`` / ``grasp_open``: jaw closure (0 open .. 1 closed) at which closing jaws take hold of the tissue
   between them, and below which they let go (the gap is a hysteresis against chatter).
 - ``grasp_margin_m``: how far outside the jaws' wedge a node still counts as between them [m].
+- ``grasp_spread``: how far a grasp's hold reaches into the tissue around the bite, in mean spring lengths of the
+  held nodes: free nodes near the jaws' footprint are tied to the jaws by springs whose stiffness falls as
+  exp(−(d / R)²) with their distance d from it, R = grasp_spread × that length (see :mod:`surgsim.coupling.grasping`);
+  0 = hold only the nodes between the jaws.
+- ``grasp_hold_stiffness``: those springs' stiffness at the footprint, as a multiple of the stiffness of the node's
+  own springs.
+- ``release_s``: how long opening jaws take to let go of what they held [s] (the hold fades out linearly; 0 = at
+  once).
 - ``slip_force_n``: pull on grasped tissue above which it slips out [N]; None = each spec's ``grasp_force_limit_n``.
 - ``clip_close``: jaw closure at which a clip applier fires its clip.
 - ``burn_dwell_s``: contact time with energy on after which tissue is charred and divides [s].
@@ -34,6 +42,9 @@ class CouplingOptions(BaseModel):
     grasp_close: float = Field(0.6, gt=0.0, le=1.0)
     grasp_open: float = Field(0.4, ge=0.0, lt=1.0)
     grasp_margin_m: float = Field(1e-3, ge=0.0, le=0.01)
+    grasp_spread: float = Field(1.0, ge=0.0, le=5.0)
+    grasp_hold_stiffness: float = Field(1.0, ge=0.0, le=100.0)
+    release_s: float = Field(0.03, ge=0.0, le=1.0)
     slip_force_n: float | None = Field(None, gt=0.0)
     clip_close: float = Field(0.95, gt=0.0, le=1.0)
     burn_dwell_s: float = Field(0.7, gt=0.0)

@@ -41,7 +41,7 @@ from surgsim.coupling.tearing import Tearing
 from surgsim.coupling.topology import TissueTopology
 from surgsim.errors import InputError
 from surgsim.events import Event
-from surgsim.tissue.tool_contact import OUT_COUNT, OUT_POINT, OUT_WEIGHT, ToolContact
+from surgsim.tissue.tool_contact import OUT_COUNT, OUT_FORCE, OUT_POINT, OUT_WEIGHT, ToolContact
 from surgsim.trace import InstrumentCommand, InstrumentSample
 
 
@@ -76,6 +76,11 @@ class Coupler:
         tear_checks = max(1, math.ceil(opt.tear_persist_s / (opt.check_springs_every * self.dt) - 1e-9))
         self.contact = ToolContact(solver, len(self.layout), skin_m=opt.skin_m, burn_dwell_s=opt.burn_dwell_s,
                                    check_springs_every=opt.check_springs_every, tear_checks=tear_checks)
+        # Scene anchors (ligaments, cut faces of a CT-cut organ) are kinematic boundaries that concentrate stress in
+        # the springs holding them, which a real attachment spreads: those springs do not tear. (Anchors made later,
+        # by grasps and clips, are not scene anchors.)
+        held = solver.anchored[self.model.springs]
+        self.contact.exempt_from_tearing(np.flatnonzero(held[:, 0] | held[:, 1]))
         self.topology = TissueTopology(self.model, solver, self.contact)
         self.monitor = ContactMonitor(instruments, opt, self.dt)
         self.grasping = Grasping(instruments, self.layout, solver, self.contact, opt)
@@ -86,6 +91,10 @@ class Coupler:
         self._events: list[Event] = []
         self._forces = {name: np.zeros(3) for name in instruments}
         self._slot_instrument = [instruments.get(slot.instrument) for slot in self.layout.slots]
+        self._slot_link = [slot.link for slot in self.layout.slots]
+        # The layout packs each instrument's capsules in consecutive rows: its force is one sum over a slice.
+        self._instrument_rows = {name: slice(rows[0], rows[-1] + 1) if rows else slice(0, 0)
+                                 for name, rows in self.layout.rows_of.items()}
         self._pushes: list[tuple] = []
 
     # -- the tick --------------------------------------------------------------------------------------------------
@@ -113,7 +122,7 @@ class Coupler:
                           self.layout, instruments, report, self._events)
         self.grasping.read_forces(ctx)
         self._collect_forces(ctx)
-        holding = set(self.grasping.grasps)
+        holding = self.grasping.holding
         self.monitor.after_step(ctx, holding)
         self.grasping.after_step(ctx)
         self.cutting.after_step(ctx)
@@ -130,17 +139,18 @@ class Coupler:
     def _collect_forces(self, ctx: TickContext) -> None:
         """Each instrument's force from the tissue, and the pushes to apply to its links next tick."""
         outputs = ctx.report.outputs
-        reaction = ctx.report.reaction
+        reaction = outputs[:, OUT_FORCE:OUT_FORCE + 3]
         pushes = []
-        for row in np.flatnonzero(outputs[: len(self.layout), OUT_COUNT]):
+        for row in np.flatnonzero(outputs[: len(self.layout), OUT_COUNT]).tolist():
             instrument = self._slot_instrument[row]
             if instrument is not None:
                 point = outputs[row, OUT_POINT:OUT_POINT + 3] / outputs[row, OUT_WEIGHT]
-                pushes.append((instrument, self.layout.slots[row].link, reaction[row].copy(), point))
-        for name, rows in self.layout.rows_of.items():
+                pushes.append((instrument, self._slot_link[row], reaction[row].copy(), point))
+        holding = self.grasping.holding
+        for name, rows in self._instrument_rows.items():
             held = self.grasping.holding_force(name)
             self._forces[name] = reaction[rows].sum(axis=0) - held
-            if name in self.grasping.grasps:
+            if name in holding:
                 instrument = self.world.instruments[name]
                 pushes.append((instrument, instrument.distal_link, -held, instrument.distal_frame()[0]))
         ctx.instrument_forces = self._forces

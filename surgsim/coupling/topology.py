@@ -4,7 +4,7 @@ Interactions *request* spring removals during a tick; :meth:`TissueTopology.comm
 the tick (one solver update, one surface rebuild), so several cuts in one tick cost one update. A tet dies with any of
 its six edges, and the surface is rebuilt from the live tets (their boundary faces, outward), which gives the new
 faces where the tissue opened. Springs of dead tets whose edge was not removed stay active: they belong to live tets
-too, or hold the nodes a cut left behind.
+too, or hold the nodes a cut left behind. *Protected* springs (those inside a clip) are never removed.
 """
 
 from __future__ import annotations
@@ -38,15 +38,21 @@ class TissueTopology:
         self.surface_triangles = np.array(model.surface_triangles, copy=True)
         self.surface_version = 0
         self._pending: list[np.ndarray] = []
+        self._protected = np.zeros(model.spring_count, dtype=bool)
+
+    def protect(self, springs: np.ndarray) -> None:
+        """From now on refuse to remove ``springs`` (tissue held inside a metal clip cannot be cut or torn)."""
+        self._protected[np.asarray(springs, dtype=np.int64).reshape(-1)] = True
 
     @property
     def removed_springs(self) -> int:
         return int(np.count_nonzero(~self.spring_active))
 
     def request_removal(self, springs: np.ndarray) -> np.ndarray:
-        """Mark ``springs`` for removal at :meth:`commit`; returns those that were still active (the ones removed)."""
+        """Mark ``springs`` for removal at :meth:`commit`; returns those that were still active and not protected
+        (the ones removed)."""
         ids = np.unique(np.asarray(springs, dtype=np.int64).reshape(-1))
-        ids = ids[self.spring_active[ids]]
+        ids = ids[self.spring_active[ids] & ~self._protected[ids]]
         for earlier in self._pending:
             ids = np.setdiff1d(ids, earlier, assume_unique=True)
         if len(ids):

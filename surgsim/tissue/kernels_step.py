@@ -139,7 +139,8 @@ def substep_kernel(iterations: int, serial: bool):
                 inv_h2 = inv_h * inv_h
                 xi = cur[i]
                 nxt = xi
-                if anchor[i][3] <= 0.0:
+                an = anchor[i]
+                if an[3] <= 0.0:
                     p = node[i]
                     m = p[0]
                     xn = x_n[i]
@@ -148,6 +149,9 @@ def substep_kernel(iterations: int, serial: bool):
                         js = adjacency[e]  # neighbour, spring
                         r -= coef[js[1]] * (xi - cur[js[0]])
                     diag = m * inv_h2 * (1.0 + p[3] * h) + p[1] + p[2] * inv_h
+                    if an[3] < 0.0:  # attached: a zero-length spring of stiffness -an[3] to the target
+                        r += (-an[3]) * (ti.math.vec3(an[0], an[1], an[2]) - xi)
+                        diag -= an[3]
                     xhat = xi + r / diag
                     prev = other[i]
                     nxt = omegas[it] * (gamma * (xhat - xi) + xi - prev) + prev
@@ -187,6 +191,33 @@ def set_rows(target: V3, ids: I1, values: V3):
     """target[ids[k]] = values[k] (sparse updates: instrument forces, anchor moves)."""
     for k in range(ids.shape[0]):
         target[ids[k]] = values[k]
+
+
+@ti.kernel
+def set_anchor_rows(anchor: V4, rows: F2):
+    """anchor[rows[k, 0]] = rows[k, 1:5] (target x, y, z, flag): the anchor rows that changed, in one launch."""
+    ti.loop_config(serialize=True)
+    for k in range(rows.shape[0]):
+        anchor[ti.cast(rows[k, 0], ti.i32)] = ti.math.vec4(rows[k, 1], rows[k, 2], rows[k, 3], rows[k, 4])
+
+
+@ti.kernel
+def place_frame(anchor: V4, rows: F2, ox: ti.f64, oy: ti.f64, oz: ti.f64, r00: ti.f64, r01: ti.f64, r02: ti.f64,
+                r10: ti.f64, r11: ti.f64, r12: ti.f64, r20: ti.f64, r21: ti.f64, r22: ti.f64):
+    """anchor[rows[k, 0]].xyz = origin + R · rows[k, 1:4]: a rigid group's targets for a frame given as 12 scalars
+    (run from a compiled graph, whose scalar arguments cost ~1 µs each where a kernel call costs tens)."""
+    ti.loop_config(serialize=True)
+    for k in range(rows.shape[0]):
+        i = ti.cast(rows[k, 0], ti.i32)
+        lx = rows[k, 1]
+        ly = rows[k, 2]
+        lz = rows[k, 3]
+        flag = anchor[i][3]
+        anchor[i] = ti.math.vec4(ox + r00 * lx + r01 * ly + r02 * lz, oy + r10 * lx + r11 * ly + r12 * lz,
+                                 oz + r20 * lx + r21 * ly + r22 * lz, flag)
+
+
+FRAME_SCALARS = ("ox", "oy", "oz", "r00", "r01", "r02", "r10", "r11", "r12", "r20", "r21", "r22")
 
 
 @ti.kernel

@@ -16,15 +16,17 @@ import functools
 import taichi as ti
 
 from surgsim.tissue.tool_contact import (
-    CAPSULE_ENABLED, CAPSULE_ENERGIZED, CAPSULE_SENSE, COUNT_CHARRED, COUNT_CUT, COUNT_FORCE, COUNT_TORN, F_BURN,
-    F_DRAG, F_ENTRIES, F_MASS, F_NORMAL, F_PARAM, F_PUSH, F_REST, F_TEAR, F_X_STEP, FLAG_CUT0, FLAG_TORN, H_BURN_RATE,
-    H_CAPSULES, H_CUTTERS, H_DT, H_GRASPED, H_GRASPS, H_GRAVITY, H_OUTPUT_ROW, H_SKIN, H_SPRING_COUNT, H_SPRINGS,
-    H_TEAR_CHECKS, H_TRIANGLES, I_ACTIVE, I_ANCHORED, I_CAPSULE, I_FLAGS, I_GRASP_GROUP, I_GRASP_NODES, I_NEIGHBORS,
-    I_OFFSETS, I_OVERSTRETCHED, I_SPRINGS, I_TRI_MASK, I_TRIANGLES, OUT_COUNT, OUT_ENERGIZED, OUT_FORCE, OUT_POINT,
-    OUT_SENSED, OUT_STRONGEST, OUT_STRONGEST_FORCE, OUT_WEIGHT, ROW_CAPSULES, ROW_FLOAT_SECTIONS, ROW_INT_SECTIONS,
+    CAPSULE_ENABLED, CAPSULE_ENERGIZED, CAPSULE_SENSE, COUNT_CHARRED, COUNT_CUT, COUNT_FORCE, COUNT_TORN, FLAG_CUT0,
+    FLAG_TORN, FOLDED_VOLUME, F_BURN, F_CAP, F_DRAG, F_ENTRIES, F_MASS, F_NORMAL, F_PARAM, F_PUSH, F_REST, F_TEAR,
+    F_VOLUME, F_X_STEP, H_BURN_RATE, H_CAPSULES, H_CUTTERS, H_DT, H_GRASPED, H_GRASPS, H_GRAVITY, H_OUTPUT_ROW,
+    H_SKIN, H_SPRINGS, H_SPRING_COUNT, H_TEAR_CHECKS, H_TRIANGLES, I_ACTIVE, I_ANCHORED, I_CAPSULE, I_FLAGS,
+    I_GRASP_GROUP, I_GRASP_NODES, I_NEIGHBORS, I_NODE_TETS, I_NODE_TET_OFFSETS, I_OFFSETS, I_OVERSTRETCHED, I_SPRINGS,
+    I_TETS, I_TET_LIVE, I_TRIANGLES, I_TRI_MASK, OUT_COUNT, OUT_ENERGIZED, OUT_FORCE, OUT_POINT, OUT_SENSED,
+    OUT_STRONGEST, OUT_STRONGEST_FORCE, OUT_WEIGHT, ROW_BOUNDS, ROW_CAPSULES, ROW_FLOAT_SECTIONS, ROW_INT_SECTIONS,
 )
 
 V3 = ti.types.ndarray(dtype=ti.math.vec3, ndim=1)
+V4 = ti.types.ndarray(dtype=ti.math.vec4, ndim=1)
 F1 = ti.types.ndarray(dtype=ti.f64, ndim=1)
 I1 = ti.types.ndarray(dtype=ti.i32, ndim=1)
 F2 = ti.types.ndarray(dtype=ti.f64, ndim=2)
@@ -218,21 +220,43 @@ def _closest_segment_triangle(p0: ti.math.vec3, p1: ti.math.vec3, a: ti.math.vec
     return best_s, best_w, best_d
 
 
+@ti.func
+def _folding(x: ti.template(), fbuf: ti.template(), ibuf: ti.template(), io: ti.template(), node: ti.i32) -> ti.i32:
+    """Whether a live tet of ``node`` is squeezed below ``FOLDED_VOLUME`` of its rest volume (or inverted)."""
+    tets = _isec(io, I_TETS)
+    live = _isec(io, I_TET_LIVE)
+    incident = _isec(io, I_NODE_TETS)
+    offsets = _isec(io, I_NODE_TET_OFFSETS)
+    volume = _fsec(io, F_VOLUME)
+    found = 0
+    for k in range(ibuf[offsets + node], ibuf[offsets + node + 1]):
+        t = ibuf[incident + k]
+        if found == 0 and ibuf[live + t] != 0:
+            a = x[ibuf[tets + 4 * t]]
+            b = x[ibuf[tets + 4 * t + 1]] - a
+            c = x[ibuf[tets + 4 * t + 2]] - a
+            now = b.cross(c).dot(x[ibuf[tets + 4 * t + 3]] - a)
+            if now <= FOLDED_VOLUME * fbuf[volume + t]:
+                found = 1
+    return found
+
+
 # -- the pass --------------------------------------------------------------------------------------------------------
 @functools.lru_cache(maxsize=None)
 def post_step_kernel(serial: bool):
     """The pass, its order-independent loops parallel or (``serial``: cheaper for small meshes on a CPU) not."""
 
     @ti.kernel
-    def post_step(x_in: V3, v_in: V3, x_out: V3, v_out: V3, a_out: V3, f_out: V3, fbuf: F1, ibuf: I1, io: F2):
-        _post_step(x_in, v_in, x_out, v_out, a_out, f_out, fbuf, ibuf, io, serial)
+    def post_step(x_in: V3, v_in: V3, x_out: V3, v_out: V3, a_out: V3, f_out: V3, anchor: V4, fbuf: F1, ibuf: I1,
+                  io: F2):
+        _post_step(x_in, v_in, x_out, v_out, a_out, f_out, anchor, fbuf, ibuf, io, serial)
 
     return post_step
 
 
 @ti.func
-def _post_step(x_in: V3, v_in: V3, x_out: V3, v_out: V3, a_out: V3, f_out: V3, fbuf: F1, ibuf: I1, io: F2,
-               serial: ti.template()):
+def _post_step(x_in: V3, v_in: V3, x_out: V3, v_out: V3, a_out: V3, f_out: V3, anchor: V4, fbuf: F1, ibuf: I1,
+               io: F2, serial: ti.template()):
     n = x_out.shape[0]
     dt = io[0, H_DT]
     h2 = dt * dt
@@ -273,7 +297,28 @@ def _post_step(x_in: V3, v_in: V3, x_out: V3, v_out: V3, a_out: V3, f_out: V3, f
                     x_out[i] -= back
                     _set3(fbuf, push_at + 3 * i, -back)
 
-    # -- 2. broad phase: which capsules may touch each surface triangle (independent per triangle) -----------------
+    # -- 2. broad phase: which capsules may touch each surface triangle (independent per triangle), after one test
+    #       against the box around all of them (row ROW_BOUNDS: 0:6 sensing or pushing capsules, 6:12 pushing) -----
+    ti.loop_config(serialize=True)
+    for _ in range(1):
+        for k in ti.static(range(3)):
+            io[ROW_BOUNDS, k] = 1e300
+            io[ROW_BOUNDS, 3 + k] = -1e300
+            io[ROW_BOUNDS, 6 + k] = 1e300
+            io[ROW_BOUNDS, 9 + k] = -1e300
+        for c in range(n_capsules):
+            row = ROW_CAPSULES + c
+            reach = io[row, 6] + skin
+            lo = ti.min(_row3(io, row, 0), _row3(io, row, 3)) - reach
+            hi = ti.max(_row3(io, row, 0), _row3(io, row, 3)) + reach
+            if _flag(io, row, CAPSULE_ENABLED | CAPSULE_SENSE):
+                for k in ti.static(range(3)):
+                    io[ROW_BOUNDS, k] = ti.min(io[ROW_BOUNDS, k], lo[k])
+                    io[ROW_BOUNDS, 3 + k] = ti.max(io[ROW_BOUNDS, 3 + k], hi[k])
+            if _flag(io, row, CAPSULE_ENABLED):
+                for k in ti.static(range(3)):
+                    io[ROW_BOUNDS, 6 + k] = ti.min(io[ROW_BOUNDS, 6 + k], lo[k])
+                    io[ROW_BOUNDS, 9 + k] = ti.max(io[ROW_BOUNDS, 9 + k], hi[k])
     n_triangles = ti.cast(io[0, H_TRIANGLES], ti.i32)
     if ti.static(serial):
         ti.loop_config(serialize=True)
@@ -282,7 +327,8 @@ def _post_step(x_in: V3, v_in: V3, x_out: V3, v_out: V3, a_out: V3, f_out: V3, f
         lo = ti.min(ti.min(x_out[tri[0]], x_out[tri[1]]), x_out[tri[2]])
         hi = ti.max(ti.max(x_out[tri[0]], x_out[tri[1]]), x_out[tri[2]])
         mask = 0
-        for c in range(n_capsules):
+        near = (_row3(io, ROW_BOUNDS, 0) <= hi).all() and (lo <= _row3(io, ROW_BOUNDS, 3)).all()
+        for c in range(n_capsules * near):
             row = ROW_CAPSULES + c
             if _flag(io, row, CAPSULE_ENABLED | CAPSULE_SENSE):
                 reach = io[row, 6] + skin
@@ -342,7 +388,9 @@ def _post_step(x_in: V3, v_in: V3, x_out: V3, v_out: V3, a_out: V3, f_out: V3, f
     #        each is pushed out to the nearest point of the capsule surface -----------------------------------------
     ti.loop_config(serialize=True)
     for i in range(n):
-        if ibuf[anchored + i] == 0:
+        x_i = x_out[i]
+        near = (_row3(io, ROW_BOUNDS, 6) <= x_i).all() and (x_i <= _row3(io, ROW_BOUNDS, 9)).all()
+        if ibuf[anchored + i] == 0 and near:
             for c in range(n_capsules):
                 row = ROW_CAPSULES + c
                 if _flag(io, row, CAPSULE_ENABLED):
@@ -367,6 +415,7 @@ def _post_step(x_in: V3, v_in: V3, x_out: V3, v_out: V3, a_out: V3, f_out: V3, f
 
     # -- 4. per node: contact normal, Coulomb friction, total force; state corrections; sums per capsule ----------
     burn_rate = io[0, H_BURN_RATE]
+    force_cap = _fsec(io, F_CAP)
     ti.loop_config(serialize=True)
     for i in range(n):
         cap = ibuf[capsule + i]
@@ -394,6 +443,17 @@ def _post_step(x_in: V3, v_in: V3, x_out: V3, v_out: V3, a_out: V3, f_out: V3, f
                     if ft_size > limit:
                         ft *= limit / ft_size
                     total = fn * normal + ft
+                    # Cap (see tool_contact.py): this tick's correction moves the node at most one spring length ℓ,
+                    # and the force it carries into the next solve at most pushes it ℓ against its springs.
+                    reach = fbuf[force_cap + 2 * i + 1]
+                    change = total - applied
+                    change_size = change.norm()
+                    if change_size > m / h2 * reach:
+                        total = applied + change * (m / h2 * reach / change_size)
+                    limit = (m / h2 + fbuf[force_cap + 2 * i]) * reach
+                    total_size = total.norm()
+                    if total_size > limit:
+                        total *= limit / total_size
                     _set3(fbuf, normal_at + 3 * i, normal)
             magnitude = total.norm()
             if magnitude == 0.0:
@@ -441,9 +501,16 @@ def _post_step(x_in: V3, v_in: V3, x_out: V3, v_out: V3, a_out: V3, f_out: V3, f
                 j = ibuf[springs + 2 * e + 1]
                 p = x_out[i]
                 q = x_out[j]
-                # A tool pressing on a node stretches the springs around it: that is indentation, not tearing.
-                pressed = ibuf[capsule + i] >= 0 or ibuf[capsule + j] >= 0
-                if not pressed and (q - p).norm() > fbuf[rest + e] * (1.0 + fbuf[tear + e]):
+                # A tool pressing on a node stretches the springs around it: that is indentation, not tearing; and a
+                # folding element's springs are stretched by the fold.
+                # (Nested tests: Taichi evaluates both sides of `and`, and the fold test is the costly one.)
+                over = 0
+                if ibuf[capsule + i] < 0 and ibuf[capsule + j] < 0:
+                    if (q - p).norm() > fbuf[rest + e] * (1.0 + fbuf[tear + e]):
+                        if _folding(x_out, fbuf, ibuf, io, i) == 0:
+                            if _folding(x_out, fbuf, ibuf, io, j) == 0:
+                                over = 1
+                if over != 0:
                     ibuf[overstretched + e] += 1
                     if ibuf[overstretched + e] >= tear_checks:
                         flag = FLAG_TORN
@@ -466,7 +533,8 @@ def _post_step(x_in: V3, v_in: V3, x_out: V3, v_out: V3, a_out: V3, f_out: V3, f
             elif flag >= FLAG_CUT0:
                 ti.atomic_add(io[counters, COUNT_CUT], 1.0)
 
-    # -- 6. grasp anchors: the force each group of anchored nodes needs to move as it did ------------------------
+    # -- 6. grasps: the force each group of anchored nodes needs to move as it did, and the pull of its attached
+    #       nodes' springs --------------------------------------------------------------------------------------
     gravity = _row3(io, 0, H_GRAVITY)
     grasp_nodes = _isec(io, I_GRASP_NODES)
     grasp_group = _isec(io, I_GRASP_GROUP)
@@ -476,21 +544,26 @@ def _post_step(x_in: V3, v_in: V3, x_out: V3, v_out: V3, a_out: V3, f_out: V3, f
     ti.loop_config(serialize=True)
     for g in range(ti.cast(io[0, H_GRASPED], ti.i32)):
         i = ibuf[grasp_nodes + g]
-        m = fbuf[mass + i]
         xi = x_out[i]
-        xn = x_in[i]
-        need = (m / h2) * (xi - (xn + dt * v_in[i] + h2 * gravity)) + (fbuf[drag + i] * m / dt) * (xi - xn)
-        for e in range(ibuf[offsets + i], ibuf[offsets + i + 1]):
-            j = ibuf[neighbors + e]
-            entry = _get3(fbuf, entries + 3 * e)  # rest length, stiffness, dashpot
-            xij = xi - x_out[j]
-            length = xij.norm()
-            d = ti.math.vec3(0.0, 0.0, 0.0)
-            if length > 0.0:
-                d = xij / length
-            need += entry[1] * (xij - entry[0] * d)
-            if entry[2] > 0.0:
-                need += (entry[2] / dt * d.dot(xij - (xn - x_in[j]))) * d
+        held = anchor[i]
+        need = ti.math.vec3(0.0, 0.0, 0.0)
+        if held[3] < 0.0:
+            need = (-held[3]) * (ti.math.vec3(held[0], held[1], held[2]) - xi)
+        elif held[3] > 0.0:
+            m = fbuf[mass + i]
+            xn = x_in[i]
+            need = (m / h2) * (xi - (xn + dt * v_in[i] + h2 * gravity)) + (fbuf[drag + i] * m / dt) * (xi - xn)
+            for e in range(ibuf[offsets + i], ibuf[offsets + i + 1]):
+                j = ibuf[neighbors + e]
+                entry = _get3(fbuf, entries + 3 * e)  # rest length, stiffness, dashpot
+                xij = xi - x_out[j]
+                length = xij.norm()
+                d = ti.math.vec3(0.0, 0.0, 0.0)
+                if length > 0.0:
+                    d = xij / length
+                need += entry[1] * (xij - entry[0] * d)
+                if entry[2] > 0.0:
+                    need += (entry[2] / dt * d.dot(xij - (xn - x_in[j]))) * d
         row = out + n_capsules + ibuf[grasp_group + g]
         for k in ti.static(range(3)):
             io[row, k] += need[k]

@@ -85,7 +85,8 @@ class ReferenceSolver(SolverBase):
         x0 = project_numpy(x0, x_n, packed)
         x0[anch] = target[anch]
 
-        diag = m / h**2 * (1.0 + alpha * h) + ksum + csum / h
+        attach = self.attach_stiffness
+        diag = m / h**2 * (1.0 + alpha * h) + ksum + csum / h + attach
         omegas = chebyshev_omegas(self.rho(h), opt.iterations, opt.chebyshev)
         gamma = opt.relaxation
         prev = x0
@@ -100,6 +101,7 @@ class ReferenceSolver(SolverBase):
             # (b) every node gathers its springs
             fe = -coef[sid][:, None] * (cur[rows] - cur[cols])
             r = (m / h**2)[:, None] * (yhat - cur) - (alpha * m / h)[:, None] * (cur - x_n)
+            r += attach[:, None] * (self.anchor_targets - cur)
             for axis in range(3):
                 r[:, axis] += np.bincount(rows, fe[:, axis], minlength=n)
             xhat = cur + r / diag[:, None]

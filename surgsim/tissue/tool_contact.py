@@ -36,23 +36,41 @@ removed (sticking) unless that needs a tangential force above μ times the norma
 force is μ F_n along it (sliding). The normal is the direction of the node's normal pushes this tick and of its
 carried normal force. Velocities and accelerations are corrected consistently (Δv = Δx/h, Δa = Δx/h²).
 
+Cap. A tool that appears deep in the tissue (jaws pressed fast into a thin duct, or re-enabled with tissue between
+them) would be cleared in one tick by a correction of millimetres, i.e. a force m Δx/h² that the warm start then
+carries into the next solve, where a light node flung by it can take the step past the blow-up guard (a clip
+applier pressed 3 mm into the gallbladder neck threw a node 0.5 m). Two caps, with ℓ_i the mean rest length of the
+node's springs: a tick's change of force moves the node at most ℓ_i, **|F_i − F_applied,i| ≤ m_i ℓ_i / h²**, and the
+force carried into the next solve pushes it at most ℓ_i against its inertia and springs,
+**|F_i| ≤ (m_i/h² + Σk_i) ℓ_i** (on the liver about 4 N and 10 N a node, against the ~0.5 N a node carries under a
+probe pressed 1 cm in): a deeper penetration is cleared over a few ticks instead of one, a static one is held.
+
 Measurements in the same kernel
 -------------------------------
 - springs stretched beyond ``(1 + tear_strain)`` × rest length for ``tear_checks`` spring tests in a row (tearing;
-  one over-stretched tick is a numerical transient, such as a node a tool lets go of; springs of a node a tool
-  presses on are exempt, their stretch is indentation), and springs crossing a *cutter* triangle (the area a scissors
-  blade swept), are flagged and counted;
+  one over-stretched tick is a numerical transient, such as a node a tool lets go of), and springs crossing a
+  *cutter* triangle (the area a scissors blade swept), are flagged and counted. Exempt from tearing: springs of a node
+  a tool presses on (their stretch is indentation), springs of a node of a *folding* live tet (squeezed below
+  ``FOLDED_VOLUME`` of its rest volume, or inverted; tested only for over-stretched springs, through the node → tets
+  adjacency), and springs whose tear strain is +inf (:meth:`ToolContact.exempt_from_tearing`). A mass-spring network
+  has no volume stiffness: squeezed hard (a liver edge lifted into the organ above it) its tets fold through
+  themselves, and the springs around a fold are then over-long although nothing pulls the tissue apart (in the
+  scripted liver retraction, all 42 springs that tore once grasps held a neighbourhood did so next to a folded tet);
+  tearing is a failure in tension, so those are not tears;
 - nodes touched by an *energized* capsule accumulate burn (0..1, full after ``burn_dwell_s`` of contact); nodes
   reaching 1 are counted as charred;
-- for each group of grasped (anchored) nodes, the force the anchors exert on the tissue:
+- for each group of grasped nodes, the force the grasp exerts on the tissue: at anchored nodes
   Σ [m (x' − x − h v)/h² − m g + α m (x' − x)/h − F_springs(x') − F_dashpots], the residual of the solver's
-  equation at the prescribed positions (internal springs of the group cancel in the sum).
+  equation at the prescribed positions (internal springs of the group cancel in the sum); at attached nodes (tied to
+  their targets by springs of stiffness k, see ``TissueSolver.attach``) the pull of those springs, Σ k (target − x').
 
 Data layout
 -----------
 Per tick the host hands the kernel one float64 array, ``io`` (``CAPSULE_WIDTH`` columns): row 0 the scalars (the
-``H_*`` columns), rows 1-2 the section offsets of the pass's two device buffers, then one row per capsule
-(``p0[0:3] p1[3:6] radius[6] p0_before[7:10] p1_before[10:13] friction[13] flags[14]``, see :func:`capsule_row`),
+``H_*`` columns), rows 1-2 the section offsets of the pass's two device buffers, row 3 the box around all capsules
+(the kernel writes it: most nodes and triangles are far from every tool, and one test rejects them), then one row per
+capsule (``p0[0:3] p1[3:6] radius[6] p0_before[7:10] p1_before[10:13] friction[13] flags[14]``, see
+:func:`capsule_row`),
 up to ``max_cutters`` cutter triangles (``a[0:3] b[3:6] c[6:9]``), and the output rows that the kernel fills (one
 per capsule, ``OUT_*`` columns; one per grasp group, force and node count; one of ``COUNT_*`` counters). The pass's
 own arrays (contact records, burn, spring data, adjacency, surface) live in one float64 and one int32 device buffer
@@ -76,9 +94,10 @@ CAPSULE_ENERGIZED = 2  # burns what it touches
 CAPSULE_SENSE = 4  # without ENABLED: only counts the triangles within reach (jaws closing through tissue)
 
 # The io array (float64, CAPSULE_WIDTH columns) carries everything a pass reads from and returns to the host: row 0
-# the header (scalars), rows 1-2 the section offsets of the float and int buffers, then one row per capsule, the
-# cutter triangles, and the output rows (one per capsule, one per grasp group, one of counters).
-ROW_HEADER, ROW_FLOAT_SECTIONS, ROW_INT_SECTIONS, ROW_CAPSULES = 0, 1, 2, 3
+# the header (scalars), rows 1-2 the section offsets of the float and int buffers, row 3 the capsules' bounding box,
+# then one row per capsule, the cutter triangles, and the output rows (one per capsule, one per grasp group, one of
+# counters).
+ROW_HEADER, ROW_FLOAT_SECTIONS, ROW_INT_SECTIONS, ROW_BOUNDS, ROW_CAPSULES = 0, 1, 2, 3, 4
 H_DT, H_SKIN, H_BURN_RATE, H_CAPSULES, H_CUTTERS, H_GRASPS, H_TRIANGLES, H_GRASPED, H_SPRINGS = range(9)
 H_GRAVITY, H_SPRING_COUNT, H_TEAR_CHECKS, H_OUTPUT_ROW = 9, 12, 13, 14
 OUT_FORCE, OUT_POINT, OUT_WEIGHT, OUT_COUNT, OUT_STRONGEST, OUT_STRONGEST_FORCE, OUT_ENERGIZED, OUT_SENSED = (
@@ -86,16 +105,53 @@ OUT_FORCE, OUT_POINT, OUT_WEIGHT, OUT_COUNT, OUT_STRONGEST, OUT_STRONGEST_FORCE,
 COUNT_TORN, COUNT_CUT, COUNT_CHARRED, COUNT_FORCE = 0, 1, 2, 3
 
 # The pass's device arrays: sections of one float64 and one int32 buffer (few kernel arguments, one compilation).
-FLOAT_SECTIONS = ("mass", "drag", "param", "burn", "normal", "push", "x_step", "rest", "tear", "entries")
-F_MASS, F_DRAG, F_PARAM, F_BURN, F_NORMAL, F_PUSH, F_X_STEP, F_REST, F_TEAR, F_ENTRIES = range(10)
+FLOAT_SECTIONS = ("mass", "drag", "param", "burn", "normal", "push", "x_step", "rest", "tear", "entries", "volume",
+                  "cap")
+F_MASS, F_DRAG, F_PARAM, F_BURN, F_NORMAL, F_PUSH, F_X_STEP, F_REST, F_TEAR, F_ENTRIES, F_VOLUME, F_CAP = range(12)
+FOLDED_VOLUME = 0.2  # a tet squeezed below this share of its rest volume is folding (see "Measurements")
 INT_SECTIONS = ("anchored", "capsule", "springs", "active", "flags", "overstretched", "offsets", "neighbors",
-                "triangles", "tri_mask", "grasp_nodes", "grasp_group")
+                "triangles", "tri_mask", "grasp_nodes", "grasp_group", "tets", "tet_live", "node_tet_offsets",
+                "node_tets")
 (I_ANCHORED, I_CAPSULE, I_SPRINGS, I_ACTIVE, I_FLAGS, I_OVERSTRETCHED, I_OFFSETS, I_NEIGHBORS, I_TRIANGLES,
- I_TRI_MASK, I_GRASP_NODES, I_GRASP_GROUP) = range(12)
+ I_TRI_MASK, I_GRASP_NODES, I_GRASP_GROUP, I_TETS, I_TET_LIVE, I_NODE_TET_OFFSETS, I_NODE_TETS) = range(16)
 
 # Spring flags: 0 untouched, FLAG_TORN over-stretched, FLAG_CUT0 + k crossed by cutter k.
 FLAG_TORN = 1
 FLAG_CUT0 = 2
+
+
+def positive_tets(model: TissueModel) -> np.ndarray:
+    """The model's tets [M, 4] with two corners swapped where needed so that every one has a positive volume at
+    rest (a tet is folded when its volume turns negative)."""
+    tets = np.array(model.tets, dtype=np.int32, copy=True)
+    p = model.positions
+    a, b, c, d = (p[tets[:, k]] for k in range(4))
+    negative = np.einsum("ij,ij->i", np.cross(b - a, c - a), d - a) < 0.0
+    tets[negative, 2], tets[negative, 3] = tets[negative, 3], tets[negative, 2].copy()
+    return tets
+
+
+def tet_spring_ids(model: TissueModel) -> np.ndarray:
+    """[M, 6] the spring id of each edge of each tet (springs are the sorted unique tet edges)."""
+    n = np.int64(model.node_count)
+    corners = np.array([[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]])
+    edges = np.sort(model.tets[:, corners].reshape(-1, 2).astype(np.int64), axis=1)
+    keys = model.springs[:, 0].astype(np.int64) * n + model.springs[:, 1]
+    return np.searchsorted(keys, edges[:, 0] * n + edges[:, 1]).reshape(-1, 6)
+
+
+def contact_caps(layout, spring_active: np.ndarray) -> np.ndarray:
+    """[N, 2] per node: Σk of its live springs [N/m] and their mean rest length ℓ [m] (the contact force cap is
+    (m/h² + Σk) ℓ; a node without live springs gets ℓ = the mean rest length of all its springs)."""
+    n = layout.node_count
+    on = np.asarray(spring_active, dtype=np.float64)[layout.csr_springs]
+    rest = layout.rest_lengths[layout.csr_springs]
+    stiffness = np.bincount(layout.csr_rows, layout.stiffness[layout.csr_springs] * on, minlength=n)
+    count = np.bincount(layout.csr_rows, on, minlength=n)
+    every = np.bincount(layout.csr_rows, minlength=n)
+    live_mean = np.bincount(layout.csr_rows, rest * on, minlength=n) / np.maximum(count, 1.0)
+    any_mean = np.bincount(layout.csr_rows, rest, minlength=n) / np.maximum(every, 1)
+    return np.column_stack([stiffness, np.where(count > 0, live_mean, any_mean)])
 
 
 def capsule_row(p0, p1, radius: float, *, before=None, friction: float = 0.0, enabled: bool = True,
@@ -246,15 +302,25 @@ class ToolContact:
         n, s, e, t = model.node_count, model.spring_count, len(layout.csr_neighbors), 4 * model.tet_count
         self._floats = SectionBuffer(ti, ti.f64, FLOAT_SECTIONS, {
             "mass": n, "drag": n, "param": n, "burn": n, "normal": 3 * n, "push": 3 * n, "x_step": 3 * n,
-            "rest": s, "tear": s, "entries": 3 * e})
+            "rest": s, "tear": s, "entries": 3 * e, "volume": model.tet_count, "cap": 2 * n})
         self._ints = SectionBuffer(ti, ti.i32, INT_SECTIONS, {
             "anchored": n, "capsule": n, "springs": 2 * s, "active": s, "flags": s, "overstretched": s,
-            "offsets": n + 1, "neighbors": e, "triangles": 3 * t, "tri_mask": t, "grasp_nodes": n, "grasp_group": n})
-        self._floats.write(mass=layout.masses, drag=layout.drag, rest=model.rest_lengths,
-                           tear=model.spring_material("tear_strain"))
+            "offsets": n + 1, "neighbors": e, "triangles": 3 * t, "tri_mask": t, "grasp_nodes": n, "grasp_group": n,
+            "tets": 4 * model.tet_count, "tet_live": model.tet_count, "node_tet_offsets": n + 1,
+            "node_tets": 4 * model.tet_count})
+        self._tear_strain = np.array(model.spring_material("tear_strain"), dtype=np.float64)
+        self._floats.write(mass=layout.masses, drag=layout.drag, rest=model.rest_lengths, tear=self._tear_strain)
         self._ints.write(capsule=np.full(n, -1), springs=model.springs, offsets=layout.csr_offsets,
                          neighbors=layout.csr_neighbors)
         self._triangle_capacity = t
+        tets = positive_tets(model)
+        p = model.positions
+        a, b, c, d = (p[tets[:, k]] for k in range(4))
+        by_node = np.argsort(tets.reshape(-1), kind="stable")  # the tets of each node, in tet order
+        self._floats.write(volume=np.einsum("ij,ij->i", np.cross(b - a, c - a), d - a))  # 6 × the rest volume
+        self._ints.write(tets=tets, node_tets=by_node // 4, node_tet_offsets=np.concatenate(
+            [[0], np.cumsum(np.bincount(tets.reshape(-1), minlength=n))]))
+        self._tet_springs = tet_spring_ids(model)
         self._anchored_now = np.zeros(n, dtype=bool).tobytes()
         self._active_source = None
         self._output_row = ROW_CAPSULES + self.capsule_count + self.max_cutters
@@ -282,7 +348,7 @@ class ToolContact:
         self._io[ROW_HEADER, H_TRIANGLES] = len(tris)
 
     def set_grasps(self, groups: list[np.ndarray]) -> None:
-        """The anchored node ids of each grasp (row g of the report's ``grasp_force``); [] when none."""
+        """The anchored and attached node ids of each grasp (row g of the report's ``grasp_force``); [] when none."""
         if len(groups) > self.max_grasps:
             raise ValueError(f"at most {self.max_grasps} grasps")
         nodes = [np.asarray(g, dtype=np.int32).reshape(-1) for g in groups]
@@ -291,6 +357,20 @@ class ToolContact:
         self._ints.write(grasp_nodes=ids, grasp_group=group)
         self._io[ROW_HEADER, H_GRASPED] = len(ids)
         self._grasp_groups = len(nodes)
+
+    def exempt_from_tearing(self, springs) -> None:
+        """Springs ``springs`` (ids) never tear from now on (their tear strain becomes +inf): those that hold a scene
+        anchor, where a kinematic boundary concentrates the stress that a real attachment spreads, and those a clip
+        crushes."""
+        ids = np.asarray(springs, dtype=np.int64).reshape(-1)
+        if len(ids):
+            self._tear_strain[ids] = np.inf
+            self._floats.write(tear=self._tear_strain)
+
+    @property
+    def tear_strain(self) -> np.ndarray:
+        """The strain above which each spring tears [S] (+inf: never); a copy."""
+        return self._tear_strain.copy()
 
     def reset(self, state) -> None:
         """Forget every contact and zero ``state``'s external forces: after the solver rejected a step and kept its
@@ -335,7 +415,8 @@ class ToolContact:
         io[self._output_row:] = 0.0
         self._sync_solver()
         self._kernel(state_in.positions, state_in.velocities, state_out.positions, state_out.velocities,
-                     state_out.accelerations, state_out.forces, self._floats.array, self._ints.array, io)
+                     state_out.accelerations, state_out.forces, self.solver.anchor_table, self._floats.array,
+                     self._ints.array, io)
         return ContactReport(io[self._output_row:], self.capsule_count, self._grasp_groups, bool(header[H_SPRINGS]))
 
     def _sync_solver(self) -> None:
@@ -350,7 +431,9 @@ class ToolContact:
             self._active_source = solver.spring_active
             layout = solver.layout
             on = solver.spring_active[layout.csr_springs].astype(np.float64)
-            self._ints.write(active=solver.spring_active)
-            self._floats.write(entries=np.column_stack([layout.rest_lengths[layout.csr_springs],
-                                                        layout.stiffness[layout.csr_springs] * on,
-                                                        layout.dashpot[layout.csr_springs] * on]))
+            self._ints.write(active=solver.spring_active,
+                             tet_live=np.all(solver.spring_active[self._tet_springs], axis=1))
+            rest = layout.rest_lengths[layout.csr_springs]
+            self._floats.write(entries=np.column_stack([rest, layout.stiffness[layout.csr_springs] * on,
+                                                        layout.dashpot[layout.csr_springs] * on]),
+                               cap=contact_caps(layout, solver.spring_active))

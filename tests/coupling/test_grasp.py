@@ -68,3 +68,66 @@ def test_closing_on_nothing_grasps_nothing(make_scene, flap):
     scene = make_scene(flap, {"grasper": ("grasper", PORT, (0.0, 0.0, 0.0))})
     scene.run(300, grasper=lambda k: command(ramp(0.05, 0.12, k, 200), jaw=ramp(0.0, 1.0, k, 300)))
     assert "grasp" not in scene.kinds() and not scene.coupler.grasping.grasps
+
+
+def test_a_grasp_holds_the_tissue_around_the_bite_softly(make_scene, flap):
+    scene = grasp_flap(make_scene, flap)
+    grasp = scene.coupler.grasping.grasps["grasper"]
+    assert len(grasp.attached) > 0 and not np.isin(grasp.attached, grasp.nodes).any()
+    assert np.all(flap.attached[grasp.attached]) and not flap.anchored[grasp.attached].any()
+    # The hold fades with the distance from the jaws: the nearest attached nodes are tied hardest, relative to
+    # their own springs.
+    relative = grasp.stiffness / flap.node_params[grasp.attached, 1]
+    assert relative.max() <= scene.coupler.options.grasp_hold_stiffness + 1e-12 and relative.min() >= 0.05 - 1e-12
+    nothing = grasp_flap(make_scene, flap_like(flap), grasp_spread=0.0).coupler.grasping.grasps["grasper"]
+    assert len(nothing.attached) == 0
+
+
+def flap_like(solver):
+    from surgsim.tissue import Plane, TissueSolver
+
+    twin = TissueSolver(solver.model)
+    twin.anchor(box=((-1, -1, -1), (-0.0495, 1, 1)))
+    twin.set_obstacles([Plane((0.0, 0.0, 0.0), (0.0, 0.0, 1.0), 0.3)])
+    return twin
+
+
+def test_opening_jaws_let_go_over_release_s(make_scene, flap):
+    scene = grasp_flap(make_scene, flap)
+    scene.run(600, grasper=lambda k: command(ramp(TOUCH_INSERTION_M, TOUCH_INSERTION_M - 0.015, k, 400), jaw=1.0,
+                                             roll=np.pi / 2))
+    grasping = scene.coupler.grasping
+    held = grasping.grasps["grasper"].all_nodes
+    holding = float(np.linalg.norm(grasping.holding_force("grasper")))
+    assert holding > 0.0
+    forces = []
+    for k in range(100):
+        scene.coupler.step({"grasper": command(TOUCH_INSERTION_M - 0.015, jaw=0.0, roll=np.pi / 2)})
+        forces.append(float(np.linalg.norm(grasping.holding_force("grasper"))))
+    events = scene.coupler.drain_events()
+    scene.events += events
+    assert scene.kinds().count("release") == 1
+    (release,) = [e for e in events if e.kind == "release"]
+    released_at = 100 - round((scene.coupler.time_s - release.time_s) / scene.coupler.dt)  # index in forces
+    after = np.array(forces[released_at:])
+    release_ticks = round(scene.coupler.options.release_s / scene.coupler.dt)
+    letting_go = np.flatnonzero(after > 0.0)
+    assert release_ticks - 2 <= len(letting_go) <= release_ticks + 2  # the hold fades over release_s ...
+    assert np.all(np.diff(letting_go) == 1)
+    fading = after[letting_go]
+    assert fading.max() <= 1.5 * holding and fading[-1] < 0.2 * fading.max()  # ... without a spike
+    assert not grasping.holding and not flap.attached[held].any() and not flap.anchored[held].any()
+    assert "blowup" not in scene.kinds()
+
+
+def test_a_node_anchored_by_something_else_stays_anchored_after_the_release(make_scene, flap):
+    """A clip placed on tissue a grasp holds takes those nodes over: opening the grasper does not let them go."""
+    scene = grasp_flap(make_scene, flap)
+    grasp = scene.coupler.grasping.grasps["grasper"]
+    clipped = grasp.attached[:2]
+    flap.anchor(clipped, targets=scene.coupler.positions()[clipped])
+    scene.run(10, grasper=lambda k: command(TOUCH_INSERTION_M, jaw=1.0, roll=np.pi / 2))
+    assert not np.isin(clipped, grasp.attached).any()
+    scene.run(200, grasper=lambda k: command(TOUCH_INSERTION_M, jaw=0.0, roll=np.pi / 2))
+    assert "release" in scene.kinds() and not scene.coupler.grasping.holding
+    assert flap.anchored[clipped].all() and not flap.anchored[grasp.nodes].any()

@@ -3,7 +3,8 @@
 The block is stretched uniformly (every node held and moved to x(1 + ε)), so each spring's strain is known in closed
 form: for a rest edge (dx, dy, dz) of length L it is sqrt(((1 + ε) dx)² + dy² + dz²) / L − 1. (Held at its two ends
 only, a spring network concentrates strain next to the clamps, ~1.9× the mean on these blocks, which would blur the
-threshold.)
+threshold.) The nodes are held after the coupler is built: anchors present when it is built are the scene's
+(ligaments, cut faces), and the springs holding them never tear.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ def stretch(make_scene, strain: float, tissue):
 
     model = tet_block((0.04, 0.01, 0.005), (16, 4, 2), tissue=tissue)
     solver = TissueSolver(model, gravity=(0.0, 0.0, 0.0))
-    nodes = solver.anchor(np.arange(model.node_count))
     scene = make_scene(solver, {})
+    nodes = solver.anchor(np.arange(model.node_count))
     for k in range(300):
         solver.set_anchor_targets(nodes, model.positions * [1.0 + ramp(0.0, strain, k, 200), 1.0, 1.0])
         scene.coupler.step()
@@ -55,3 +56,33 @@ def test_the_tear_strain_is_the_regions(make_scene):
         tissue = Material("tested", 1000.0, 10e3, 0.45, 0.3, tear_strain)
         scene, _ = stretch(make_scene, 0.4, tissue)
         assert ("tear" in scene.kinds()) == tears
+
+
+def test_springs_holding_scene_anchors_do_not_tear(make_scene):
+    """The same stretch with the nodes anchored before the coupler is built (scene anchors): nothing tears, and the
+    contact pass's tear strain of every spring is +inf."""
+    from surgsim.tissue import TissueSolver
+
+    model = tet_block((0.04, 0.01, 0.005), (16, 4, 2), tissue="generic")
+    solver = TissueSolver(model, gravity=(0.0, 0.0, 0.0))
+    nodes = solver.anchor(np.arange(model.node_count))
+    scene = make_scene(solver, {})
+    assert np.all(np.isinf(scene.coupler.contact.tear_strain))
+    for k in range(300):
+        solver.set_anchor_targets(nodes, model.positions * [1.0 + ramp(0.0, 0.6, k, 200), 1.0, 1.0])
+        scene.coupler.step()
+    scene.events += scene.coupler.drain_events()
+    assert "tear" not in scene.kinds() and scene.coupler.torn_springs == 0
+
+
+def test_only_springs_touching_scene_anchors_are_exempt(make_scene):
+    from surgsim.tissue import TissueSolver
+
+    model = tet_block((0.04, 0.01, 0.005), (16, 4, 2), tissue="generic")
+    solver = TissueSolver(model)
+    held = solver.anchor(box=((-1, -1, -1), (0.0051, 1, 1)))
+    scene = make_scene(solver, {})
+    touching = np.isin(model.springs, held).any(axis=1)
+    tear_strain = scene.coupler.contact.tear_strain
+    assert np.all(np.isinf(tear_strain[touching]))
+    np.testing.assert_array_equal(tear_strain[~touching], model.spring_material("tear_strain")[~touching])

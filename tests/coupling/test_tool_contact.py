@@ -7,7 +7,7 @@ import pytest
 from tool_contact_twin import buffers_numpy, post_step
 
 from surgsim.mesh.primitives import tet_block
-from surgsim.tissue.tool_contact import FLAG_CUT0, ToolContact, capsule_row
+from surgsim.tissue.tool_contact import FLAG_CUT0, FLAG_TORN, ToolContact, capsule_row
 
 DT = 1e-3
 
@@ -47,12 +47,16 @@ def run_ticks(solver, contact, ticks: int, capsules_at, **kwargs):
 def test_kernel_agrees_with_the_numpy_twin(block_solver):
     solver = block_solver
     contact = ToolContact(solver, 2, burn_dwell_s=0.05, tear_checks=1)
-    grasped = np.flatnonzero(np.all(np.abs(solver.model.positions - [0.015, -0.015, 0.0]) < 0.003, axis=1))
+    offset = np.abs(solver.model.positions - [0.015, -0.015, 0.0])
+    grasped = np.flatnonzero(np.all(offset < 0.003, axis=1))
+    around = np.setdiff1d(np.flatnonzero(np.all(offset < 0.006, axis=1)), grasped)  # held softly, as a grasp does
     solver.anchor(grasped)
-    contact.set_grasps([grasped])
+    solver.attach(around, solver.model.positions[around], 40.0)
+    contact.set_grasps([np.concatenate([grasped, around])])
     s0, s1, _ = run_ticks(solver, contact, 60, lambda k: pressing_capsules(min(0.004, 1e-4 * k), drift_m=1e-5 * k,
                                                                           energized=True))
-    solver.set_anchor_targets(grasped, solver.model.positions[grasped] + [0.0, 0.0, 0.003])
+    held = np.concatenate([grasped, around])
+    solver.set_anchor_targets(held, solver.model.positions[held] + [0.0, 0.0, 0.003])
     cutter = np.array([[-0.006, -0.03, 0.01, -0.006, 0.03, 0.01, -0.006, 0.0, -0.03]])
     solver.step(s0, s1, DT)
     capsules = pressing_capsules(0.0041, drift_m=6.1e-4, energized=True)
@@ -66,7 +70,7 @@ def test_kernel_agrees_with_the_numpy_twin(block_solver):
     x_out, v_out, a_out, f_out = (before[4 + k].copy() for k in range(4))
     io = contact._io.copy()
     io[contact._output_row:] = 0.0
-    post_step(x_in, v_in, x_out, v_out, a_out, f_out, io, sections)
+    post_step(x_in, v_in, x_out, v_out, a_out, f_out, solver.anchor_table.to_numpy(), io, sections)
     assert report.node_count[0] > 0 and report.energized_nodes[1] > 0 and report.cut > 0
     for mine, theirs in ((x_out, s1.positions), (v_out, s1.velocities), (a_out, s1.accelerations),
                          (f_out, s1.forces)):
@@ -127,3 +131,26 @@ def test_cutter_flags_only_the_springs_it_crosses(block_solver):
     crossing = (ends[:, 0, 0] - 0.001) * (ends[:, 1, 0] - 0.001) < 0
     np.testing.assert_array_equal(contact.spring_flags() == FLAG_CUT0, crossing)
     assert report.cut == crossing.sum()
+
+
+@pytest.mark.parametrize("inward", [False, True])
+def test_springs_of_a_folded_tet_do_not_tear(block_solver, inward):
+    """A corner node pulled far out over-stretches its springs: they tear. Pushed as far in, through the tets it
+    belongs to, it folds them: the stretch is the fold's, and nothing tears."""
+    solver = block_solver
+    contact = ToolContact(solver, 0, tear_checks=1)
+    model = solver.model
+    corner = int(np.argmax(model.positions @ [1.0, 1.0, 1.0]))  # the top corner (+x, +y, +z)
+    moved = model.positions.copy()
+    moved[corner] += (-1.0 if inward else 1.0) * 0.006
+    s0, s1 = solver.state(), solver.state()
+    s1.set_positions(moved)
+    contact.run(s0, s1, np.zeros((0, 16)), DT)
+    flagged = np.flatnonzero(contact.spring_flags() == FLAG_TORN)
+    over = np.linalg.norm(moved[model.springs[:, 0]] - moved[model.springs[:, 1]], axis=1) > (
+        model.rest_lengths * (1.0 + model.spring_material("tear_strain")))
+    assert over.sum() >= 2
+    if inward:
+        assert len(flagged) == 0
+    else:
+        np.testing.assert_array_equal(flagged, np.flatnonzero(over))

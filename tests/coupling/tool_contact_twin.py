@@ -11,12 +11,12 @@ import numpy as np
 
 from surgsim.tissue.tool_contact import (
     CAPSULE_ENABLED, CAPSULE_ENERGIZED, CAPSULE_SENSE, COUNT_CHARRED, COUNT_CUT, COUNT_FORCE, COUNT_TORN, FLAG_CUT0,
-    FLAG_TORN, H_BURN_RATE, H_CAPSULES, H_CUTTERS, H_DT, H_GRASPED, H_GRASPS, H_GRAVITY, H_OUTPUT_ROW, H_SKIN,
-    H_SPRINGS, H_TEAR_CHECKS, H_TRIANGLES, OUT_ENERGIZED, OUT_COUNT, OUT_FORCE, OUT_POINT, OUT_SENSED, OUT_STRONGEST,
-    OUT_STRONGEST_FORCE, OUT_WEIGHT, ROW_CAPSULES,
+    FLAG_TORN, FOLDED_VOLUME, H_BURN_RATE, H_CAPSULES, H_CUTTERS, H_DT, H_GRASPED, H_GRASPS, H_GRAVITY, H_OUTPUT_ROW,
+    H_SKIN, H_SPRINGS, H_TEAR_CHECKS, H_TRIANGLES, OUT_COUNT, OUT_ENERGIZED, OUT_FORCE, OUT_POINT, OUT_SENSED,
+    OUT_STRONGEST, OUT_STRONGEST_FORCE, OUT_WEIGHT, ROW_CAPSULES,
 )
 
-_WIDTHS = {"normal": 3, "push": 3, "x_step": 3, "entries": 3, "springs": 2, "triangles": 3}
+_WIDTHS = {"normal": 3, "push": 3, "x_step": 3, "entries": 3, "springs": 2, "triangles": 3, "tets": 4, "cap": 2}
 
 
 def buffers_numpy(contact) -> dict[str, np.ndarray]:
@@ -121,9 +121,10 @@ def _closest_segment_triangle(p0, p1, a, b, c):
     return best
 
 
-def post_step(x_in, v_in, x_out, v_out, a_out, f_out, io, f):
+def post_step(x_in, v_in, x_out, v_out, a_out, f_out, anchor, io, f):
     """The pass on numpy arrays; ``x_out``/``v_out``/``a_out``/``f_out``, the output rows of ``io`` and the sections
-    ``f`` (from :func:`buffers_numpy`) are updated in place, like the kernel's arguments."""
+    ``f`` (from :func:`buffers_numpy`) are updated in place, like the kernel's arguments. ``anchor`` [N, 4] is the
+    solver's anchor table (target, flag: +1 anchored, -k attached, 0 free)."""
     n = len(x_out)
     header = io[0]
     outputs = io[int(header[H_OUTPUT_ROW]):]
@@ -255,6 +256,13 @@ def post_step(x_in, v_in, x_out, v_out, a_out, f_out, io, f):
                 if ft_size > limit:
                     ft = ft * (limit / ft_size)
                 total = fn * normal + ft
+                cap_k, cap_l = f["cap"][i]
+                change = total - applied
+                if np.linalg.norm(change) > m / h2 * cap_l:
+                    total = applied + change * (m / h2 * cap_l / np.linalg.norm(change))
+                limit = (m / h2 + cap_k) * cap_l
+                if np.linalg.norm(total) > limit:
+                    total = total * (limit / np.linalg.norm(total))
                 f["normal"][i] = normal
         magnitude = np.linalg.norm(total)
         if magnitude == 0:
@@ -283,10 +291,17 @@ def post_step(x_in, v_in, x_out, v_out, a_out, f_out, io, f):
 
     # 5. springs
     if header[H_SPRINGS]:
+        tets = f["tets"]
+        a, b, c, d = (x_out[tets[:, k]] for k in range(4))
+        folding = (f["tet_live"] != 0) & (
+            np.einsum("ij,ij->i", np.cross(b - a, c - a), d - a) <= FOLDED_VOLUME * f["volume"])
+        in_fold = np.zeros(n, dtype=bool)
+        in_fold[tets[folding].reshape(-1)] = True
         springs = f["springs"]
         p, q = x_out[springs[:, 0]], x_out[springs[:, 1]]
         active = f["active"] != 0
         pressed = (f["capsule"][springs[:, 0]] >= 0) | (f["capsule"][springs[:, 1]] >= 0)
+        pressed |= in_fold[springs[:, 0]] | in_fold[springs[:, 1]]
         over = active & ~pressed & (np.linalg.norm(q - p, axis=1) > f["rest"] * (1.0 + f["tear"]))
         counter = f["overstretched"]
         counter[active] = np.where(over[active], counter[active] + 1, 0)
@@ -307,6 +322,13 @@ def post_step(x_in, v_in, x_out, v_out, a_out, f_out, io, f):
         i = f["grasp_nodes"][g]
         m = mass[i]
         xi, xn = x_out[i], x_in[i]
+        row = n_caps + f["grasp_group"][g]
+        outputs[row, 3] += 1
+        if anchor[i, 3] < 0:
+            outputs[row, 0:3] += -anchor[i, 3] * (anchor[i, 0:3] - xi)
+            continue
+        if anchor[i, 3] == 0:
+            continue
         need = (m / h2) * (xi - (xn + dt * v_in[i] + h2 * gravity)) + (f["drag"][i] * m / dt) * (xi - xn)
         for e in range(f["offsets"][i], f["offsets"][i + 1]):
             j = f["neighbors"][e]
@@ -317,6 +339,4 @@ def post_step(x_in, v_in, x_out, v_out, a_out, f_out, io, f):
             need += k * (xij - rest * d)
             if c > 0:
                 need += (c / dt * (d @ (xij - (xn - x_in[j])))) * d
-        row = n_caps + f["grasp_group"][g]
         outputs[row, 0:3] += need
-        outputs[row, 3] += 1

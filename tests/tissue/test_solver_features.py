@@ -167,3 +167,47 @@ def test_solver_info_records_the_backend(solver_cls):
     info = solver_cls(model).info()
     assert info["backend"] == "cpu" and info["nodes"] == model.node_count
     assert info["execution"] == "serial" and 0.0 < info["chebyshev_rho"] < 1.0
+
+
+def test_attached_nodes_are_pulled_toward_their_targets(solver_cls):
+    """Without gravity or other holds, an attachment drags the whole block until the attached nodes sit on their
+    targets; releasing it leaves the block where it is; anchoring an attached node ends the attachment."""
+    model = tet_block((0.03, 0.02, 0.02), (3, 2, 2), tissue="liver")
+    solver = solver_cls(model, gravity=(0.0, 0.0, 0.0), damping_ratio=1.0)
+    ids = np.flatnonzero(model.positions[:, 0] > 0.029)
+    offset = np.array([0.0, 0.0, 0.003])
+    solver.attach(ids, model.positions[ids] + offset, 200.0)
+    assert np.all(solver.attached[ids]) and not np.any(solver.anchored)
+    final = _run(solver, 3000)
+    np.testing.assert_allclose(final.positions_numpy(), model.positions + offset, atol=2e-5)
+    solver.set_anchor_targets(ids, model.positions[ids])  # attached nodes move like anchored ones
+    with pytest.raises(InputError):
+        solver.attach(ids, model.positions[ids], 0.0)
+    solver.anchor(ids[:1])
+    assert solver.anchored[ids[0]] and not solver.attached[ids[0]]
+    solver.release(ids)
+    assert not np.any(solver.attached) and not np.any(solver.anchored)
+    with pytest.raises(InputError):
+        solver.set_anchor_targets(ids, model.positions[ids])
+
+
+def test_a_rigid_group_moves_its_nodes_and_loses_those_held_otherwise(solver_cls):
+    model = tet_block((0.03, 0.02, 0.02), (3, 2, 2), tissue="liver")
+    solver = solver_cls(model)
+    ids = np.flatnonzero(model.positions[:, 0] > 0.029)
+    solver.anchor(ids[:2])
+    solver.attach(ids[2:], model.positions[ids[2:]], 50.0)
+    centre = model.positions[ids].mean(axis=0)
+    solver.set_anchor_frame("jaws", ids, model.positions[ids] - centre)
+    quarter = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    solver.move_anchor_frame("jaws", centre + [0.0, 0.0, 0.01], quarter)
+    expected = centre + [0.0, 0.0, 0.01] + (model.positions[ids] - centre) @ quarter.T
+    np.testing.assert_allclose(solver.anchor_targets[ids], expected, atol=1e-15)
+    solver.anchor(ids[-1:], targets=model.positions[ids[-1:]])  # held by something else from now on (a clip)
+    np.testing.assert_array_equal(solver.anchor_frame_nodes("jaws"), ids[:-1])
+    solver.move_anchor_frame("jaws", centre, np.eye(3))
+    np.testing.assert_allclose(solver.anchor_targets[ids[-1]], model.positions[ids[-1]])  # not moved by the group
+    with pytest.raises(InputError):
+        solver.set_anchor_frame("free", np.flatnonzero(model.positions[:, 0] < 1e-9), np.zeros((6, 3)))
+    solver.drop_anchor_frame("jaws")
+    assert len(solver.anchor_frame_nodes("jaws")) == 0

@@ -1,0 +1,111 @@
+"""A placed clip squeezes the duct shut, keeps holding it after the applier leaves, rides with the tissue, and cannot be
+cut or torn through."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from coupling_scenes import command, ramp
+
+from surgsim.coupling.clipping import CLIP_HALF_GAP_M, rigid_fit
+from surgsim.mesh.primitives import tet_block
+
+
+@pytest.fixture
+def clipped_duct(make_scene, taichi_cpu):
+    """A 30 × 6 × 4 mm duct held at both ends, a clip applier come along +y across it, its jaws closed on it."""
+    from surgsim.tissue import TissueSolver
+
+    model = tet_block((0.03, 0.006, 0.004), (12, 3, 2), origin_m=(-0.015, -0.003, 0.0), region_name="duct")
+    solver = TissueSolver(model, gravity=(0.0, 0.0, 0.0))
+    ends = np.flatnonzero(np.abs(model.positions[:, 0]) > 0.0145)
+    solver.anchor(ends)
+    scene = make_scene(solver, {"clips": ("clip_applier", (0.00125, -0.15, 0.002), (0.00125, 0.0, 0.002))})
+    insertion = 0.15 + 0.006 + scene.world.instruments["clips"].spec.tip_length_m - 0.002
+    scene.run(500, clips=lambda k: command(ramp(0.1, insertion, k, 400)))
+    scene.run(200, clips=lambda k: command(insertion, jaw=ramp(0.0, 1.0, k, 100)))
+    scene.insertion = insertion
+    scene.ends = ends
+    return scene
+
+
+def _clip_local(scene, clip) -> np.ndarray:
+    return (scene.coupler.positions()[clip.nodes] - clip.origin) @ clip.rotation
+
+
+def test_a_clip_squeezes_the_duct_and_holds_it_after_the_applier_leaves(clipped_duct):
+    scene = clipped_duct
+    (clip,) = scene.coupler.clipping.clips
+    assert len(clip.nodes) >= 4
+    spread_before = np.ptp(clip.open_local[:, 1])
+    assert spread_before > 2 * CLIP_HALF_GAP_M + 5e-4  # the jaws closed on more than a clip's gap of tissue
+    assert np.abs(_clip_local(scene, clip)[:, 1]).max() <= CLIP_HALF_GAP_M + 1e-4
+    # The applier opens and withdraws: the clip stays, and so does the squeeze.
+    scene.run(150, clips=lambda k: command(scene.insertion, jaw=ramp(1.0, 0.0, k, 100)))
+    scene.run(400, clips=lambda k: command(ramp(scene.insertion, 0.1, k, 300)))
+    assert np.all(scene.solver.anchored[clip.nodes])
+    assert np.abs(_clip_local(scene, clip)[:, 1]).max() <= CLIP_HALF_GAP_M + 1e-4
+    kinds = set(scene.kinds())
+    assert "clip" in kinds and not kinds & {"tear", "blowup"}
+
+
+def test_a_clip_rides_with_the_tissue(clipped_duct):
+    scene = clipped_duct
+    (clip,) = scene.coupler.clipping.clips
+    scene.run(150, clips=lambda k: command(scene.insertion, jaw=ramp(1.0, 0.0, k, 100)))
+    scene.run(300, clips=lambda k: command(ramp(scene.insertion, 0.1, k, 300)))
+    origin_before = clip.origin.copy()
+    clipped_before = scene.coupler.positions()[clip.nodes]
+    # Lift the whole duct 5 mm by its held ends: the clip and what it holds follow.
+    rest = scene.solver.model.positions[scene.ends]
+    lift = np.array([0.0, 0.0, 0.005])
+    for k in range(300):
+        scene.solver.set_anchor_targets(scene.ends, rest + lift * min(1.0, (k + 1) / 200))
+        scene.coupler.step({})
+    scene.run(300)
+    np.testing.assert_allclose(clip.origin - origin_before, lift, atol=5e-4)
+    np.testing.assert_allclose(scene.coupler.positions()[clip.nodes] - clipped_before, np.tile(lift, (len(clip.nodes), 1)),
+                               atol=5e-4)
+    assert not set(scene.kinds()) & {"tear", "blowup"}
+
+
+def test_springs_inside_a_clip_cannot_be_removed_but_their_neighbours_can(clipped_duct):
+    scene = clipped_duct
+    (clip,) = scene.coupler.clipping.clips
+    springs = scene.solver.model.springs
+    inside = np.isin(springs, clip.nodes)
+    held = np.flatnonzero(inside.all(axis=1))
+    beside = np.flatnonzero(inside.any(axis=1) & ~inside.all(axis=1))
+    assert len(held) and len(beside)
+    topology = scene.coupler.topology
+    assert len(topology.request_removal(held)) == 0
+    assert len(topology.request_removal(beside[:1])) == 1
+
+
+def test_rigid_fit_recovers_a_rotation_and_translation():
+    rng = np.random.default_rng(3)
+    points = rng.normal(size=(8, 3))
+    angle = 0.7
+    rotation = np.array([[np.cos(angle), -np.sin(angle), 0.0], [np.sin(angle), np.cos(angle), 0.0], [0.0, 0.0, 1.0]])
+    moved = points @ rotation.T + np.array([0.1, -0.2, 0.3])
+    fitted, translation = rigid_fit(points, moved)
+    np.testing.assert_allclose(fitted, rotation, atol=1e-12)
+    np.testing.assert_allclose(translation, [0.1, -0.2, 0.3], atol=1e-12)
+    identity, shift = rigid_fit(points[:2], points[:2] + 1.0)
+    np.testing.assert_allclose(identity, np.eye(3))
+    np.testing.assert_allclose(shift, [1.0, 1.0, 1.0])
+
+
+def test_a_second_clip_beside_the_first_is_placed_and_drawn_where_it_closed(clipped_duct):
+    scene = clipped_duct
+    scene.run(150, clips=lambda k: command(scene.insertion, jaw=ramp(1.0, 0.0, k, 100)))
+    scene.run(200, clips=lambda k: command(scene.insertion, jaw=ramp(0.0, 1.0, k, 100)))
+    first, second = scene.coupler.clipping.clips
+    assert [e.kind for e in scene.events].count("clip") == 2
+    assert not np.isin(second.nodes, first.nodes).any()  # a node belongs to one clip
+    for clip in (first, second):
+        start, end, radius = clip.capsule()
+        assert np.linalg.norm(end - start) == pytest.approx(scene.world.instruments["clips"].spec.jaw_length_m)
+        # The clip's axis passes by the tissue it closed on.
+        along = np.clip((np.asarray(clip.position_m) - start) @ (end - start) / np.sum((end - start) ** 2), 0, 1)
+        assert np.linalg.norm(start + along * (end - start) - np.asarray(clip.position_m)) < 3e-3
