@@ -3,8 +3,8 @@
 A placed clip is a small rigid part that the tissue carries, and it acts on the tissue:
 
 - it **closes** on what it holds: the clipped nodes (those between the jaws when they closed) are squeezed toward the
-  clip's mid-plane, to within ``CLIP_HALF_GAP_M`` of it, over ``CLIP_CLOSE_S`` (a duct's lumen is occluded; a closed
-  jaw already holds the tissue within about two millimetres, so the squeeze stays below the tear strain);
+  clip's mid-plane, to within ``clip_half_gap_m`` of it (:mod:`surgsim.coupling.options`), over ``CLIP_CLOSE_S``
+  (closed jaws already hold the tissue within about two millimetres, so the squeeze stays below the tear strain);
 - it **holds** them: they stay anchored in the clip's frame after the applier opens and leaves;
 - it **rides with the tissue**: every tick the clip's frame is refitted (least-squares rigid fit, Kabsch) to the
   nodes around it (the clipped nodes' spring neighbours), as they were when it was placed, so the clip moves and turns
@@ -30,7 +30,6 @@ from surgsim.coupling.context import TickContext
 from surgsim.coupling.jaws import nodes_between_jaws
 from surgsim.coupling.options import CouplingOptions
 
-CLIP_HALF_GAP_M = 5e-4  # a closed clip's inner half-gap: the lumen squeezed shut, the walls' thickness left
 CLIP_CLOSE_S = 0.03  # how long the squeeze takes (a clip applier crimps in a few tens of milliseconds)
 CLIP_RADIUS_M = 7.5e-4  # the drawn clip's cross-section (a medium-large titanium clip is ~1.5 mm thick)
 _STILL_M = 1e-9  # target motion [m] below which the anchors are not re-sent
@@ -109,7 +108,8 @@ class Clipping:
         origin, rotation = ctx.instruments[name].distal_frame()
         open_local = (clipped - origin) @ rotation
         closed_local = open_local.copy()
-        closed_local[:, 1] = np.clip(closed_local[:, 1], -CLIP_HALF_GAP_M, CLIP_HALF_GAP_M)
+        gap = self._options.clip_half_gap_m
+        closed_local[:, 1] = np.clip(closed_local[:, 1], -gap, gap)
         springs = ctx.model.springs
         in_clip = np.zeros(ctx.model.node_count, dtype=bool)
         in_clip[between] = True

@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 from coupling_scenes import command, ramp
 
-from surgsim.coupling.clipping import CLIP_HALF_GAP_M, rigid_fit
+from surgsim.coupling.clipping import rigid_fit
 from surgsim.mesh.primitives import tet_block
+
+CLIP_HALF_GAP_M = 5e-4  # tighter than the default, so that the squeeze shows on this fine mesh
 
 
 @pytest.fixture
@@ -20,7 +22,8 @@ def clipped_duct(make_scene, taichi_cpu):
     solver = TissueSolver(model, gravity=(0.0, 0.0, 0.0))
     ends = np.flatnonzero(np.abs(model.positions[:, 0]) > 0.0145)
     solver.anchor(ends)
-    scene = make_scene(solver, {"clips": ("clip_applier", (0.00125, -0.15, 0.002), (0.00125, 0.0, 0.002))})
+    scene = make_scene(solver, {"clips": ("clip_applier", (0.00125, -0.15, 0.002), (0.00125, 0.0, 0.002))},
+                       clip_half_gap_m=CLIP_HALF_GAP_M)
     insertion = 0.15 + 0.006 + scene.world.instruments["clips"].spec.tip_length_m - 0.002
     scene.run(500, clips=lambda k: command(ramp(0.1, insertion, k, 400)))
     scene.run(200, clips=lambda k: command(insertion, jaw=ramp(0.0, 1.0, k, 100)))
