@@ -11,18 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from surgsim.mesh.build import boundary_triangles
+from surgsim.mesh.build import boundary_triangles, tet_spring_ids
 from surgsim.mesh.model import TissueModel
-
-_TET_EDGES = np.array([[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]])
-
-
-def tet_spring_ids(model: TissueModel) -> np.ndarray:
-    """[M, 6] the spring id of each edge of each tet (springs are the sorted unique tet edges)."""
-    n = np.int64(model.node_count)
-    edges = np.sort(model.tets[:, _TET_EDGES].reshape(-1, 2).astype(np.int64), axis=1)
-    keys = model.springs[:, 0].astype(np.int64) * n + model.springs[:, 1]
-    return np.searchsorted(keys, edges[:, 0] * n + edges[:, 1]).reshape(-1, 6)
 
 
 class TissueTopology:

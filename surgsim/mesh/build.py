@@ -29,6 +29,14 @@ def orient_tets(positions: np.ndarray, tets: np.ndarray) -> np.ndarray:
     return tets
 
 
+def tet_spring_ids(model: TissueModel) -> np.ndarray:
+    """[M, 6] the spring id of each edge of each tet of ``model`` (its springs are the sorted unique tet edges)."""
+    n = np.int64(model.node_count)
+    edges = np.sort(model.tets[:, _TET_EDGES].reshape(-1, 2).astype(np.int64), axis=1)
+    keys = model.springs[:, 0].astype(np.int64) * n + model.springs[:, 1]
+    return np.searchsorted(keys, edges[:, 0] * n + edges[:, 1]).reshape(-1, 6)
+
+
 def unique_edges(tets: np.ndarray, tet_region: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Unique tet edges as sorted ``i < j`` pairs, and for each the lowest region id among the tets sharing it."""
     edges = np.sort(tets[:, _TET_EDGES].reshape(-1, 2), axis=1)

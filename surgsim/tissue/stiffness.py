@@ -46,19 +46,14 @@ import math
 
 import numpy as np
 
+from surgsim.mesh.build import tet_spring_ids
 from surgsim.mesh.model import TissueModel
 
 CALIBRATION_FACTOR = 1.014
 
-_TET_EDGES = np.array([[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]])
-
-
 def spring_volumes(model: TissueModel) -> np.ndarray:
     """Σ V_t over the tets sharing each spring [m³], shape [S]."""
-    n = np.int64(model.node_count)
-    edges = np.sort(model.tets[:, _TET_EDGES].reshape(-1, 2).astype(np.int64), axis=1)
-    keys = model.springs[:, 0].astype(np.int64) * n + model.springs[:, 1]
-    index = np.searchsorted(keys, edges[:, 0] * n + edges[:, 1])
+    index = tet_spring_ids(model).reshape(-1)
     volumes = np.zeros(model.spring_count)
     np.add.at(volumes, index, np.repeat(model.tet_volumes(), 6))
     return volumes

@@ -85,6 +85,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from surgsim.mesh.build import orient_tets, tet_spring_ids
 from surgsim.mesh.model import TissueModel
 
 CAPSULE_WIDTH = 16
@@ -118,26 +119,6 @@ INT_SECTIONS = ("anchored", "capsule", "springs", "active", "flags", "overstretc
 # Spring flags: 0 untouched, FLAG_TORN over-stretched, FLAG_CUT0 + k crossed by cutter k.
 FLAG_TORN = 1
 FLAG_CUT0 = 2
-
-
-def positive_tets(model: TissueModel) -> np.ndarray:
-    """The model's tets [M, 4] with two corners swapped where needed so that every one has a positive volume at
-    rest (a tet is folded when its volume turns negative)."""
-    tets = np.array(model.tets, dtype=np.int32, copy=True)
-    p = model.positions
-    a, b, c, d = (p[tets[:, k]] for k in range(4))
-    negative = np.einsum("ij,ij->i", np.cross(b - a, c - a), d - a) < 0.0
-    tets[negative, 2], tets[negative, 3] = tets[negative, 3], tets[negative, 2].copy()
-    return tets
-
-
-def tet_spring_ids(model: TissueModel) -> np.ndarray:
-    """[M, 6] the spring id of each edge of each tet (springs are the sorted unique tet edges)."""
-    n = np.int64(model.node_count)
-    corners = np.array([[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]])
-    edges = np.sort(model.tets[:, corners].reshape(-1, 2).astype(np.int64), axis=1)
-    keys = model.springs[:, 0].astype(np.int64) * n + model.springs[:, 1]
-    return np.searchsorted(keys, edges[:, 0] * n + edges[:, 1]).reshape(-1, 6)
 
 
 def contact_caps(layout, spring_active: np.ndarray) -> np.ndarray:
@@ -313,7 +294,7 @@ class ToolContact:
         self._ints.write(capsule=np.full(n, -1), springs=model.springs, offsets=layout.csr_offsets,
                          neighbors=layout.csr_neighbors)
         self._triangle_capacity = t
-        tets = positive_tets(model)
+        tets = orient_tets(model.positions, model.tets).astype(np.int32)  # folded: negative volume
         p = model.positions
         a, b, c, d = (p[tets[:, k]] for k in range(4))
         by_node = np.argsort(tets.reshape(-1), kind="stable")  # the tets of each node, in tet order
