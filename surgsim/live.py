@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from surgsim.devices.base import DeviceReading, FreeTool, UiAction
+from surgsim.devices.base import DeviceReading, FreeTool, UiAction, view_axes
 from surgsim.trace import FreePoseCommand, InstrumentCommand
 
 # A stylus workspace of about ±8 cm maps onto the trocar's ±60° cone and 0-25 cm of insertion.
@@ -102,6 +102,7 @@ class LiveLoop:
         self.free_tools = free_tools(session)
         if self.free_tools and hasattr(device, "set_free_tools"):
             device.set_free_tools(self.free_tools)
+        self.camera = session.scene.camera.pose()
         self._tick_lock = threading.Lock()
         self._device_lock = threading.Lock()
         self._stop = threading.Event()
@@ -123,6 +124,7 @@ class LiveLoop:
                 with self._device_lock:
                     reading = self.device.read()
                     self._take_actions(reading)
+                    self._move_camera(reading)
                 commands = dict(reading.commands)
                 tool = self.free_tools.get(self.active_instrument)
                 if not commands and self.active_instrument is not None:
@@ -147,6 +149,16 @@ class LiveLoop:
         finally:
             self._stop.set()
 
+    def _move_camera(self, reading: DeviceReading) -> None:
+        """Apply the device's camera motion (the mouse in camera mode); a device that drives open-surgery tools
+        along the view is told the new view (a haptic stylus keeps the start view: its mapping is absolute, and
+        re-aiming it would make the tool jump)."""
+        if reading.camera_motion.is_still:
+            return
+        self.camera = reading.camera_motion.apply(self.camera)
+        if self.free_tools and hasattr(self.device, "set_view"):
+            self.device.set_view(view_axes(self.camera))
+
     def _take_actions(self, reading: DeviceReading) -> None:
         if reading.active_instrument is not None:
             self.active_instrument = reading.active_instrument
@@ -163,14 +175,14 @@ class LiveLoop:
         (e.g. to write the pixels to a video). The ticks are the same as :meth:`run` gives."""
         session, viewer = self.session, self.viewer
         viewer.open(session.scene.render_scene())
-        camera = session.scene.camera.pose()
         started = time.perf_counter()
         while not session.finished and (self.max_ticks is None or session.tick_count < self.max_ticks):
             reading = self.device.read()
             self._take_actions(reading)
+            self._move_camera(reading)
             session.tick(dict(reading.commands))
             if session.tick_count % frame_every_ticks == 0:
-                viewer.draw(session.frame(active_instrument=self.active_instrument, camera=camera))
+                viewer.draw(session.frame(active_instrument=self.active_instrument, camera=self.camera))
                 if on_frame is not None:
                     on_frame(viewer)
         session.finish(None)
@@ -181,7 +193,6 @@ class LiveLoop:
     def run(self) -> LiveResult:
         session, viewer = self.session, self.viewer
         viewer.open(session.scene.render_scene())
-        camera = session.scene.camera.pose()
         physics = threading.Thread(target=self._physics, name="surgsim-physics", daemon=True)
         started = time.perf_counter()
         physics.start()
@@ -197,7 +208,7 @@ class LiveLoop:
                     break
                 with self._tick_lock:
                     frame = session.frame(active_instrument=self.active_instrument, paused=self.paused,
-                                          camera=camera)
+                                          camera=self.camera)
                 viewer.draw(frame)
                 rest = self.frame_period_s - (time.perf_counter() - frame_started)
                 if rest > 0:
@@ -207,7 +218,7 @@ class LiveLoop:
             physics.join()
         if self._error is not None:
             raise self._error
-        viewer.draw(session.frame(active_instrument=self.active_instrument, camera=camera))
+        viewer.draw(session.frame(active_instrument=self.active_instrument, camera=self.camera))
         session.finish("quit" if self._quit else None)
         return LiveResult(session.ended, session.tick_count, getattr(viewer, "frame_count", 0),
                           time.perf_counter() - started)

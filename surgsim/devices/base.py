@@ -53,6 +53,12 @@ class InstrumentLimits:
     """How far an open-surgery instrument may be moved from its start position [m]."""
 
 
+def view_axes(camera_pose: CameraPose) -> np.ndarray:
+    """The camera's axes in the scene frame [3, 3] (columns: the image's right, its up, backward toward the viewer)."""
+    right, up, forward = camera.camera_basis(camera_pose)
+    return np.column_stack([right, up, -forward])
+
+
 @dataclass(frozen=True)
 class FreeTool:
     """An open-surgery instrument as a device sees it.
@@ -69,9 +75,8 @@ class FreeTool:
 
     @classmethod
     def seen_from(cls, camera_pose: CameraPose, position_m, rotation) -> "FreeTool":
-        right, up, forward = camera.camera_basis(camera_pose)
         return cls(np.array(position_m, dtype=np.float64), np.array(rotation, dtype=np.float64),
-                   np.column_stack([right, up, -forward]))
+                   view_axes(camera_pose))
 
     @staticmethod
     def command(position_m, rotation, *, jaw: float, energy: bool) -> FreePoseCommand:

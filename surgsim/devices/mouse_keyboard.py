@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -181,6 +181,12 @@ class MouseKeyboard:
         self._free_tools = dict(tools)
         for name, tool in self._free_tools.items():
             self._states[name] = _FreeState.at_start(tool)
+
+    def set_view(self, view: np.ndarray) -> None:
+        """The camera moved: drags move open-surgery tools along the new view's axes (``FreeTool.view``) from where
+        they are now."""
+        self._free_tools = {name: replace(tool, view=np.array(view, dtype=np.float64))
+                            for name, tool in self._free_tools.items()}
 
     # -- Device protocol ---------------------------------------------------------------------------------------------
     def open(self) -> None:

@@ -131,3 +131,13 @@ def test_the_spacemouse_moves_a_free_tool_at_its_rate(monkeypatch):
     np.testing.assert_allclose(position, START + [0.05 * 0.1, 0.0, 0.0], atol=1e-12)  # right, 0.1 s at full rate
     np.testing.assert_allclose(rotation, SHAFT_DOWN, atol=1e-9)
     assert command.jaw == 1.0
+
+
+def test_after_the_camera_moves_drags_follow_the_new_view_from_where_the_tool_is(device):
+    device.handle([drag(100, 0)])
+    moved, _ = pose_of(device.command("open"))
+    # The view turned a quarter about +z: image right is now +y.
+    device.set_view(np.column_stack([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]))
+    device.handle([drag(100, 0)])
+    position, _ = pose_of(device.command("open"))
+    np.testing.assert_allclose(position, moved + [0.0, 0.01, 0.0], atol=1e-12)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from surgsim.cli import main
@@ -74,3 +75,39 @@ def test_pose_devices_drive_the_active_instrument():
     assert math.isclose(right.pivot_yaw_rad, math.radians(30.0))
     assert left.jaw == 1.0 and right.jaw == 0.0
     assert pose_to_command(DeviceReading()) is None
+
+
+def test_the_devices_camera_motion_moves_the_view(taichi_cpu):
+    from surgsim.devices.base import CameraMotion, DeviceReading
+
+    class OrbitingDevice:
+        """Asks for a small orbit every tick, as the mouse does in camera mode."""
+
+        name, rate_hz = "orbiting", 1000.0
+
+        def read(self) -> DeviceReading:
+            return DeviceReading(camera_mode=True, camera_motion=CameraMotion(orbit_yaw_rad=0.01))
+
+        def write_force(self, force_n) -> None:
+            pass
+
+    class RecordingViewer(NullViewer):
+        def __init__(self):
+            super().__init__()
+            self.eyes = []
+
+        def draw(self, frame) -> None:
+            super().draw(frame)
+            self.eyes.append(frame.camera.eye_m)
+
+    session = Session(PROCEDURE, arch=taichi_cpu)
+    start = session.scene.camera.pose()
+    viewer = RecordingViewer()
+    LiveLoop(session, OrbitingDevice(), viewer, realtime=False, max_ticks=20).run_stepped(10)
+    assert len(viewer.eyes) == 2
+    first, second = (np.asarray(eye) for eye in viewer.eyes)
+    target = np.asarray(start.target_m)
+    # An orbit turns the eye about the target: same distance, a different place, further on each frame.
+    assert np.linalg.norm(first - target) == pytest.approx(np.linalg.norm(np.asarray(start.eye_m) - target))
+    assert np.linalg.norm(first - np.asarray(start.eye_m)) > 1e-3
+    assert np.linalg.norm(second - np.asarray(start.eye_m)) > np.linalg.norm(first - np.asarray(start.eye_m))
