@@ -264,7 +264,7 @@ class Scene(StrictModel):
 
 
 # -- instruments -------------------------------------------------------------------------------------------------------
-InstrumentType = Literal["grasper", "dissector", "scissors", "hook_cautery", "clip_applier"]
+InstrumentType = Literal["grasper", "dissector", "scissors", "hook_cautery", "clip_applier", "probe"]
 
 
 class Instrument(StrictModel):
@@ -417,7 +417,7 @@ GOAL_INSTRUMENT_TYPES: dict[str, tuple[str, ...]] = {
     "grasp": ("grasper", "dissector"),
     "retract": ("grasper", "dissector"),
     "cut": ("scissors", "hook_cautery"),
-    "touch": ("grasper", "dissector", "scissors", "hook_cautery", "clip_applier"),
+    "touch": ("grasper", "dissector", "scissors", "hook_cautery", "clip_applier", "probe"),
     "cauterize": ("hook_cautery",),
     "clip": ("clip_applier",),
 }

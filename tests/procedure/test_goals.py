@@ -270,3 +270,17 @@ def test_clip_follows_the_landmark_as_the_tissue_moves(tmp_path):
     assert completions(tick(runtime, 1, positions=shifted, events=[at_rest_mark])) == []
     at_moved_mark = Event(0.0, "clip", instrument="clipper", position_m=(0.030, 0.025, 0.001))
     assert completions(tick(runtime, 2, positions=shifted, events=[at_moved_mark])) == [("only", "clipper")]
+
+
+def test_a_palpation_probe_is_a_procedure_instrument_that_can_touch(tmp_path):
+    path = tmp_path / "probe.yaml"
+    text = PROCEDURE.replace("GOAL", "{kind: touch, region: corner, instrument: palpator}")
+    text = text.replace("\nsteps:", "\n  - {name: palpator, type: probe, port_mm: [0, 100, 100], hand: right}\nsteps:")
+    path.write_text(text)
+    procedure = load_procedure(path)
+    runtime = ProcedureRuntime(procedure.spec, build_scene(procedure))
+    views = {name: parked() for name in INSTRUMENTS}
+    views["palpator"] = parked((0.0025, 0.0025, 0.0048))
+    view = TickView(tick=1, time_s=DT_S, dt_s=DT_S, positions=runtime.scene.model.positions, instruments=views,
+                    events=())
+    assert completions(runtime.update(view)) == [("only", "palpator")]
