@@ -80,6 +80,44 @@ def _capsule_shape(client: int, start, end, radius: float) -> int:
                                          physicsClientId=client)
 
 
+def _capsules_shape(client: int, parts) -> int:
+    """One collision shape of several capsules ``(start, end, radius)`` in a link frame (a single capsule alone)."""
+    if len(parts) == 1:
+        return _capsule_shape(client, *parts[0])
+    frames_of_parts = [_capsule_frame(start, end) for start, end, _ in parts]
+    return pybullet.createCollisionShapeArray(
+        shapeTypes=[pybullet.GEOM_CAPSULE] * len(parts),
+        radii=[radius for _, _, radius in parts],
+        lengths=[f[0] for f in frames_of_parts],
+        collisionFramePositions=[f[1] for f in frames_of_parts],
+        collisionFrameOrientations=[f[2] for f in frames_of_parts],
+        physicsClientId=client,
+    )
+
+
+def _multibody(client: int, *, base_mass: float, base_shape: int, position, orientation, masses, shapes, frames,
+               parents, types, axes) -> int:
+    """A PyBullet multibody of capsule links with their inertial frames at the link origins, no visual shapes."""
+    count = len(masses)
+    return pybullet.createMultiBody(
+        baseMass=base_mass,
+        baseCollisionShapeIndex=base_shape,
+        basePosition=[float(v) for v in position],
+        baseOrientation=[float(v) for v in orientation],
+        linkMasses=masses,
+        linkCollisionShapeIndices=shapes,
+        linkVisualShapeIndices=[-1] * count,
+        linkPositions=frames,
+        linkOrientations=[[0.0, 0.0, 0.0, 1.0]] * count,
+        linkInertialFramePositions=[[0.0, 0.0, 0.0]] * count,
+        linkInertialFrameOrientations=[[0.0, 0.0, 0.0, 1.0]] * count,
+        linkParentIndices=parents,
+        linkJointTypes=types,
+        linkJointAxis=axes,
+        physicsClientId=client,
+    )
+
+
 def _rotation_z_to(direction: np.ndarray) -> tuple:
     """Quaternion turning +z onto ``direction`` (unit)."""
     z = np.array([0.0, 0.0, 1.0])
@@ -112,15 +150,7 @@ def build_instrument(client: int, spec: InstrumentSpec, trocar: Trocar) -> Instr
             axes.append([1.0, 0.0, 0.0])
             parents.append(ROLL + 1)
     elif spec.tip:
-        frames_of_parts = [_capsule_frame(c.from_m, c.to_m) for c in spec.tip]
-        compound = pybullet.createCollisionShapeArray(
-            shapeTypes=[pybullet.GEOM_CAPSULE] * len(spec.tip),
-            radii=[c.radius_m for c in spec.tip],
-            lengths=[f[0] for f in frames_of_parts],
-            collisionFramePositions=[f[1] for f in frames_of_parts],
-            collisionFrameOrientations=[f[2] for f in frames_of_parts],
-            physicsClientId=client,
-        )
+        compound = _capsules_shape(client, [(c.from_m, c.to_m, c.radius_m) for c in spec.tip])
         masses.append(_LIGHT_LINK_KG)
         shapes.append(compound)
         frames.append([0.0, 0.0, 0.0])
@@ -128,24 +158,9 @@ def build_instrument(client: int, spec: InstrumentSpec, trocar: Trocar) -> Instr
         axes.append([0.0, 0.0, 1.0])
         parents.append(ROLL + 1)
         tip_link = TIP
-    count = len(masses)
-    body = pybullet.createMultiBody(
-        baseMass=0.0,
-        baseCollisionShapeIndex=-1,
-        basePosition=list(trocar.pivot_m),
-        baseOrientation=quaternion_from_matrix(trocar.rotation),
-        linkMasses=masses,
-        linkCollisionShapeIndices=shapes,
-        linkVisualShapeIndices=[-1] * count,
-        linkPositions=frames,
-        linkOrientations=[[0.0, 0.0, 0.0, 1.0]] * count,
-        linkInertialFramePositions=[[0.0, 0.0, 0.0]] * count,
-        linkInertialFrameOrientations=[[0.0, 0.0, 0.0, 1.0]] * count,
-        linkParentIndices=parents,
-        linkJointTypes=types,
-        linkJointAxis=axes,
-        physicsClientId=client,
-    )
+    body = _multibody(client, base_mass=0.0, base_shape=-1, position=trocar.pivot_m,
+                      orientation=quaternion_from_matrix(trocar.rotation), masses=masses, shapes=shapes,
+                      frames=frames, parents=parents, types=types, axes=axes)
     joints = (YAW, PITCH, INSERTION, ROLL, JAW_A, JAW_B) if spec.has_jaws else (YAW, PITCH, INSERTION, ROLL)
     return InstrumentBody(body, joints, tip_link)
 
@@ -155,18 +170,7 @@ def build_free_instrument(client: int, spec: InstrumentSpec, position, orientati
     in the PyBullet world ``client``."""
     parts = [((0.0, 0.0, -spec.shaft_length_m), (0.0, 0.0, 0.0), spec.shaft_radius_m)]
     parts += [(c.from_m, c.to_m, c.radius_m) for c in spec.tip]
-    if len(parts) == 1:
-        shape = _capsule_shape(client, *parts[0])
-    else:
-        frames_of_parts = [_capsule_frame(start, end) for start, end, _ in parts]
-        shape = pybullet.createCollisionShapeArray(
-            shapeTypes=[pybullet.GEOM_CAPSULE] * len(parts),
-            radii=[radius for _, _, radius in parts],
-            lengths=[f[0] for f in frames_of_parts],
-            collisionFramePositions=[f[1] for f in frames_of_parts],
-            collisionFrameOrientations=[f[2] for f in frames_of_parts],
-            physicsClientId=client,
-        )
+    shape = _capsules_shape(client, parts)
     masses, shapes, frames = [], [], []
     if spec.has_jaws:
         jaw = _capsule_shape(client, (0.0, 0.0, 0.0), (0.0, 0.0, spec.jaw_length_m), spec.jaw_radius_m)
@@ -175,21 +179,7 @@ def build_free_instrument(client: int, spec: InstrumentSpec, position, orientati
             shapes.append(jaw)
             frames.append([0.0, side * spec.jaw_radius_m, 0.0])
     count = len(masses)
-    body = pybullet.createMultiBody(
-        baseMass=spec.mass_kg,
-        baseCollisionShapeIndex=shape,
-        basePosition=[float(v) for v in position],
-        baseOrientation=[float(v) for v in orientation],
-        linkMasses=masses,
-        linkCollisionShapeIndices=shapes,
-        linkVisualShapeIndices=[-1] * count,
-        linkPositions=frames,
-        linkOrientations=[[0.0, 0.0, 0.0, 1.0]] * count,
-        linkInertialFramePositions=[[0.0, 0.0, 0.0]] * count,
-        linkInertialFrameOrientations=[[0.0, 0.0, 0.0, 1.0]] * count,
-        linkParentIndices=[0] * count,
-        linkJointTypes=[pybullet.JOINT_REVOLUTE] * count,
-        linkJointAxis=[[1.0, 0.0, 0.0]] * count,
-        physicsClientId=client,
-    )
+    body = _multibody(client, base_mass=spec.mass_kg, base_shape=shape, position=position, orientation=orientation,
+                      masses=masses, shapes=shapes, frames=frames, parents=[0] * count,
+                      types=[pybullet.JOINT_REVOLUTE] * count, axes=[[1.0, 0.0, 0.0]] * count)
     return InstrumentBody(body, (FREE_JAW_A, FREE_JAW_B) if spec.has_jaws else (), FREE_BASE if spec.tip else None)
