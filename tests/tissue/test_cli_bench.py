@@ -38,3 +38,22 @@ def test_tiny_benchmark_writes_json(taichi_cpu, tmp_path):
         assert entry[key] > 0
     assert entry["stable"] is True and entry["numpy"]["stable"] is True
     assert data["machine"]["backend"] == "cpu"
+
+
+@pytest.mark.parametrize("args", [["--ticks", "0"], ["--ticks", "lots"], ["--repeats", "-1"], ["--arch", "tpu"]])
+def test_coupling_benchmark_bad_arguments_exit_2(args, capsys):
+    assert main(["bench", "coupling", *args]) == 2
+    assert "surgsim: error:" in capsys.readouterr().err
+
+
+def test_tiny_coupling_benchmark_splits_the_tick_and_writes_json(taichi_cpu, tmp_path, capsys):
+    out = tmp_path / "coupling.json"
+    code = main(["bench", "coupling", "--ticks", "20", "--repeats", "1", "--arch", "cpu", "--json", str(out)])
+    data = json.loads(out.read_text())
+    assert code == (0 if data["coupling_share"] <= 0.30 else 1)
+    median = data["median"]
+    assert median["coupled_ms"] > median["solver_in_coupled_ms"] > 0
+    assert 0 < data["coupling_share"] < 1
+    run = data["runs"][0]
+    assert run["holding"] == ["grasper"] and run["forces_n"]["probe"] > 0  # both instruments in contact
+    assert "coupling share of the tick" in capsys.readouterr().out
