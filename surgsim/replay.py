@@ -154,7 +154,12 @@ def replay_trace(
                     video = stack.enter_context(VideoWriter(video_path, fps=video_fps))
                 frame_every = max(1, round(1.0 / (video_fps * session.dt_s)))
             for _ in range(ticks):
-                session.tick(device.read().commands)
+                commands = device.read().commands
+                try:
+                    session.tick(commands)
+                except InputError as error:  # a command the scene cannot take: say where it is in the trace
+                    raise InputError(recorded.path, f"the command at tick {session.tick_count} cannot be replayed: "
+                                                    f"{error.source}: {error.problem}") from None
                 if on_tick is not None:
                     on_tick(session)
                 if video is not None and session.tick_count % frame_every == 0:

@@ -90,3 +90,18 @@ def test_replay_check_finds_a_recording_that_differs(recorded, tmp_path, capsys)
     assert main(["replay", str(tampered), "--check"]) == 2
     err = capsys.readouterr().err
     assert "differs from the recording (samples)" in err and "Traceback" not in err
+
+
+def test_a_command_the_instrument_cannot_take_names_the_trace_and_tick(recorded, capsys):
+    lines = recorded.read_text().splitlines()
+    index = next(i for i, line in enumerate(lines) if '"type":"command"' in line and i > 2)
+    record = json.loads(lines[index])
+    free = {"type": "command", "tick": record["tick"], "instrument": record["instrument"],
+            "position_m": [0.0, 0.0, 0.1], "orientation_xyzw": [0.0, 0.0, 0.0, 1.0], "jaw": 0.0, "energy": False}
+    lines[index] = json.dumps(free, sort_keys=True, separators=(",", ":"))
+    wrong = recorded.parent / "wrong_kind.jsonl"
+    wrong.write_text("\n".join(lines) + "\n")
+    assert main(["replay", str(wrong)]) == 2
+    err = capsys.readouterr().err
+    assert "wrong_kind.jsonl" in err and f"tick {record['tick']}" in err and "FreePoseCommand" in err
+    assert "Traceback" not in err
