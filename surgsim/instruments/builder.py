@@ -130,6 +130,12 @@ def _rotation_z_to(direction: np.ndarray) -> tuple:
     return (float(axis[0]), float(axis[1]), float(axis[2]), float(np.cos(half)))
 
 
+def _jaw_links(client: int, spec: InstrumentSpec) -> tuple[list, list, list]:
+    """(masses, shapes, frames) of the two jaw links, hinged a jaw radius either side of the shaft axis (+y first)."""
+    jaw = _capsule_shape(client, (0.0, 0.0, 0.0), (0.0, 0.0, spec.jaw_length_m), spec.jaw_radius_m)
+    return [_LIGHT_LINK_KG] * 2, [jaw, jaw], [[0.0, side * spec.jaw_radius_m, 0.0] for side in (1.0, -1.0)]
+
+
 def build_instrument(client: int, spec: InstrumentSpec, trocar: Trocar) -> InstrumentBody:
     """Create the multibody of ``spec`` at ``trocar`` in the PyBullet world ``client``."""
     shaft = _capsule_shape(client, (0.0, 0.0, -spec.shaft_length_m), (0.0, 0.0, 0.0), spec.shaft_radius_m)
@@ -141,14 +147,13 @@ def build_instrument(client: int, spec: InstrumentSpec, trocar: Trocar) -> Instr
     parents = [0, 1, 2, 3]  # PyBullet counts the base as 0 and link i as i + 1
     tip_link = None
     if spec.has_jaws:
-        jaw = _capsule_shape(client, (0.0, 0.0, 0.0), (0.0, 0.0, spec.jaw_length_m), spec.jaw_radius_m)
-        for side in (1.0, -1.0):
-            masses.append(_LIGHT_LINK_KG)
-            shapes.append(jaw)
-            frames.append([0.0, side * spec.jaw_radius_m, 0.0])
-            types.append(pybullet.JOINT_REVOLUTE)
-            axes.append([1.0, 0.0, 0.0])
-            parents.append(ROLL + 1)
+        jaw_masses, jaw_shapes, jaw_frames = _jaw_links(client, spec)
+        masses += jaw_masses
+        shapes += jaw_shapes
+        frames += jaw_frames
+        types += [pybullet.JOINT_REVOLUTE] * 2
+        axes += [[1.0, 0.0, 0.0]] * 2
+        parents += [ROLL + 1] * 2
     elif spec.tip:
         compound = _capsules_shape(client, [(c.from_m, c.to_m, c.radius_m) for c in spec.tip])
         masses.append(_LIGHT_LINK_KG)
@@ -171,13 +176,7 @@ def build_free_instrument(client: int, spec: InstrumentSpec, position, orientati
     parts = [((0.0, 0.0, -spec.shaft_length_m), (0.0, 0.0, 0.0), spec.shaft_radius_m)]
     parts += [(c.from_m, c.to_m, c.radius_m) for c in spec.tip]
     shape = _capsules_shape(client, parts)
-    masses, shapes, frames = [], [], []
-    if spec.has_jaws:
-        jaw = _capsule_shape(client, (0.0, 0.0, 0.0), (0.0, 0.0, spec.jaw_length_m), spec.jaw_radius_m)
-        for side in (1.0, -1.0):
-            masses.append(_LIGHT_LINK_KG)
-            shapes.append(jaw)
-            frames.append([0.0, side * spec.jaw_radius_m, 0.0])
+    masses, shapes, frames = _jaw_links(client, spec) if spec.has_jaws else ([], [], [])
     count = len(masses)
     body = _multibody(client, base_mass=spec.mass_kg, base_shape=shape, position=position, orientation=orientation,
                       masses=masses, shapes=shapes, frames=frames, parents=[0] * count,

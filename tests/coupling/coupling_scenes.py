@@ -41,6 +41,17 @@ class Scene:
         self.world.close()
 
 
+def assert_identical_runs(first, second) -> None:
+    """Two runs' (final state, instrument forces, events, burn levels) are bit-identical, and the run exercised
+    contact, grasp, release and burn."""
+    for name in ("positions", "velocities", "accelerations", "forces"):
+        assert np.array_equal(getattr(first[0], name), getattr(second[0], name)), name
+    assert np.array_equal(first[1], second[1])
+    assert first[2] == second[2]
+    assert np.array_equal(first[3], second[3])
+    assert {"contact_start", "grasp", "release", "burn"} <= {event.kind for event in first[2]}
+
+
 def surface_point_and_normal(model, node: int) -> tuple[np.ndarray, np.ndarray]:
     """A surface node's position and its outward normal (area-weighted over its surface triangles)."""
     p = model.positions

@@ -5,32 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from coupling_scenes import Scene, command, ramp
+from coupling_scenes import assert_identical_runs, command, ramp
 
-from surgsim.instruments import RigidWorld
 from surgsim.instruments.builder import quaternion_from_matrix
 from surgsim.mesh.primitives import tet_block
 from surgsim.trace import FreePoseCommand
 
 DOWN = (0.0, 0.0, -1.0)
-
-
-@pytest.fixture
-def make_free_scene(taichi_cpu):
-    """make_free_scene(solver, {name: (kind, position_m, aim_m)}, **coupling_options) -> Scene."""
-    scenes = []
-
-    def build(solver, instruments: dict, **options) -> Scene:
-        world = RigidWorld(dt=solver.options.dt)
-        for name, (kind, position, aim) in instruments.items():
-            world.add_free_instrument(name, kind, position_m=position, aim_m=aim)
-        scene = Scene(solver, world, **options)
-        scenes.append(scene)
-        return scene
-
-    yield build
-    for scene in scenes:
-        scene.close()
 
 
 def pose(instrument, position, *, jaw: float = 0.0, energy: bool = False) -> FreePoseCommand:
@@ -147,12 +128,4 @@ def free_session(make_free_scene):
 
 
 def test_same_free_commands_give_bit_identical_runs(make_free_scene):
-    first = free_session(make_free_scene)
-    second = free_session(make_free_scene)
-    for name in ("positions", "velocities", "accelerations", "forces"):
-        assert np.array_equal(getattr(first[0], name), getattr(second[0], name)), name
-    assert np.array_equal(first[1], second[1])
-    assert first[2] == second[2]
-    assert np.array_equal(first[3], second[3])
-    kinds = {event.kind for event in first[2]}
-    assert {"contact_start", "grasp", "release", "burn"} <= kinds  # the run exercised the interactions
+    assert_identical_runs(free_session(make_free_scene), free_session(make_free_scene))
