@@ -51,7 +51,7 @@ class Clip:
     closed_local: np.ndarray  # ... and once squeezed shut
     ring: np.ndarray  # the nodes around the clip that carry it
     ring_local: np.ndarray  # ... in the clip frame when it was placed
-    targets: np.ndarray | None = None
+    targets: np.ndarray  # where the clipped nodes' anchors were last sent [K, 3] [m]
 
     def local_at(self, time_s: float) -> np.ndarray:
         """The clipped nodes in the clip frame ``time_s`` seconds into the session (the squeeze is linear in time)."""
@@ -113,16 +113,16 @@ class Clipping:
         springs = ctx.model.springs
         in_clip = np.zeros(ctx.model.node_count, dtype=bool)
         in_clip[between] = True
-        touching = in_clip[springs[:, 0]] | in_clip[springs[:, 1]]
+        ends_in_clip = in_clip[springs]
+        touching = ends_in_clip.any(axis=1)
         ring = np.setdiff1d(np.unique(springs[touching]), between)
         ring = ring[~ctx.solver.anchored[ring]]
         clip = Clip(name, nodes, position, ctx.time_s, ctx.instruments[name].spec.jaw_length_m,
                     origin.copy(), rotation.copy(), open_local, closed_local, ring,
-                    (positions[ring] - origin) @ rotation)
+                    (positions[ring] - origin) @ rotation, clipped)
         if len(nodes):
             ctx.solver.anchor(nodes, targets=clipped)
-        clip.targets = clipped
-        ctx.topology.protect(np.flatnonzero(in_clip[springs[:, 0]] & in_clip[springs[:, 1]]))
+        ctx.topology.protect(np.flatnonzero(ends_in_clip.all(axis=1)))
         ctx.contact.exempt_from_tearing(np.flatnonzero(touching))
         self.clips.append(clip)
         ctx.emit("clip", instrument=name, region=ctx.regions_of_nodes(between)[0], position_m=position,
@@ -136,7 +136,7 @@ class Clipping:
         if not len(clip.nodes):
             return
         targets = clip.origin + clip.local_at(ctx.time_s) @ clip.rotation.T
-        if clip.targets is not None and np.abs(targets - clip.targets).max() < _STILL_M:
+        if np.abs(targets - clip.targets).max() < _STILL_M:
             return
         clip.targets = targets
         ctx.solver.set_anchor_targets(clip.nodes, targets)

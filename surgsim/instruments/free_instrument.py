@@ -24,11 +24,11 @@ from surgsim.instruments.builder import (FREE_BASE, FREE_JAW_A, FREE_JAW_B, buil
                                          quaternion_from_matrix)
 from surgsim.instruments.pose import PoseTargets, rotation_from_quaternion, validate_free_command
 from surgsim.instruments.specs import InstrumentSpec
-from surgsim.instruments.tool import JAW_FORCE_LIMIT, POSITION_GAIN, InstrumentBase, ToolCapsule
+from surgsim.instruments.tool import JAW_FORCE_LIMIT, JOINT_FORCE_LIMITS, POSITION_GAIN, InstrumentBase, ToolCapsule
 from surgsim.trace import FreePoseCommand
 
 # The most the hand's hold on the tool gives [N] (and [N·m] about it): the trocar instruments' insertion force limit.
-HAND_FORCE_LIMIT_N = 50.0
+HAND_FORCE_LIMIT_N = JOINT_FORCE_LIMITS[2]
 
 
 class FreeInstrument(InstrumentBase):

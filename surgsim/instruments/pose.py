@@ -27,6 +27,7 @@ import numpy as np
 from surgsim.errors import InputError
 from surgsim.instruments.commands import SLEW_LIMITS
 from surgsim.instruments.specs import InstrumentSpec
+from surgsim.instruments.trocar import port_rotation
 from surgsim.trace import FreePoseCommand
 
 # Fastest target motion: distal end [m/s] (a hand's fast reach; the trocar's insertion limit), orientation [rad/s]
@@ -86,17 +87,11 @@ def aim_rotation(position_m, aim_m, *, roll_rad: float = 0.0) -> np.ndarray:
     """The distal frame (3×3, columns x hinge pin, y jaw opening, z shaft) of a shaft at ``position_m`` pointing at
     ``aim_m``: z toward the aim, x horizontal (perpendicular to the scene's +z, or to +y for a vertical shaft), as a
     trocar's port frame (:func:`surgsim.instruments.trocar.port_rotation`), then rolled ``roll_rad`` about z."""
-    position = np.asarray(position_m, dtype=np.float64)
-    z = np.asarray(aim_m, dtype=np.float64) - position
-    length = float(np.linalg.norm(z))
+    length = float(np.linalg.norm(np.asarray(aim_m, dtype=np.float64) - np.asarray(position_m, dtype=np.float64)))
     if not math.isfinite(length) or length < 1e-6:
         raise InputError("instrument", "an open instrument's aim must be a finite point at least 1 µm from its "
                                        "start position.")
-    z /= length
-    up = np.array([0.0, 0.0, 1.0]) if abs(z[2]) < 0.99 else np.array([0.0, 1.0, 0.0])
-    x = np.cross(up, z)
-    x /= np.linalg.norm(x)
-    frame = np.column_stack([x, np.cross(z, x), z])
+    frame = port_rotation(position_m, aim_m)
     c, s = math.cos(roll_rad), math.sin(roll_rad)
     return frame @ np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
 

@@ -19,7 +19,7 @@ from surgsim.tissue.tool_contact import (
     CAPSULE_ENABLED, CAPSULE_ENERGIZED, CAPSULE_SENSE, COUNT_CHARRED, COUNT_CUT, COUNT_FORCE, COUNT_TORN, FLAG_CUT0,
     FLAG_TORN, FOLDED_VOLUME, F_BURN, F_CAP, F_DRAG, F_ENTRIES, F_MASS, F_NORMAL, F_PARAM, F_PUSH, F_REST, F_TEAR,
     F_VOLUME, F_X_STEP, H_BURN_RATE, H_CAPSULES, H_CUTTERS, H_DT, H_GRASPED, H_GRASPS, H_GRAVITY, H_OUTPUT_ROW,
-    H_SKIN, H_SPRINGS, H_SPRING_COUNT, H_TEAR_CHECKS, H_TRIANGLES, I_ACTIVE, I_ANCHORED, I_CAPSULE, I_FLAGS,
+    H_SKIN, H_SPRINGS, H_SPRING_COUNT, H_TEAR_CHECKS, H_TRIANGLES, I_ACTIVE, I_CAPSULE, I_FLAGS,
     I_GRASP_GROUP, I_GRASP_NODES, I_NEIGHBORS, I_NODE_TETS, I_NODE_TET_OFFSETS, I_OFFSETS, I_OVERSTRETCHED, I_SPRINGS,
     I_TETS, I_TET_LIVE, I_TRIANGLES, I_TRI_MASK, OUT_COUNT, OUT_ENERGIZED, OUT_FORCE, OUT_POINT, OUT_SENSED,
     OUT_STRONGEST, OUT_STRONGEST_FORCE, OUT_WEIGHT, ROW_BOUNDS, ROW_CAPSULES, ROW_FLOAT_SECTIONS, ROW_INT_SECTIONS,
@@ -271,7 +271,6 @@ def _post_step(x_in: V3, v_in: V3, x_out: V3, v_out: V3, a_out: V3, f_out: V3, a
     normal_at = _fsec(io, F_NORMAL)
     push_at = _fsec(io, F_PUSH)
     x_step_at = _fsec(io, F_X_STEP)
-    anchored = _isec(io, I_ANCHORED)
     capsule = _isec(io, I_CAPSULE)
     triangles = _isec(io, I_TRIANGLES)
     tri_mask = _isec(io, I_TRI_MASK)
@@ -283,7 +282,7 @@ def _post_step(x_in: V3, v_in: V3, x_out: V3, v_out: V3, a_out: V3, f_out: V3, a
         _set3(fbuf, x_step_at + 3 * i, x_out[i])
         _set3(fbuf, push_at + 3 * i, ti.math.vec3(0.0, 0.0, 0.0))
         cap = ibuf[capsule + i]
-        if cap >= 0 and ibuf[anchored + i] != 0:
+        if cap >= 0 and anchor[i][3] > 0.0:
             # The solver ignores forces on anchored nodes: nothing acted, drop it.
             ibuf[capsule + i] = -1
             f_out[i] = ti.math.vec3(0.0, 0.0, 0.0)
@@ -369,7 +368,7 @@ def _post_step(x_in: V3, v_in: V3, x_out: V3, v_out: V3, a_out: V3, f_out: V3, a
                             depth = reach + ti.max(0.0, -ti.min((p0 - a).dot(normal), (p1 - a).dot(normal)))
                         inv_mass = ti.math.vec3(0.0, 0.0, 0.0)
                         for k in ti.static(range(3)):
-                            if ibuf[anchored + tri[k]] == 0:
+                            if anchor[tri[k]][3] <= 0.0:
                                 inv_mass[k] = 1.0 / fbuf[mass + tri[k]]
                         weight = (inv_mass * w * w).sum()
                         if weight > 0.0:
@@ -390,7 +389,7 @@ def _post_step(x_in: V3, v_in: V3, x_out: V3, v_out: V3, a_out: V3, f_out: V3, a
     for i in range(n):
         x_i = x_out[i]
         near = (_row3(io, ROW_BOUNDS, 6) <= x_i).all() and (x_i <= _row3(io, ROW_BOUNDS, 9)).all()
-        if ibuf[anchored + i] == 0 and near:
+        if anchor[i][3] <= 0.0 and near:
             for c in range(n_capsules):
                 row = ROW_CAPSULES + c
                 if _flag(io, row, CAPSULE_ENABLED):

@@ -75,7 +75,8 @@ up to ``max_cutters`` cutter triangles (``a[0:3] b[3:6] c[6:9]``), and the outpu
 per capsule, ``OUT_*`` columns; one per grasp group, force and node count; one of ``COUNT_*`` counters). The pass's
 own arrays (contact records, burn, spring data, adjacency, surface) live in one float64 and one int32 device buffer
 cut into named sections (``FLOAT_SECTIONS``, ``INT_SECTIONS``): a launch costs microseconds per argument on a CPU,
-and arrays of any size compile once per process. Limits: at most :data:`MAX_CAPSULES` capsules (a bit mask per
+and arrays of any size compile once per process. Which nodes are anchored or attached the kernel reads from the solver's
+own anchor table (``TissueSolver.anchor_table``: flag +1 anchored, −k attached), never from a copy. Limits: at most :data:`MAX_CAPSULES` capsules (a bit mask per
 triangle); the narrow phase is a serial loop, cheap on a CPU but a single thread on a GPU.
 """
 
@@ -110,11 +111,11 @@ FLOAT_SECTIONS = ("mass", "drag", "param", "burn", "normal", "push", "x_step", "
                   "cap")
 F_MASS, F_DRAG, F_PARAM, F_BURN, F_NORMAL, F_PUSH, F_X_STEP, F_REST, F_TEAR, F_ENTRIES, F_VOLUME, F_CAP = range(12)
 FOLDED_VOLUME = 0.2  # a tet squeezed below this share of its rest volume is folding (see "Measurements")
-INT_SECTIONS = ("anchored", "capsule", "springs", "active", "flags", "overstretched", "offsets", "neighbors",
+INT_SECTIONS = ("capsule", "springs", "active", "flags", "overstretched", "offsets", "neighbors",
                 "triangles", "tri_mask", "grasp_nodes", "grasp_group", "tets", "tet_live", "node_tet_offsets",
                 "node_tets")
-(I_ANCHORED, I_CAPSULE, I_SPRINGS, I_ACTIVE, I_FLAGS, I_OVERSTRETCHED, I_OFFSETS, I_NEIGHBORS, I_TRIANGLES,
- I_TRI_MASK, I_GRASP_NODES, I_GRASP_GROUP, I_TETS, I_TET_LIVE, I_NODE_TET_OFFSETS, I_NODE_TETS) = range(16)
+(I_CAPSULE, I_SPRINGS, I_ACTIVE, I_FLAGS, I_OVERSTRETCHED, I_OFFSETS, I_NEIGHBORS, I_TRIANGLES,
+ I_TRI_MASK, I_GRASP_NODES, I_GRASP_GROUP, I_TETS, I_TET_LIVE, I_NODE_TET_OFFSETS, I_NODE_TETS) = range(15)
 
 # Spring flags: 0 untouched, FLAG_TORN over-stretched, FLAG_CUT0 + k crossed by cutter k.
 FLAG_TORN = 1
@@ -285,7 +286,7 @@ class ToolContact:
             "mass": n, "drag": n, "param": n, "burn": n, "normal": 3 * n, "push": 3 * n, "x_step": 3 * n,
             "rest": s, "tear": s, "entries": 3 * e, "volume": model.tet_count, "cap": 2 * n})
         self._ints = SectionBuffer(ti, ti.i32, INT_SECTIONS, {
-            "anchored": n, "capsule": n, "springs": 2 * s, "active": s, "flags": s, "overstretched": s,
+            "capsule": n, "springs": 2 * s, "active": s, "flags": s, "overstretched": s,
             "offsets": n + 1, "neighbors": e, "triangles": 3 * t, "tri_mask": t, "grasp_nodes": n, "grasp_group": n,
             "tets": 4 * model.tet_count, "tet_live": model.tet_count, "node_tet_offsets": n + 1,
             "node_tets": 4 * model.tet_count})
@@ -302,7 +303,6 @@ class ToolContact:
         self._ints.write(tets=tets, node_tets=by_node // 4, node_tet_offsets=np.concatenate(
             [[0], np.cumsum(np.bincount(tets.reshape(-1), minlength=n))]))
         self._tet_springs = tet_spring_ids(model)
-        self._anchored_now = np.zeros(n, dtype=bool).tobytes()
         self._active_source = None
         self._output_row = ROW_CAPSULES + self.capsule_count + self.max_cutters
         self._io = np.zeros((self._output_row + self.capsule_count + self.max_grasps + 1, CAPSULE_WIDTH))
@@ -403,10 +403,6 @@ class ToolContact:
     def _sync_solver(self) -> None:
         """Upload what the solver changed since the last pass: anchors, and springs after cuts or tears."""
         solver = self.solver
-        anchored = solver.anchored.tobytes()  # compared as bytes: the cheapest exact test
-        if anchored != self._anchored_now:
-            self._anchored_now = anchored
-            self._ints.write(anchored=solver.anchored)
         if solver.spring_active is not self._active_source:
             # set_spring_active replaces the mask, so its identity tells whether it changed.
             self._active_source = solver.spring_active

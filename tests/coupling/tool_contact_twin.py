@@ -154,7 +154,8 @@ def post_step(x_in, v_in, x_out, v_out, a_out, f_out, anchor, io, f):
     f["x_step"][:n] = x_out
     f["push"][:n] = 0.0
     cap = f["capsule"][:n]
-    dropped = (cap >= 0) & (f["anchored"][:n] != 0)
+    anchored = np.asarray(anchor)[:n, 3] > 0.0
+    dropped = (cap >= 0) & anchored
     f_out[dropped] = 0.0
     cap[dropped] = -1
     live = np.flatnonzero((cap >= 0) & enabled[np.maximum(cap, 0)])
@@ -169,7 +170,6 @@ def post_step(x_in, v_in, x_out, v_out, a_out, f_out, anchor, io, f):
 
     # 2-3. broad and narrow phase
     tris = f["triangles"][: int(header[H_TRIANGLES])]
-    anchored = f["anchored"][:n] != 0
     corners = x_out[tris]
     lo, hi = corners.min(axis=1), corners.max(axis=1)
     candidate = np.zeros((len(tris), n_caps), dtype=bool)
