@@ -31,6 +31,7 @@ examples:
   surgsim score session.jsonl --json score.json    score a recorded session (exit 0 pass, 1 fail)
   surgsim replay session.jsonl                     re-run a session headless, check it reproduces, score it
   surgsim bench solver                             solver speed on 1k-100k node meshes
+  surgsim bench tick                               the whole tick by stage, real-time factor per procedure
 """
 
 

@@ -1,9 +1,16 @@
 """The live loop: physics at its fixed tick on its own thread, drawing at the display's rate on the caller's.
 
 The physics thread asks the device for commands once per tick and steps the session; the drawing thread polls the
-viewer's input, hands it to the device, and draws :meth:`Session.frame` whenever the viewer is ready. The two meet
-only under a lock around one tick or one frame snapshot, so a slow frame delays drawing, never the ticks' inputs:
-with a device whose commands depend only on the tick (a replay, a script), the trace is the same at any frame rate.
+viewer's input, hands it to the device, and draws a frame at its rate. Frames are handed over between ticks: the
+drawing thread asks for one, the physics thread makes it (:meth:`Session.frame`) after its current tick and then
+waits while it is drawn. Both threads run Python under one interpreter lock; drawing makes hundreds of short OpenGL
+calls, each of which gives the lock up, and a physics thread that is behind the wall clock (it never sleeps) would
+take it back for a whole switch interval after each one: the window froze at ~3 FPS. Waiting out the draw costs the
+physics the drawing time (a few ms a frame) and keeps the window at its frame rate whatever the physics does; the
+rate drops from 60 to :data:`BEHIND_FPS` frames a second while the physics is behind. A slow frame delays drawing,
+never the ticks' inputs: with a device whose commands depend only on the tick (a replay, a script), the trace is the
+same at any frame rate. The physics thread measures its real-time factor (:attr:`LiveLoop.physics_rate`), which the
+HUD shows when it falls below real time.
 
 A haptic device (one that reports a pose instead of commands) drives the active instrument through
 :func:`pose_to_command` (a laparoscopic instrument) or :func:`pose_to_free_command` (an open-surgery one), and feels
@@ -15,6 +22,7 @@ are told each free instrument's start pose and the view through their ``set_free
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import time
@@ -30,6 +38,10 @@ RAD_PER_M = math.radians(60.0) / 0.08
 INSERTION_PER_M = 0.25 / 0.16
 # An open-surgery tool moves as the hand does (1:1): the stylus's ±8 cm reach ±8 cm around the tool's start.
 FREE_MOTION_SCALE = 1.0
+# The drawing rate while the physics is behind the wall clock: every frame costs the physics its drawing time.
+BEHIND_FPS = 30.0
+# The physics' real-time factor is measured over windows of this length [s] of wall time.
+RATE_WINDOW_S = 0.5
 
 
 def pose_to_command(reading: DeviceReading) -> InstrumentCommand | None:
@@ -108,6 +120,56 @@ class LiveLoop:
         self._stop = threading.Event()
         self._quit = False
         self._error: BaseException | None = None
+        self._frame_wanted = threading.Event()
+        self._frame_given = threading.Event()
+        self._frame_drawn = threading.Event()
+        self._frame = None
+        self.physics_rate: float | None = None  # simulated s per wall s over the last window; None until measured
+        self._rate_mark: tuple[float, int] | None = None
+
+    # -- frames handed from the physics thread to the drawing thread ---------------------------------------------
+    def _make_frame(self):
+        frame = self.session.frame(active_instrument=self.active_instrument, paused=self.paused, camera=self.camera)
+        if self.physics_rate is not None:
+            frame = dataclasses.replace(frame, hud=dataclasses.replace(frame.hud, physics_rate=self.physics_rate))
+        return frame
+
+    def _serve_frame(self) -> None:
+        """On the physics thread, between ticks: make the frame the drawing thread asked for, then wait while it is
+        drawn (see the module's docstring; bounded, so a drawing thread that went away never stalls the physics)."""
+        if not self._frame_wanted.is_set():
+            return
+        self._frame_wanted.clear()
+        self._frame_drawn.clear()
+        self._frame = self._make_frame()
+        self._frame_given.set()
+        self._frame_drawn.wait(0.25)
+
+    def _request_frame(self, physics: threading.Thread):
+        """On the drawing thread: the next frame, or None when the physics did not hand one over in time."""
+        if not physics.is_alive():
+            with self._tick_lock:
+                return self._make_frame()
+        if not self._frame_given.is_set():
+            self._frame_wanted.set()
+            if not self._frame_given.wait(0.05):
+                return None
+        self._frame_given.clear()
+        return self._frame
+
+    def _measure_rate(self, now: float) -> None:
+        ticks = self.session.tick_count
+        if self._rate_mark is None:
+            self._rate_mark = (now, ticks)
+            return
+        since, ticks_then = self._rate_mark
+        if now - since >= RATE_WINDOW_S:
+            self.physics_rate = (ticks - ticks_then) * self.session.dt_s / (now - since)
+            self._rate_mark = (now, ticks)
+
+    @property
+    def physics_behind(self) -> bool:
+        return self.physics_rate is not None and self.physics_rate < 0.95
 
     # -- physics thread ------------------------------------------------------------------------------------------
     def _physics(self) -> None:
@@ -117,9 +179,11 @@ class LiveLoop:
         try:
             while not self._stop.is_set():
                 if self.paused:
-                    time.sleep(0.01)
+                    self._frame_wanted.wait(0.01)
+                    self._serve_frame()
                     started = time.perf_counter()
                     ticks_at_start = session.tick_count
+                    self._rate_mark = None
                     continue
                 with self._device_lock:
                     reading = self.device.read()
@@ -139,11 +203,14 @@ class LiveLoop:
                     self.device.write_force(force if tool is None else tool.view.T @ force)
                 if session.finished or (self.max_ticks is not None and session.tick_count >= self.max_ticks):
                     break
+                self._serve_frame()
+                now = time.perf_counter()
+                self._measure_rate(now)
                 if self.realtime:
                     due = started + (session.tick_count - ticks_at_start) * session.dt_s
-                    delay = due - time.perf_counter()
-                    if delay > 0:
-                        time.sleep(delay)
+                    delay = due - now
+                    if delay > 0 and self._frame_wanted.wait(delay):
+                        self._serve_frame()
         except BaseException as error:  # surfaced on the drawing thread, which owns the user's attention
             self._error = error
         finally:
@@ -206,15 +273,20 @@ class LiveLoop:
                 if viewer.should_close():
                     self._quit = True
                     break
-                with self._tick_lock:
-                    frame = session.frame(active_instrument=self.active_instrument, paused=self.paused,
-                                          camera=self.camera)
-                viewer.draw(frame)
-                rest = self.frame_period_s - (time.perf_counter() - frame_started)
+                frame = self._request_frame(physics)
+                if frame is None:
+                    continue
+                try:
+                    viewer.draw(frame)
+                finally:
+                    self._frame_drawn.set()
+                period = max(self.frame_period_s, 1.0 / BEHIND_FPS) if self.physics_behind else self.frame_period_s
+                rest = period - (time.perf_counter() - frame_started)
                 if rest > 0:
                     self._stop.wait(rest)
         finally:
             self._stop.set()
+            self._frame_drawn.set()
             physics.join()
         if self._error is not None:
             raise self._error

@@ -139,8 +139,10 @@ def replay_trace(
     frames = 0
     try:
         device = ReplayDevice.from_trace(recorded)
-        session = Session(procedure.path, arch=arch, dt_s=recorded.header.dt_s, seed=recorded.header.seed,
-                          trace_path=path)
+        header = recorded.header
+        solver_options = {} if header.tissue_iterations is None else {"iterations": header.tissue_iterations}
+        session = Session(procedure.path, arch=arch, dt_s=header.dt_s, tissue_dt_s=header.tissue_step_s,
+                          seed=header.seed, trace_path=path, solver_options=solver_options)
         with contextlib.ExitStack() as stack:
             stack.enter_context(session)
             video = None

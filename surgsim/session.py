@@ -4,6 +4,11 @@ Each physics tick (``dt``, 1 ms) flows one way::
 
     commands (device, script or trace) → Coupler (instruments ⇄ tissue) → ProcedureRuntime (goals, zones) → trace
 
+Two rates: the instruments and the forces they feel run at the tick (1 kHz, the haptic rate); the tissue, the
+contact pass and the procedure's goals and zones every ``tissue_dt_s`` (2 ms by default, :data:`DEFAULT_TISSUE_DT_S`),
+between which the tissue's reactions on the tools are held (:mod:`surgsim.coupling.scene`). Both rates and the
+solver's iteration count are written in the trace's header, and a replay uses the recorded ones.
+
 Rendering is not part of the tick: a viewer reads :meth:`Session.frame` whenever it draws, so the frame rate never
 changes what the physics computes, and a headless run (the null viewer, CI, ``surgsim replay``) executes exactly the
 ticks an interactive one does.
@@ -32,6 +37,10 @@ from surgsim.trace import Command, EndReason, TraceHeader, TraceWriter
 # trainee's motion, at a tenth of the trace size.
 SAMPLE_EVERY_TICKS = 10
 DEFAULT_DT_S = 1e-3
+# The tissue's step. Implicit Euler is stable at any step; 2 ms halves the solver's cost per simulated second, and on
+# the shipped expert sessions it stays within the bound that tools/bench_multirate.py measures against 1 ms tissue
+# (README "Performance").
+DEFAULT_TISSUE_DT_S = 2e-3
 # Before the first tick the organs settle under gravity on their anchors, heavily damped so that they reach their
 # loaded shape without the overshoot that a sudden release into gravity gives (which would tear springs nobody
 # touched, counting as the trainee's tissue damage). 0.6 s at ζ = 3 brings the shipped scenes to rest.
@@ -42,8 +51,9 @@ SETTLE_DAMPING_RATIO = 3.0
 class Session:
     """One run of a procedure file on the tissue solver and the rigid world.
 
-    ``arch`` picks the compute backend (:func:`surgsim.init`); ``trace_path``, when given, records the session
-    there (the file must not exist). Call :meth:`tick` with each tick's commands, then :meth:`finish`.
+    ``arch`` picks the compute backend (:func:`surgsim.init`); ``dt_s`` is the tick (instruments, haptics) and
+    ``tissue_dt_s`` the tissue's step, a whole multiple of it (None: the tick); ``trace_path``, when given, records
+    the session there (the file must not exist). Call :meth:`tick` with each tick's commands, then :meth:`finish`.
     """
 
     def __init__(
@@ -52,6 +62,7 @@ class Session:
         *,
         arch: str = "cpu",
         dt_s: float = DEFAULT_DT_S,
+        tissue_dt_s: float | None = DEFAULT_TISSUE_DT_S,
         seed: int = 0,
         trace_path: str | os.PathLike | None = None,
         use_cache: bool = True,
@@ -67,9 +78,10 @@ class Session:
         self.scene = build_scene(self.procedure_file, use_cache=use_cache)
         self.backend = surgsim.init(arch)
         self.dt_s = float(dt_s)
+        self.tissue_dt_s = float(tissue_dt_s or dt_s)
         self.seed = int(seed)
         options = dict(solver_options or {})
-        self.solver = TissueSolver(self.scene.model, options, dt=self.dt_s)
+        self.solver = TissueSolver(self.scene.model, options, dt=self.tissue_dt_s)
         self.scene.apply_anchors(self.solver)
         settled = self._settled_positions(TissueSolver, options)
         self.world = RigidWorld(dt=self.dt_s)
@@ -93,16 +105,18 @@ class Session:
             header = TraceHeader.for_session(
                 trace_path=Path(trace_path), procedure_path=self.procedure_file.path,
                 procedure_sha256=self.procedure_file.sha256, backend=self.backend, dt_s=self.dt_s, seed=self.seed,
+                tissue_dt_s=self.tissue_dt_s, tissue_iterations=self.solver.options.iterations,
             )
             self._trace = TraceWriter(trace_path, header)
         self.ended: EndReason | None = None
 
     def _settled_positions(self, solver_class, options: dict) -> np.ndarray:
-        settler = solver_class(self.scene.model, {**options, "damping_ratio": SETTLE_DAMPING_RATIO}, dt=self.dt_s)
+        settler = solver_class(self.scene.model, {**options, "damping_ratio": SETTLE_DAMPING_RATIO},
+                               dt=self.tissue_dt_s)
         self.scene.apply_anchors(settler)
         settler.set_obstacles(self.scene.tissue_obstacles())
         state, scratch = settler.state(), settler.state()
-        for _ in range(round(SETTLE_S / self.dt_s)):
+        for _ in range(round(SETTLE_S / self.tissue_dt_s)):
             settler.step(state, scratch)
             state, scratch = scratch, state
         return state.positions_numpy()
@@ -128,10 +142,12 @@ class Session:
         if self._trace is not None:
             for name in sorted(commands):
                 self._trace.write_command(self.coupler.tick, name, commands[name])
+        tissue_tick = self.coupler.tissue_tick_next
         self.coupler.step(commands)
-        coupling_events = self.coupler.drain_events()
-        view = self._tick_view(coupling_events)
-        events = coupling_events + self.runtime.update(view)
+        events = self.coupler.drain_events()
+        if tissue_tick:
+            # Goals and zones at the tissue's rate: between its steps nothing they read of the tissue changes.
+            events += self.runtime.update(self._tick_view(events))
         self.events.extend(events)
         if self._trace is not None:
             for event in events:
@@ -153,7 +169,7 @@ class Session:
                 energy=instrument.energy,
                 grasped_nodes=grasp.nodes if grasp is not None else (),
             )
-        return TickView(self.coupler.tick, self.coupler.time_s, self.dt_s, self.coupler.positions(), instruments,
+        return TickView(self.coupler.tick, self.coupler.time_s, self.tissue_dt_s, self.coupler.positions, instruments,
                         tuple(events))
 
     def finish(self, reason: EndReason | None = None) -> None:

@@ -67,11 +67,20 @@ class TraceHeader(_Record):
     backend: str
     dt_s: float = Field(gt=0)
     seed: int
+    # The tissue's step [s] and the solver's iterations (absent in traces from before multi-rate physics: the tissue
+    # then stepped every tick with the solver's defaults of the time, 8 iterations).
+    tissue_dt_s: float | None = Field(None, gt=0)
+    tissue_iterations: int | None = Field(None, ge=1)
+
+    @property
+    def tissue_step_s(self) -> float:
+        """The tissue's step [s] this trace was recorded with."""
+        return self.tissue_dt_s if self.tissue_dt_s is not None else self.dt_s
 
     @classmethod
     def for_session(
         cls, *, trace_path: str | os.PathLike, procedure_path: str | os.PathLike, procedure_sha256: str,
-        backend: str, dt_s: float, seed: int,
+        backend: str, dt_s: float, seed: int, tissue_dt_s: float | None = None, tissue_iterations: int | None = None,
     ) -> "TraceHeader":
         """The header of a new trace at ``trace_path`` recording a session of the procedure at ``procedure_path``."""
         procedure = Path(procedure_path).resolve()
@@ -84,7 +93,7 @@ class TraceHeader(_Record):
         written = os.path.relpath(procedure, trace_folder) if shares_more_than_root else str(procedure)
         return cls(
             surgsim_version=__version__, procedure=Path(written).as_posix(), procedure_sha256=procedure_sha256,
-            backend=backend, dt_s=dt_s, seed=seed,
+            backend=backend, dt_s=dt_s, seed=seed, tissue_dt_s=tissue_dt_s, tissue_iterations=tissue_iterations,
         )
 
     def procedure_path(self, trace_path: str | os.PathLike) -> Path:

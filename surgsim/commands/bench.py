@@ -42,7 +42,43 @@ def register(subparsers) -> None:
     coupling.add_argument("--arch", default="cpu", help="Taichi backend: auto, cuda, vulkan, metal or cpu")
     coupling.add_argument("--json", dest="json_path", default=None, metavar="OUT", help="write the results as JSON")
     coupling.set_defaults(func=run_coupling)
+    tick = sub.add_parser(
+        "tick",
+        help="the whole physics tick by stage on the shipped procedures, and its real-time factor",
+        description="Replay each shipped procedure's expert session headless after set-up and a warm-up, and print "
+                    "the milliseconds per tick by stage (commands, instruments + PyBullet, solver, contact, "
+                    "interactions, goals/zones, trace, other) and the real-time factor (simulated s per wall s).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example:\n  surgsim bench tick liver_retraction --replay --json tick.json",
+    )
+    tick.add_argument("procedures", nargs="*", metavar="PROCEDURE",
+                      help="shipped procedure names (default: all that ship an expert trace)")
+    tick.add_argument("--warmup", default="500", help="ticks replayed before timing (default 500)")
+    tick.add_argument("--ticks", default=None, help="time at most this many ticks (default: the whole session)")
+    tick.add_argument("--replay", action="store_true",
+                      help="also time `surgsim replay` of each trace in a fresh process (set-up and score included)")
+    tick.add_argument("--arch", default="cpu", help="Taichi backend: auto, cuda, vulkan, metal or cpu")
+    tick.add_argument("--json", dest="json_path", default=None, metavar="OUT", help="write the results as JSON")
+    tick.set_defaults(func=run_tick)
     bench.set_defaults(func=lambda args: (bench.print_help(), 2)[1])
+
+
+def run_tick(args) -> int:
+    from rich.console import Console
+
+    from surgsim.bench.tick import run, shipped_procedures
+
+    known = shipped_procedures()
+    for name in args.procedures:
+        if name not in known:
+            raise InputError("bench tick", f"no shipped procedure '{name}' with an expert trace; choose from "
+                                           f"{', '.join(known)}.")
+    warmup = _count(args.warmup, "--warmup", 1_000_000) if args.warmup != "0" else 0
+    ticks = None if args.ticks is None else _count(args.ticks, "--ticks", 10_000_000)
+    _check_arch(args.arch)
+    run(args.procedures or known, arch=args.arch, warmup_ticks=warmup, max_ticks=ticks, replay=args.replay,
+        json_path=args.json_path, console=Console())
+    return 0
 
 
 def _count(text: str, option: str, upper: int) -> int:

@@ -1,9 +1,14 @@
 """The coupler: one tissue solver and one rigid world advanced together in a fixed order, tick by tick.
 
-Per tick (``dt``, the physics period shared by both worlds):
+Two rates. The rigid world's tick ``dt`` (1 ms: the haptic servo and the instruments) and the tissue's step, a whole
+number ``tissue_every`` of ticks (the solver's ``options.dt``; 2 ms by default in a session, see
+:mod:`surgsim.session`). Every tick:
 
 1. device commands → instruments (validated, clamped, slew-limited);
-2. instruments: last tick's tissue reactions pushed on the tool links, one PyBullet step, link states read back;
+2. instruments: the tissue's last reactions pushed on the tool links, one PyBullet step, link states read back;
+
+and on every ``tissue_every``-th tick (the tissue tick) also:
+
 3. tool capsules packed (closing or holding jaws and cutting blades do not push), cutter triangles of closing
    scissors;
 4. grasp anchors moved with the jaws;
@@ -13,6 +18,11 @@ Per tick (``dt``, the physics period shared by both worlds):
 7. interactions, in this order: contact monitor, grasping, cutting, tearing, cautery, clipping; then the topology
    changes they requested are applied at once;
 8. solver events (blow-ups) join the event stream; the states swap.
+
+Between tissue ticks the tissue state, the contact set and the instruments' reactions are held (zero-order hold): the
+tools keep feeling the last contact forces while they move, and the next tissue tick's contact pass sees the whole
+motion since the last one (capsules "before" = at the last tissue tick). Events carry the time of the tick they
+happened in.
 
 Nothing depends on wall-clock time, thread scheduling or dictionary order beyond insertion order, so two couplers fed
 the same commands produce bit-identical tissue states and event lists on one backend.
@@ -57,13 +67,16 @@ class Coupler:
 
     def __init__(self, solver, world, *, options: CouplingOptions | dict | None = None):
         self.options = CouplingOptions.parse(options)
-        if abs(solver.options.dt - world.dt) > 1e-12:
-            raise InputError("coupling", f"the solver's dt ({solver.options.dt} s) and the rigid world's "
-                                         f"({world.dt} s) must be equal.")
+        ratio = solver.options.dt / world.dt
+        self.tissue_every = max(1, round(ratio))
+        if abs(ratio - self.tissue_every) > 1e-9:
+            raise InputError("coupling", f"the solver's dt ({solver.options.dt} s) must be a whole multiple of the "
+                                         f"rigid world's ({world.dt} s).")
         self.solver = solver
         self.world = world
         self.model = solver.model
         self.dt = world.dt
+        self.tissue_dt = solver.options.dt
         self.tick = 0
         self.state, self._next = solver.state(), solver.state()
         opt = self.options
@@ -73,7 +86,7 @@ class Coupler:
                     for name, i in instruments.items()}
         self.layout = CapsuleLayout(instruments, anatomy_capsules(world), friction=friction,
                                     anatomy_friction=opt.anatomy_friction)
-        tear_checks = max(1, math.ceil(opt.tear_persist_s / (opt.check_springs_every * self.dt) - 1e-9))
+        tear_checks = max(1, math.ceil(opt.tear_persist_s / (opt.check_springs_every * self.tissue_dt) - 1e-9))
         self.contact = ToolContact(solver, len(self.layout), skin_m=opt.skin_m, burn_dwell_s=opt.burn_dwell_s,
                                    check_springs_every=opt.check_springs_every, tear_checks=tear_checks)
         # Scene anchors (ligaments, cut faces of a CT-cut organ) are kinematic boundaries that concentrate stress in
@@ -100,7 +113,7 @@ class Coupler:
     # -- the tick --------------------------------------------------------------------------------------------------
     def step(self, commands: Mapping[str, InstrumentCommand] | None = None) -> None:
         """Advance one tick of ``dt``; ``commands`` maps instrument names to this tick's commands (others keep
-        their last one)."""
+        their last one). The tissue advances on every ``tissue_every``-th tick (see :attr:`tissue_tick_next`)."""
         instruments = self.world.instruments
         for name, command in (commands or {}).items():
             if name not in instruments:
@@ -109,15 +122,27 @@ class Coupler:
         for instrument, link, force, point in self._pushes:
             instrument.push(link, force, point)
         self.world.step()
+        if not self.tissue_tick_next:
+            self.tick += 1
+            return
+        self._tissue_step(instruments)
+        self.tick += 1
+
+    @property
+    def tissue_tick_next(self) -> bool:
+        """Whether the next :meth:`step` advances the tissue too."""
+        return (self.tick + 1) % self.tissue_every == 0
+
+    def _tissue_step(self, instruments) -> None:
         self.cutting.prepare()
         self.grasping.prepare()
         capsules = self.layout.pack(disabled=self.cutting.disabled_rows | self.grasping.disabled_rows)
         self.grasping.move_anchors()
         solver_events = len(self.solver.events)
-        self.solver.step(self.state, self._next, self.dt)
+        self.solver.step(self.state, self._next, self.tissue_dt)
         if any(not e.recovered for e in self.solver.events[solver_events:]):
             self.contact.reset(self._next)
-        report = self.contact.run(self.state, self._next, capsules, self.dt, cutters=self.cutting.cutters)
+        report = self.contact.run(self.state, self._next, capsules, self.tissue_dt, cutters=self.cutting.cutters)
         ctx = TickContext(self.tick + 1, self.dt, self.model, self.solver, self._next, self.contact, self.topology,
                           self.layout, instruments, report, self._events)
         self.grasping.read_forces(ctx)
@@ -134,7 +159,6 @@ class Coupler:
             ctx.emit("blowup", detail={"max_speed_m_s": event.max_speed, "retries": event.retries,
                                        "substeps": event.substeps, "recovered": event.recovered})
         self.state, self._next = self._next, self.state
-        self.tick += 1
 
     def _collect_forces(self, ctx: TickContext) -> None:
         """Each instrument's force from the tissue, and the pushes to apply to its links next tick."""

@@ -99,7 +99,7 @@ class ProcedureRuntime:
                 f"the tick has instruments {sorted(view.instruments)}, the procedure {sorted(self.instrument_types)}"
             )
         expected = (self.scene.model.node_count, 3)
-        if view.positions.shape != expected:
+        if view.positions_given and view.positions.shape != expected:
             raise ValueError(f"positions must have shape {list(expected)}, got {list(view.positions.shape)}")
 
     def _complete_step(self, time_s: float, instrument: str) -> Event:

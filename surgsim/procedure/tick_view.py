@@ -8,7 +8,7 @@ and the events the coupling reported during the tick, and hands it to
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Callable, Mapping
 
 import numpy as np
 
@@ -59,18 +59,35 @@ class InstrumentView:
         )
 
 
-@dataclass(frozen=True, eq=False)
 class TickView:
-    """One physics tick: ``tick`` number, ``time_s`` [s] at its end, its length ``dt_s`` [s], the tissue's node
-    ``positions`` [N, 3] [m], every procedure instrument by name, and the coupling's ``events`` of this tick."""
+    """One physics tick: ``tick`` number, ``time_s`` [s] at its end, ``dt_s`` [s] the time since the previous view,
+    the tissue's node ``positions`` [N, 3] [m], every procedure instrument by name, and the coupling's ``events`` of
+    this tick.
 
-    tick: int
-    time_s: float
-    dt_s: float
-    positions: np.ndarray
-    instruments: Mapping[str, InstrumentView]
-    events: tuple[Event, ...] = ()
+    ``positions`` may be given as an array or as a function that returns one: it is then called once, when a goal
+    or zone first needs the tissue (most ticks need none, and copying every node from the device costs more than the
+    rest of the procedure's bookkeeping)."""
 
-    def __post_init__(self):
-        object.__setattr__(self, "positions", np.asarray(self.positions, dtype=np.float64))
-        object.__setattr__(self, "events", tuple(self.events))
+    __slots__ = ("tick", "time_s", "dt_s", "instruments", "events", "_positions", "_source")
+
+    def __init__(self, tick: int, time_s: float, dt_s: float, positions: "np.ndarray | Callable[[], np.ndarray]",
+                 instruments: Mapping[str, InstrumentView], events=()):
+        self.tick = tick
+        self.time_s = time_s
+        self.dt_s = dt_s
+        self.instruments = instruments
+        self.events = tuple(events)
+        self._positions = None
+        self._source = positions
+
+    @property
+    def positions_given(self) -> bool:
+        """Whether the positions are at hand (an array was given, or the function was called already)."""
+        return self._positions is not None or not callable(self._source)
+
+    @property
+    def positions(self) -> np.ndarray:
+        if self._positions is None:
+            source = self._source
+            self._positions = np.asarray(source() if callable(source) else source, dtype=np.float64)
+        return self._positions

@@ -191,6 +191,7 @@ class HudState:
     - ``warnings``: one line each (force over the limit, forbidden-zone contact, ...)
     - ``step_complete``: show the step-complete cue with ``step_complete_text``
     - ``paused``: the "paused" banner; ``end_report``: the end screen, shown over everything else
+    - ``physics_rate``: the physics' real-time factor (simulated s per wall s); shown when below real time
     """
 
     procedure_title: str = ""
@@ -206,6 +207,7 @@ class HudState:
     step_complete_text: str = "Step complete"
     paused: bool = False
     end_report: EndReport | None = None
+    physics_rate: float | None = None
 
 
 @dataclass(frozen=True, eq=False)

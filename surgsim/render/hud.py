@@ -31,6 +31,8 @@ from surgsim.render.text import font_height, load_font, wrap_text
 GAUGE_FULL_SCALE_OF_LIMIT = 1.5
 GAUGE_FULL_SCALE_WITHOUT_LIMIT_N = 5.0
 GAUGE_AMBER_FRACTION_OF_LIMIT = 0.8
+# The HUD shows the physics' real-time factor when it falls below this (slow motion the trainee should know of).
+SLOW_PHYSICS = 0.95
 
 WHITE = (255, 255, 255, 255)
 GREY_TEXT = (200, 200, 200, 255)
@@ -102,10 +104,14 @@ class HudPainter:
         gauges = tuple(self._gauge(name, force, hud, by_name.get(name)) for name, force in hud.forces_n.items())
         complete = hud.step_complete_text if hud.step_complete else None
         paused = hud.paused and hud.end_report is None
+        # Rounded so the layer is repainted only when the shown figure changes.
+        slow = (round(hud.physics_rate, 1) if hud.physics_rate is not None and hud.physics_rate < SLOW_PHYSICS
+                else None)
         specs: list[tuple[str, object, Callable[[], HudLayer | None]]] = [
             ("step", (hud.procedure_title, hud.step_title, hud.step_instructions),
              lambda: self._step_panel(hud.procedure_title, hud.step_title, hud.step_instructions)),
             ("timer", (timer, over_time), lambda: self._timer(timer, over_time)),
+            ("physics", slow, lambda: slow is not None and self._physics_rate(slow)),
             ("warnings", tuple(hud.warnings), lambda: self._warnings(tuple(hud.warnings))),
             ("gauges", gauges, lambda: self._gauges(gauges)),
             ("complete", complete, lambda: complete and self._banner("complete", complete, COMPLETE_GREEN, 0.72)),
@@ -187,6 +193,15 @@ class HudPainter:
         draw.rounded_rectangle((0, 0, image.width - 1, image.height - 1), radius=pad, fill=PANEL)
         draw.text((pad, pad), text, font=font, fill=ALARM_RED if over_time else WHITE)
         return HudLayer("timer", self.size[0] - self._px(16) - image.width, self._px(16), image)
+
+    def _physics_rate(self, rate: float) -> HudLayer:
+        """Below the timer: the physics runs slower than real time (the tissue moves in slow motion)."""
+        text = f"physics {rate:.1f}\u00d7"
+        font, pad = load_font(self._px(16), bold=True), self._px(6)
+        image, draw = self._canvas(font.getlength(text) + 2 * pad, font_height(font) * 1.25 + 2 * pad)
+        draw.rounded_rectangle((0, 0, image.width - 1, image.height - 1), radius=pad, fill=WARNING_BOX)
+        draw.text((pad, pad), text, font=font, fill=WHITE)
+        return HudLayer("physics", self.size[0] - self._px(16) - image.width, self._px(70), image)
 
     def _warnings(self, warnings: tuple[str, ...]) -> HudLayer | None:
         if not warnings:
