@@ -142,7 +142,8 @@ def replay_trace(
         header = recorded.header
         solver_options = {} if header.tissue_iterations is None else {"iterations": header.tissue_iterations}
         session = Session(procedure.path, arch=arch, dt_s=header.dt_s, tissue_dt_s=header.tissue_step_s,
-                          seed=header.seed, trace_path=path, solver_options=solver_options)
+                          seed=header.seed, trace_path=path, solver_options=solver_options,
+                          resolution=header.resolution or 1.0)
         with contextlib.ExitStack() as stack:
             stack.enter_context(session)
             video = None

@@ -53,7 +53,8 @@ class Session:
 
     ``arch`` picks the compute backend (:func:`surgsim.init`); ``dt_s`` is the tick (instruments, haptics) and
     ``tissue_dt_s`` the tissue's step, a whole multiple of it (None: the tick); ``trace_path``, when given, records
-    the session there (the file must not exist). Call :meth:`tick` with each tick's commands, then :meth:`finish`.
+    the session there (the file must not exist); ``resolution`` meshes the imported organs with that share of their
+    ``target_nodes`` (see :mod:`surgsim.resolution`). Call :meth:`tick` with each tick's commands, then :meth:`finish`.
     """
 
     def __init__(
@@ -67,6 +68,7 @@ class Session:
         trace_path: str | os.PathLike | None = None,
         use_cache: bool = True,
         solver_options: Mapping | None = None,
+        resolution: float = 1.0,
     ):
         import surgsim
         from surgsim.coupling import Coupler
@@ -75,7 +77,8 @@ class Session:
 
         self.procedure_file = load_procedure(procedure_path)
         self.spec = self.procedure_file.spec
-        self.scene = build_scene(self.procedure_file, use_cache=use_cache)
+        self.resolution = float(resolution)
+        self.scene = build_scene(self.procedure_file, use_cache=use_cache, resolution=self.resolution)
         self.backend = surgsim.init(arch)
         self.dt_s = float(dt_s)
         self.tissue_dt_s = float(tissue_dt_s or dt_s)
@@ -106,6 +109,7 @@ class Session:
                 trace_path=Path(trace_path), procedure_path=self.procedure_file.path,
                 procedure_sha256=self.procedure_file.sha256, backend=self.backend, dt_s=self.dt_s, seed=self.seed,
                 tissue_dt_s=self.tissue_dt_s, tissue_iterations=self.solver.options.iterations,
+                resolution=self.resolution,
             )
             self._trace = TraceWriter(trace_path, header)
         self.ended: EndReason | None = None

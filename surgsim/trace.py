@@ -71,6 +71,8 @@ class TraceHeader(_Record):
     # then stepped every tick with the solver's defaults of the time, 8 iterations).
     tissue_dt_s: float | None = Field(None, gt=0)
     tissue_iterations: int | None = Field(None, ge=1)
+    # The share of the procedure's target_nodes its imported organs were meshed with (absent: 1, the procedure's own).
+    resolution: float | None = Field(None, gt=0, le=1)
 
     @property
     def tissue_step_s(self) -> float:
@@ -81,6 +83,7 @@ class TraceHeader(_Record):
     def for_session(
         cls, *, trace_path: str | os.PathLike, procedure_path: str | os.PathLike, procedure_sha256: str,
         backend: str, dt_s: float, seed: int, tissue_dt_s: float | None = None, tissue_iterations: int | None = None,
+        resolution: float | None = None,
     ) -> "TraceHeader":
         """The header of a new trace at ``trace_path`` recording a session of the procedure at ``procedure_path``."""
         procedure = Path(procedure_path).resolve()
@@ -94,6 +97,7 @@ class TraceHeader(_Record):
         return cls(
             surgsim_version=__version__, procedure=Path(written).as_posix(), procedure_sha256=procedure_sha256,
             backend=backend, dt_s=dt_s, seed=seed, tissue_dt_s=tissue_dt_s, tissue_iterations=tissue_iterations,
+            resolution=resolution,
         )
 
     def procedure_path(self, trace_path: str | os.PathLike) -> Path:

@@ -10,7 +10,9 @@ share of the wall time.
     python tools/bench_multirate.py                                   # all shipped procedures, default settings
     python tools/bench_multirate.py --procedure liver_retraction --settings 2:8,2:6,2:4 --json out/multirate.json
 
-A setting is ``STEP_MS:ITERATIONS``. This is a measurement script, never a test.
+A setting is ``STEP_MS:ITERATIONS`` followed by optional ``:KEY=VALUE`` solver options (``ms`` mass scaling,
+``sub`` sub-steps; e.g. ``2:4:sub=2``).
+This is a measurement script, never a test.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ PROCEDURES = ("liver_retraction", "gallbladder_dissection", "pattern_cutting")
 SAMPLE_EVERY = 10
 
 
-def run(trace_path: Path, tissue_dt_s: float, iterations: int, max_ticks: int | None) -> dict:
+def run(trace_path: Path, tissue_dt_s: float, options: dict, max_ticks: int | None) -> dict:
     from surgsim.devices.replay import ReplayDevice
     from surgsim.replay import replay_ticks
     from surgsim.scoring import load_session
@@ -42,7 +44,7 @@ def run(trace_path: Path, tissue_dt_s: float, iterations: int, max_ticks: int | 
     device = ReplayDevice.from_trace(recorded)
     forces, grasped, held_positions = [], {}, []
     with Session(procedure.path, arch="cpu", dt_s=recorded.header.dt_s, tissue_dt_s=tissue_dt_s,
-                 solver_options={"iterations": iterations}) as session:
+                 solver_options=options) as session:
         started = time.perf_counter()
         for _ in range(ticks):
             session.tick(device.read().commands)
@@ -90,9 +92,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.disable(logging.WARNING)
 
-    def parse(text: str) -> tuple[float, int]:
-        step, iterations = text.split(":")
-        return float(step) * 1e-3, int(iterations)
+    def parse(text: str) -> tuple[float, dict]:
+        step, iterations, *extra = text.split(":")
+        options = {"iterations": int(iterations)}
+        names = {"ms": ("mass_scaling", float), "sub": ("substeps", int)}
+        for item in extra:
+            key, value = item.split("=")
+            option, kind = names[key]
+            options[option] = kind(value)
+        return float(step) * 1e-3, options
 
     results = {}
     for name in args.procedure or PROCEDURES:

@@ -37,6 +37,10 @@ def register(subparsers) -> None:
     parser.add_argument("--viewer", choices=("window", "offscreen", "null"), default="window",
                         help="window (default); offscreen or null for machines without a screen")
     parser.add_argument("--max-seconds", type=float, metavar="S", help="stop after S simulated seconds")
+    parser.add_argument("--resolution", default="auto", metavar="auto|full|SHARE",
+                        help="tissue model resolution: auto (default) measures this machine and, when it cannot hold "
+                             "real time, meshes the organs more coarsely; full forces the procedure's own; a share "
+                             "in (0, 1] of the organs' target_nodes")
     parser.set_defaults(func=run)
 
 
@@ -62,6 +66,7 @@ def run(args) -> int:
     from surgsim.devices.factory import open_device
     from surgsim.live import LiveLoop
     from surgsim.render.viewer import make_viewer
+    from surgsim.resolution import parse_resolution
     from surgsim.scoring import score_session
     from surgsim.scoring.report import render
     from surgsim.session import Session
@@ -84,7 +89,19 @@ def run(args) -> int:
         raise InputError(trace_path, "a trace is never overwritten; choose another --trace path.")
     trace_path.parent.mkdir(parents=True, exist_ok=True)
 
-    session = Session(procedure, arch=args.arch, trace_path=trace_path)
+    resolution = parse_resolution(args.resolution)
+    if resolution is None:
+        from surgsim import backend
+        from surgsim.procedure import load_procedure
+        from surgsim.resolution import choose_resolution
+
+        console = Console(stderr=True)
+        with console.status("measuring what this machine can hold in real time…"):
+            choice = choose_resolution(procedure, arch=args.arch, procedure_sha256=load_procedure(procedure).sha256,
+                                       backend=backend.init(args.arch))
+        console.print(choice.describe(procedure.stem), highlight=False, markup=False)
+        resolution = choice.resolution
+    session = Session(procedure, arch=args.arch, trace_path=trace_path, resolution=resolution)
     device = open_device("mouse" if args.device == "mouse" else args.device,
                          instruments=session.instrument_names)
     viewer = make_viewer(args.viewer, title=f"surgsim — {session.spec.title}")

@@ -33,7 +33,8 @@ from surgsim.mesh.build import build_tissue_model
 from surgsim.mesh.combine import RigidTransform, combine_models
 from surgsim.mesh.materials import material as material_by_name
 from surgsim.mesh.model import TissueModel
-from surgsim.mesh.pipeline import import_model
+from surgsim.mesh.pipeline import DEFAULT_TARGET_NODES, import_model
+from surgsim.mesh.tetrahedralize import MIN_TARGET_NODES
 from surgsim.mesh.primitives import tet_block
 from surgsim.procedure.loader import ProcedureFile
 from surgsim.procedure.region_geometry import (
@@ -201,13 +202,17 @@ def _rigid_colour(name: str):
 
 
 # -- building --------------------------------------------------------------------------------------------------------
-def build_scene(procedure_file: ProcedureFile, *, use_cache: bool = True) -> BuiltScene:
+def build_scene(procedure_file: ProcedureFile, *, use_cache: bool = True, resolution: float = 1.0) -> BuiltScene:
     """Build the scene of a loaded procedure. ``use_cache``: reuse imported organ models (see
-    :mod:`surgsim.mesh.cache`). Raises :class:`InputError` naming the procedure file for a region or anchor that
+    :mod:`surgsim.mesh.cache`). ``resolution``: the share of each imported organ's ``target_nodes`` to mesh it with
+    (1: the procedure's own; a coarser model of the same organs runs faster, see :mod:`surgsim.resolution`). Raises :class:`InputError` naming the procedure file for a region or anchor that
     selects nothing or a grasp or retract goal's region without tissue, and the asset's problem for an asset that
     cannot be imported."""
     spec = procedure_file.spec
-    organ_models = [(organ.name, _organ_model(procedure_file, organ, use_cache)) for organ in spec.scene.organs]
+    if not 0.0 < resolution <= 1.0:
+        raise InputError("resolution", f"{resolution} is out of range; it must lie in (0, 1].")
+    organ_models = [(organ.name, _organ_model(procedure_file, organ, use_cache, resolution))
+                    for organ in spec.scene.organs]
     transforms = [_rigid_transform(organ.placement) for organ in spec.scene.organs]
     combined = combine_models(organ_models, transforms=transforms)
     model = combined.model
@@ -234,6 +239,11 @@ def build_scene(procedure_file: ProcedureFile, *, use_cache: bool = True) -> Bui
     )
 
 
+def meshes_organs(spec) -> bool:
+    """Whether the procedure imports an organ (a surface or label map): only those have a resolution to choose."""
+    return any(isinstance(organ.source, (LabelMapSource, MeshSource)) for organ in spec.scene.organs)
+
+
 def _scene_instrument(item, camera: SceneCamera) -> SceneInstrument:
     if item.access == "open":
         return SceneInstrument(item.name, item.type, item.hand, None, _metres(item.aim_mm), "open",
@@ -255,10 +265,13 @@ def _placed_points(points_m: np.ndarray, placement: Placement) -> np.ndarray:
     return _rigid_transform(placement).apply(np.asarray(points_m, dtype=np.float64) * placement.scale)
 
 
-def _organ_model(procedure_file: ProcedureFile, organ: Organ, use_cache: bool) -> TissueModel:
+def _organ_model(procedure_file: ProcedureFile, organ: Organ, use_cache: bool, resolution: float) -> TissueModel:
     """The organ's model at its own scale with the organ's material, before rotation and translation."""
     source = organ.source
     nodes = {"target_nodes": organ.target_nodes} if organ.target_nodes is not None else {}
+    if resolution != 1.0:
+        nodes = {"target_nodes": max(MIN_TARGET_NODES, round(nodes.get("target_nodes", DEFAULT_TARGET_NODES)
+                                                             * resolution))}
     if isinstance(source, LabelMapSource):
         model = import_model(procedure_file.asset_path(source.path), labels=str(source.label),
                              material=organ.material, use_cache=use_cache, **nodes)
