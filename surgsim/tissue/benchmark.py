@@ -275,7 +275,8 @@ def run_benchmark(sizes=DEFAULT_SIZES, *, steps: int = 300, peers=PEERS, arch: s
         for key, label in (("numpy", "numpy"), ("pybullet", "pybullet"), ("warp", "warp"),
                            ("warp_semi_implicit", "warp_semi_implicit")):
             peer = entry.get(key)
-            if peer and peer.get("time_per_step_s"):
+            # A peer that flew apart did not simulate the tissue: its time is not a speed to compare with.
+            if peer and peer.get("time_per_step_s") and peer.get("stable", True):
                 entry[f"speedup_vs_{label}"] = peer["time_per_step_s"] / per
         results[name] = entry
         log(format_row(name, entry))
@@ -305,8 +306,9 @@ def _ms(entry, key) -> str:
             if status.startswith(word):
                 return word.split()[0]
         return status[:9]
-    mark = "" if peer.get("stable") else "!"
-    return f"{peer['time_per_step_s'] * 1e3:.2f}{mark}"
+    if not peer.get("stable", True):
+        return "unstable"
+    return f"{peer['time_per_step_s'] * 1e3:.2f}"
 
 
 def _ratio(entry, key) -> str:
@@ -332,6 +334,6 @@ def format_table(results: dict) -> str:
         if isinstance(e, dict) and "nodes" in e:
             rows.append(format_row(name, e))
     rows.append("ms/step: time per 1 ms step; RTF: real-time factor; Mspr/s: million spring updates per second; "
-                "roof%: bytes moved / measured bandwidth; ×: speed-up of ours; '!' = unstable (non-finite or "
-                "flew apart)")
+                "roof%: bytes moved / measured bandwidth; ×: speed-up of ours; 'unstable': the peer's mesh "
+                "went non-finite or flew apart (no speed reported); '!' after ours: ours did")
     return "\n".join(rows)
