@@ -88,6 +88,7 @@ import numpy as np
 
 from surgsim.mesh.build import orient_tets, tet_spring_ids
 from surgsim.mesh.model import TissueModel
+from surgsim.tissue.launch import BoundLaunch
 
 CAPSULE_WIDTH = 16
 MAX_CAPSULES = 31
@@ -271,7 +272,7 @@ class ToolContact:
 
         from surgsim.tissue import kernels_tool_contact
 
-        self._kernel = kernels_tool_contact.post_step_kernel(bool(solver.serial))
+        self._kernel = BoundLaunch(kernels_tool_contact.post_step_kernel(bool(solver.serial)))
         self.solver = solver
         model: TissueModel = solver.model
         self.model = model
