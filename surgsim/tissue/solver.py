@@ -110,6 +110,7 @@ class TissueSolver(SolverBase):
         self._springs = ti.Vector.ndarray(2, ti.i32, shape=s_count)
         self._spring_params = ti.Vector.ndarray(3, ti.f64, shape=s_count)
         self._coef = ti.ndarray(ti.f64, shape=s_count)
+        self._edge_n = ti.Vector.ndarray(3, ti.f64, shape=s_count)
         self._offsets = self._upload_scalar(lay.csr_offsets, ti.i32)
         self._adjacency = ti.Vector.ndarray(2, ti.i32, shape=max(1, len(lay.csr_neighbors)))
         if model.spring_count:
@@ -218,7 +219,8 @@ class TissueSolver(SolverBase):
         vec3, vec4 = ti.math.vec3, ti.math.vec4
         states = {p: [nd(f"{p}_{k}", vec3) for k in _STATE_KEYS] for p in ("in", "out", "scr")}
         ivec2 = ti.math.ivec2
-        model_args = [nd("springs", ivec2), nd("spring_params", vec3), nd("coef", ti.f64), nd("offsets", ti.i32),
+        model_args = [nd("springs", ivec2), nd("spring_params", vec3), nd("coef", ti.f64), nd("edge_n", vec3),
+                      nd("offsets", ti.i32),
                       nd("adjacency", ivec2), nd("node", vec4),
                       nd("anchor", vec4), nd("buf_a", vec3), nd("buf_b", vec3), nd("yhat", vec3),
                       nd("obstacles", ti.f64, 2), nd("guard", ti.f64), nd("omegas", ti.f64)]
@@ -239,6 +241,7 @@ class TissueSolver(SolverBase):
         graph = builder.compile()
         args = {
             "springs": self._springs, "spring_params": self._spring_params, "coef": self._coef,
+            "edge_n": self._edge_n,
             "offsets": self._offsets, "adjacency": self._adjacency, "node": self._node,
             "anchor": self._anchor, "buf_a": self._buf_a, "buf_b": self._buf_b, "yhat": self._yhat,
             "obstacles": self._obstacles, "guard": self._guard, "gamma": float(self.options.relaxation),
