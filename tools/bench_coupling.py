@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Coupling benchmark: the same as ``surgsim bench coupling`` (see surgsim/coupling/benchmark.py).
+"""Coupling benchmark: the same as ``surgsim bench coupling`` (see surgsim/bench/coupling.py).
 
     python tools/bench_coupling.py [--ticks 2000] [--repeats 3] [--arch cpu] [--json OUT]
 """

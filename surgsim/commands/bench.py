@@ -99,7 +99,7 @@ def _check_arch(arch: str) -> None:
 
 
 def run_coupling(args) -> int:
-    from surgsim.coupling.benchmark import SHARE_GOAL, run_benchmark
+    from surgsim.bench.coupling import SHARE_GOAL, run_benchmark
 
     ticks = _count(args.ticks, "--ticks", 1_000_000)
     repeats = _count(args.repeats, "--repeats", 100)
@@ -109,7 +109,7 @@ def run_coupling(args) -> int:
 
 
 def run_solver(args) -> int:
-    from surgsim.tissue.benchmark import parse_peers, parse_sizes, run_benchmark
+    from surgsim.bench.solver import parse_peers, parse_sizes, run_benchmark
 
     sizes = parse_sizes(args.sizes)
     peers = parse_peers(args.peers)

@@ -12,7 +12,6 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from surgsim.events import Event
 from surgsim.procedure.region_geometry import segment_point_distances
 
 ToolCapsule = tuple[np.ndarray, np.ndarray, float]  # segment ends p0, p1 [m] and radius [m]

@@ -11,7 +11,7 @@ ligaments) and gravity pulls the rest, at dt = 1 ms, with our default options (1
   written once per sweep, neighbour gathers assumed to hit cache);
 - the same scene with the numpy reference (same algorithm), PyBullet's deformable mass-spring body, and warp.sim
   (XPBD with the same iteration count, and semi-implicit Euler), each peer in its own process
-  (:mod:`surgsim.tissue.bench_peers`), and the speed-ups side by side; every result carries ``stable`` (finite, no
+  (:mod:`surgsim.bench.peers`), and the speed-ups side by side; every result carries ``stable`` (finite, no
   node further than one body length from rest after the run).
 
 The JSON file has one object per mesh (``liver``, ``block_1k``, …) with keys such as ``real_time_factor``,
@@ -194,7 +194,7 @@ def bench_numpy(model, anchored, steps: int, options, budget_s: float) -> dict:
 def bench_peer(peer: str, case_path: str, timeout_s: float) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "result.json")
-        cmd = [sys.executable, "-m", "surgsim.tissue.bench_peers", peer, case_path, out]
+        cmd = [sys.executable, "-m", "surgsim.bench.peers", peer, case_path, out]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
         except subprocess.TimeoutExpired:
@@ -262,7 +262,7 @@ def run_benchmark(sizes=DEFAULT_SIZES, *, steps: int = 300, peers=PEERS, arch: s
             entry["numpy"] = bench_numpy(model, anchored, steps, options, peer_budget_s)
         if "pybullet" in peers or "warp" in peers:
             with tempfile.TemporaryDirectory() as tmp:
-                from surgsim.tissue.bench_peers import write_case
+                from surgsim.bench.peers import write_case
 
                 case = os.path.join(tmp, "case.npz")
                 write_case(case, model, layout, anchored, steps=peer_steps, iterations=options.iterations,

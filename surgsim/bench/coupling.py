@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from surgsim import backend
+from surgsim.bench.stopwatch import Stopwatch
 from surgsim.mesh.model import TissueModel
 from surgsim.trace import InstrumentCommand
 
@@ -43,23 +44,6 @@ def surface_point_and_normal(model: TissueModel, node: int) -> tuple[np.ndarray,
     mine = tris[np.any(tris == node, axis=1)]
     normal = np.cross(p[mine[:, 1]] - p[mine[:, 0]], p[mine[:, 2]] - p[mine[:, 0]]).sum(axis=0)
     return p[node].copy(), normal / np.linalg.norm(normal)
-
-
-class Stopwatch:
-    """Accumulates the time spent in a method of one object while it runs (wraps it on the instance)."""
-
-    def __init__(self, owner, method: str):
-        self.seconds = 0.0
-        original = getattr(owner, method)
-
-        def timed(*args, **kwargs):
-            started = time.perf_counter()
-            try:
-                return original(*args, **kwargs)
-            finally:
-                self.seconds += time.perf_counter() - started
-
-        setattr(owner, method, timed)
 
 
 def build_scene():

@@ -1,6 +1,6 @@
 """Peer solvers for ``surgsim bench solver``, each run in its own process (a crash is a result, not our crash).
 
-    python -m surgsim.tissue.bench_peers PEER CASE.npz RESULT.json
+    python -m surgsim.bench.peers PEER CASE.npz RESULT.json
 
 ``CASE.npz`` holds the scene (see :func:`write_case`): the tissue model's arrays, the anchored node ids, the spring
 stiffness and dashpots our solver uses, the step count and the iteration count. ``PEER`` is one of:
@@ -46,8 +46,8 @@ def write_case(path, model, layout, anchored: np.ndarray, *, steps: int, iterati
 
 
 def _chunked(step, steps: int, sync=lambda: None) -> dict:
-    """Best and median time per step over 5 chunks, as :func:`surgsim.tissue.benchmark.time_chunks` measures ours."""
-    from surgsim.tissue.benchmark import time_chunks
+    """Best and median time per step over 5 chunks, as :func:`surgsim.bench.solver.time_chunks` measures ours."""
+    from surgsim.bench.solver import time_chunks
 
     best, median, done = time_chunks(step, steps, sync)
     return {"time_per_step_s": best, "median_time_per_step_s": median, "steps": done}
