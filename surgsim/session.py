@@ -5,9 +5,10 @@ Each physics tick (``dt``, 1 ms) flows one way::
     commands (device, script or trace) → Coupler (instruments ⇄ tissue) → ProcedureRuntime (goals, zones) → trace
 
 Two rates: the instruments and the forces they feel run at the tick (1 kHz, the haptic rate); the tissue, the
-contact pass and the procedure's goals and zones every ``tissue_dt_s`` (2 ms by default, :data:`DEFAULT_TISSUE_DT_S`),
-between which the tissue's reactions on the tools are held (:mod:`surgsim.coupling.scene`). Both rates and the
-solver's iteration count are written in the trace's header, and a replay uses the recorded ones.
+contact pass and the procedure's goals and zones every ``tissue_dt_s`` (the procedure's ``physics.tissue_rate_hz``,
+1 kHz unless it says otherwise), between which the tissue's reactions on the tools are held
+(:mod:`surgsim.coupling.scene`). Both rates and the solver's iteration count are written in the trace's header, and
+a replay uses the recorded ones.
 
 Rendering is not part of the tick: a viewer reads :meth:`Session.frame` whenever it draws, so the frame rate never
 changes what the physics computes, and a headless run (the null viewer, CI, ``surgsim replay``) executes exactly the
@@ -37,10 +38,6 @@ from surgsim.trace import Command, EndReason, TraceHeader, TraceWriter
 # trainee's motion, at a tenth of the trace size.
 SAMPLE_EVERY_TICKS = 10
 DEFAULT_DT_S = 1e-3
-# The tissue's step. Implicit Euler is stable at any step; 2 ms halves the solver's cost per simulated second, and on
-# the shipped expert sessions it stays within the bound that tools/bench_multirate.py measures against 1 ms tissue
-# (README "Performance").
-DEFAULT_TISSUE_DT_S = 2e-3
 # Before the first tick the organs settle under gravity on their anchors, heavily damped so that they reach their
 # loaded shape without the overshoot that a sudden release into gravity gives (which would tear springs nobody
 # touched, counting as the trainee's tissue damage). 0.6 s at ζ = 3 brings the shipped scenes to rest.
@@ -52,7 +49,8 @@ class Session:
     """One run of a procedure file on the tissue solver and the rigid world.
 
     ``arch`` picks the compute backend (:func:`surgsim.init`); ``dt_s`` is the tick (instruments, haptics) and
-    ``tissue_dt_s`` the tissue's step, a whole multiple of it (None: the tick); ``trace_path``, when given, records
+    ``tissue_dt_s`` the tissue's step, a whole multiple of it (None: the procedure's ``physics.tissue_rate_hz``);
+    ``solver_options`` override the solver's (``iterations`` defaults to the procedure's ``physics``); ``trace_path``, when given, records
     the session there (the file must not exist); ``resolution`` meshes the imported organs with that share of their
     ``target_nodes`` (see :mod:`surgsim.resolution`). Call :meth:`tick` with each tick's commands, then :meth:`finish`.
     """
@@ -63,7 +61,7 @@ class Session:
         *,
         arch: str = "cpu",
         dt_s: float = DEFAULT_DT_S,
-        tissue_dt_s: float | None = DEFAULT_TISSUE_DT_S,
+        tissue_dt_s: float | None = None,
         seed: int = 0,
         trace_path: str | os.PathLike | None = None,
         use_cache: bool = True,
@@ -81,9 +79,10 @@ class Session:
         self.scene = build_scene(self.procedure_file, use_cache=use_cache, resolution=self.resolution)
         self.backend = surgsim.init(arch)
         self.dt_s = float(dt_s)
-        self.tissue_dt_s = float(tissue_dt_s or dt_s)
+        physics = self.spec.physics
+        self.tissue_dt_s = float(tissue_dt_s or max(self.dt_s, 1.0 / physics.tissue_rate_hz))
         self.seed = int(seed)
-        options = dict(solver_options or {})
+        options = {"iterations": physics.solver_iterations, **(solver_options or {})}
         self.solver = TissueSolver(self.scene.model, options, dt=self.tissue_dt_s)
         self.scene.apply_anchors(self.solver)
         settled = self._settled_positions(TissueSolver, options)

@@ -31,7 +31,8 @@ TRACES = ROOT / "procedures" / "traces"
 MAX_S = 60.0
 
 
-def make_trace(procedure: str, kind: str, *, out_dir: Path, arch: str, keep: bool) -> bool:
+def make_trace(procedure: str, kind: str, *, out_dir: Path, arch: str, keep: bool,
+               procedures_dir: Path = ROOT / "procedures") -> bool:
     from surgsim.scoring import score_session
     from surgsim.scoring.report import render
     from surgsim.scripted import run_script
@@ -46,7 +47,7 @@ def make_trace(procedure: str, kind: str, *, out_dir: Path, arch: str, keep: boo
     temporary.unlink(missing_ok=True)
     started = time.perf_counter()
     try:
-        session = Session(ROOT / "procedures" / f"{procedure}.yaml", arch=arch, trace_path=temporary)
+        session = Session(procedures_dir / f"{procedure}.yaml", arch=arch, trace_path=temporary)
         built = time.perf_counter()
         with session:
             run_script(session, script, max_s=MAX_S)
@@ -89,12 +90,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out-dir", type=Path, default=TRACES, help=f"default: {TRACES.relative_to(ROOT)}")
     parser.add_argument("--arch", default="cpu", help="Taichi backend to record on (default: cpu)")
     parser.add_argument("--keep", action="store_true", help="write the trace even when the verdict is not the intended one")
+    parser.add_argument("--procedures-dir", type=Path, default=ROOT / "procedures",
+                        help="where the procedure files are (default: procedures/; try variants of them elsewhere)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
     ok = True
     for procedure in args.procedure or PROCEDURES:
         for kind in args.kind or KINDS:
-            ok &= make_trace(procedure, kind, out_dir=args.out_dir, arch=args.arch, keep=args.keep)
+            ok &= make_trace(procedure, kind, out_dir=args.out_dir, arch=args.arch, keep=args.keep,
+                             procedures_dir=args.procedures_dir)
     return 0 if ok else 1
 
 

@@ -103,10 +103,11 @@ def bench_procedure(name: str, *, arch: str = "cpu", warmup_ticks: int = 500, ma
                 session.tick(device.read().commands)
             timed_ticks = total_ticks - warmup if max_ticks is None else min(max_ticks, total_ticks - warmup)
             watches = _stages(session, device)
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             for _ in range(timed_ticks):
                 session.tick(device.read().commands)
             wall = time.perf_counter() - started
+            cpu = time.process_time() - cpu_started
     per_tick = 1e3 * wall / max(1, timed_ticks)
     stages = {stage: 1e3 * sum(w.seconds for w in watches.get(stage, ())) / max(1, timed_ticks)
               for stage in STAGES if stage != "other"}
@@ -116,6 +117,8 @@ def bench_procedure(name: str, *, arch: str = "cpu", warmup_ticks: int = 500, ma
         "procedure": name,
         "real_time_factor": header.dt_s * 1e3 / per_tick,
         "ms_per_tick": per_tick,
+        # CPU time of this process per tick: what the tick costs when another process shares the cores.
+        "cpu_ms_per_tick": 1e3 * cpu / max(1, timed_ticks),
         "stages": stages,
         "ticks": timed_ticks,
         "simulated_s": timed_ticks * header.dt_s,

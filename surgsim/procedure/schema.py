@@ -496,6 +496,19 @@ class Rubric(StrictModel):
     pass_thresholds: PassThresholds
 
 
+# -- physics settings --------------------------------------------------------------------------------------------------
+class Physics(StrictModel):
+    """How the tissue is integrated. The instruments, their contact forces on the hand and the haptic servo always run
+    at the 1 kHz tick; the tissue may step less often where its meshes converge at the longer step (measure with
+    ``tools/bench_multirate.py``: a scene whose organs are meshed finely for their stiffness needs 1 kHz)."""
+
+    tissue_rate_hz: Literal[1000, 500, 250] = Field(
+        1000, description="Tissue steps per second (1000, 500 or 250; the tick is 1 ms). Lower is faster.")
+    solver_iterations: int = Field(
+        8, ge=2, le=64, description="Solver iterations per tissue step (fixed cost a step; fewer is faster, less "
+                                    "converged on stiff, finely meshed organs).")
+
+
 # -- the procedure -----------------------------------------------------------------------------------------------------
 class Procedure(StrictModel):
     """One training exercise."""
@@ -511,6 +524,8 @@ class Procedure(StrictModel):
     steps: list[Step] = Field(min_length=1)
     forbidden: list[ForbiddenZone] = []
     rubric: Rubric
+    physics: Physics = Field(default_factory=Physics,
+                             description="Tissue rate and solver iterations (defaults: 1 kHz, 8 iterations).")
 
     def forbidden_zone(self, region: str) -> ForbiddenZone | None:
         return next((zone for zone in self.forbidden if zone.region == region), None)
