@@ -266,17 +266,19 @@ class LiveLoop:
         try:
             while not self._stop.is_set():
                 frame_started = time.perf_counter()
-                events = viewer.poll_input()
-                if events and hasattr(self.device, "handle"):
-                    with self._device_lock:
-                        self.device.handle(events)
-                if viewer.should_close():
-                    self._quit = True
-                    break
+                # The physics waits from handing the frame over until it is drawn: input is read in that pause too,
+                # so neither thread fights the other for the interpreter lock.
                 frame = self._request_frame(physics)
-                if frame is None:
-                    continue
                 try:
+                    events = viewer.poll_input()
+                    if events and hasattr(self.device, "handle"):
+                        with self._device_lock:
+                            self.device.handle(events)
+                    if viewer.should_close():
+                        self._quit = True
+                        break
+                    if frame is None:
+                        continue
                     viewer.draw(frame)
                 finally:
                     self._frame_drawn.set()

@@ -318,6 +318,8 @@ class ToolContact:
         self._io[ROW_FLOAT_SECTIONS, : len(FLOAT_SECTIONS)] = self._floats.offsets[:-1]
         self._io[ROW_INT_SECTIONS, : len(INT_SECTIONS)] = self._ints.offsets[:-1]
         self._grasp_groups = 0
+        self._burn: np.ndarray | None = None
+        self._burn_changed = True
         self.set_surface(model.surface_triangles)
 
     # -- what changes rarely -------------------------------------------------------------------------------------
@@ -362,7 +364,12 @@ class ToolContact:
 
     def burn_levels(self) -> np.ndarray:
         """Burn per node, 0 (none) to 1 (charred) [N] (a copy)."""
-        return self._floats.section(self._floats.read(), "burn").copy()
+        # Burn changes only in passes where an energized capsule touched tissue: reading the whole float buffer back
+        # from the device for every drawn frame would cost more than drawing it.
+        if self._burn is None or self._burn_changed:
+            self._burn = self._floats.section(self._floats.read(), "burn").copy()
+            self._burn_changed = False
+        return self._burn.copy()
 
     def spring_flags(self) -> np.ndarray:
         """The last spring test's flag per spring [S]: 0, :data:`FLAG_TORN`, or :data:`FLAG_CUT0` + cutter index."""
@@ -399,7 +406,10 @@ class ToolContact:
         self._kernel(state_in.positions, state_in.velocities, state_out.positions, state_out.velocities,
                      state_out.accelerations, state_out.forces, self.solver.anchor_table, self._floats.array,
                      self._ints.array, io)
-        return ContactReport(io[self._output_row:], self.capsule_count, self._grasp_groups, bool(header[H_SPRINGS]))
+        report = ContactReport(io[self._output_row:], self.capsule_count, self._grasp_groups, bool(header[H_SPRINGS]))
+        if report.energized_nodes.any():
+            self._burn_changed = True
+        return report
 
     def _sync_solver(self) -> None:
         """Upload what the solver changed since the last pass: anchors, and springs after cuts or tears."""
