@@ -98,7 +98,9 @@ def choose_resolution(procedure_path, *, arch: str, procedure_sha256: str, backe
     ladder = LADDER if meshes_organs(load_procedure(procedure_path).spec) else LADDER[:1]
     full_rtf = None
     choice = None
-    for resolution in ladder:
+    candidates = list(ladder)
+    while candidates:
+        resolution = candidates.pop(0)
         rtf, nodes = probe(procedure_path, arch=arch, resolution=resolution)
         log.info("resolution %.2f: %d nodes, %.2f× real time (idle)", resolution, nodes, rtf)
         if resolution == 1.0:
@@ -106,6 +108,10 @@ def choose_resolution(procedure_path, *, arch: str, procedure_sha256: str, backe
         choice = ResolutionChoice(resolution, rtf, nodes, full_rtf)
         if rtf >= HEADROOM:
             break
+        # The tick's cost grows about in proportion to the nodes: skip the rungs that cannot be fast enough (each
+        # probe meshes the organs anew the first time, which takes seconds).
+        reachable = resolution * rtf / HEADROOM
+        candidates = [r for r in candidates if r <= reachable] or candidates[-1:]
     if remember and choice is not None:
         known[key] = {"resolution": choice.resolution, "real_time_factor": choice.real_time_factor,
                       "nodes": choice.nodes, "full_real_time_factor": full_rtf}
