@@ -20,6 +20,7 @@ input), so a trace's commands replayed on the same backend reproduce its events 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from pathlib import Path
@@ -75,6 +76,7 @@ class Session:
 
         self.procedure_file = load_procedure(procedure_path)
         self.spec = self.procedure_file.spec
+        self._use_cache = bool(use_cache)
         self.resolution = float(resolution)
         self.scene = build_scene(self.procedure_file, use_cache=use_cache, resolution=self.resolution)
         self.backend = surgsim.init(arch)
@@ -118,11 +120,29 @@ class Session:
                                dt=self.tissue_dt_s)
         self.scene.apply_anchors(settler)
         settler.set_obstacles(self.scene.tissue_obstacles())
+        cached = _settle_cache_path(settler, self.backend, self._use_cache)
+        if cached is not None:
+            try:
+                positions = np.load(cached, allow_pickle=False)
+                if positions.shape == (self.scene.model.node_count, 3) and np.all(np.isfinite(positions)):
+                    return positions
+            except (OSError, ValueError):
+                pass  # missing or damaged: settle again
         state, scratch = settler.state(), settler.state()
         for _ in range(round(SETTLE_S / self.tissue_dt_s)):
             settler.step(state, scratch)
             state, scratch = scratch, state
-        return state.positions_numpy()
+        positions = state.positions_numpy()
+        if cached is not None:
+            try:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                temporary = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
+                with open(temporary, "wb") as handle:
+                    np.save(handle, positions, allow_pickle=False)
+                os.replace(temporary, cached)
+            except OSError:
+                pass  # a read-only cache only costs the settling next time
+        return positions
 
     # -- the tick --------------------------------------------------------------------------------------------------
     @property
@@ -231,3 +251,36 @@ class Session:
         clips = tuple(Capsule(tuple(p0), tuple(p1), radius, "clip")
                       for p0, p1, radius in (clip.capsule() for clip in self.coupler.clipping.clips))
         return FrameData({TISSUE_MESH_NAME: tissue}, camera or self.scene.camera.pose(), instruments, hud, clips)
+
+
+def _settle_cache_path(settler, backend: str, use_cache: bool) -> Path | None:
+    """Where the settled positions of this set-up are cached: keyed by everything the settling reads (the model's
+    arrays, anchors, obstacles, solver options, backend, surgsim's version), so a changed input never reuses them.
+    Settling is deterministic on one machine, so a cached result equals a recomputed one there."""
+    if not use_cache:
+        return None
+    from surgsim import __version__
+    from surgsim.mesh.cache import cache_dir
+
+    digest = hashlib.sha256()
+    model = settler.model
+    for array in (model.positions, model.tets, model.springs, model.rest_lengths, model.masses, settler.anchored,
+                  settler.anchor_targets, settler.attach_stiffness, settler.obstacles_packed):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    digest.update(settler.options.model_dump_json().encode())
+    digest.update(f"{backend}|{__version__}|{SETTLE_S}|{SETTLE_DAMPING_RATIO}|{settler.serial}".encode())
+    digest.update(_solver_code_digest())
+    for values in model.region_materials.values():
+        digest.update(np.ascontiguousarray(values).tobytes())
+    return cache_dir() / "settled" / f"{digest.hexdigest()[:40]}.npy"
+
+
+@functools.lru_cache(maxsize=1)
+def _solver_code_digest() -> bytes:
+    """The solver's source: a change to how the tissue is integrated invalidates cached settled states."""
+    from surgsim import tissue
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(tissue.__file__).parent.glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.digest()
