@@ -126,6 +126,7 @@ class _AliasCountingLoader(yaml.SafeLoader):
     def __init__(self, stream):
         super().__init__(stream)
         self.alias_count = 0
+        self.depth = 0
 
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
@@ -135,7 +136,16 @@ class _AliasCountingLoader(yaml.SafeLoader):
                 raise YamlRefused(
                     YamlProblem(mark, f"more than {MAX_ALIASES} aliases (*name); refused as a possible alias bomb.")
                 )
-        return super().compose_node(parent, index)
+        # PyYAML composes nested collections by recursion: without this limit "[[[[…" 100,000 deep would end in a
+        # RecursionError instead of a message.
+        if self.depth > MAX_DEPTH:
+            mark = Mark.of(self.peek_event().start_mark)
+            raise YamlRefused(YamlProblem(mark, f"nested more than {MAX_DEPTH} levels deep."))
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 class _Converter:
