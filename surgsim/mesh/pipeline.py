@@ -327,7 +327,8 @@ def check_plausible_size(model: TissueModel, source: Path) -> None:
         )
         raise InputError(
             source,
-            f"{what} is only {volume * 1e9:.3g} mm³ ({mass_g:.3g} g), {_extent_text(model)} across: too small to "
+            f"{what} is only {volume * 1e9:.3g} mm³ ({mass_g:.3g} g), "
+            f"{_extent_text(model.positions[model.node_region == index])} across: too small to "
             f"simulate (the least is {MIN_REGION_VOLUME_M3 * 1e9:g} mm³).{hint}",
         )
     volume = model.volume()
@@ -339,14 +340,15 @@ def check_plausible_size(model: TissueModel, source: Path) -> None:
             source.name,
             f"{volume * 1e6:,.0f}",
             f"{float(model.masses.sum()):,.0f}",
-            _extent_text(model),
+            _extent_text(model.positions),
             MAX_MODEL_VOLUME_M3 * 1e3,
             hint,
         )
 
 
-def _extent_text(model: TissueModel) -> str:
-    extent = float(np.ptp(model.positions, axis=0).max())
+def _extent_text(positions: np.ndarray) -> str:
+    """The largest side of the bounding box of ``positions`` [m], in mm or m."""
+    extent = float(np.ptp(positions, axis=0).max()) if len(positions) else 0.0
     return f"{extent * 1e3:.3g} mm" if extent < 1 else f"{extent:,.3g} m"
 
 
