@@ -168,7 +168,9 @@ def _import_mesh(
     )
     from surgsim.mesh.tetrahedralize import tetrahedralize
 
+    _refuse_unterminated_ply_header(path)
     mesh = read_mesh_file(path)
+    _check_mesh_data(mesh, path)
     metres_per_unit = metres_per_file_unit(mesh, units=units, scale=scale, source=path)
     region_material = chosen_material or _material_from_file_name(path)
     region_name = region_material.name if region_material.name != "generic" else path.stem
@@ -190,6 +192,43 @@ def _import_mesh(
     metadata.update(input_kind="surface", surface_volume_m3=signed_enclosed_volume(surface))
     report("model")
     return _build(tet_mesh.points, tet_mesh.tets, [region_name], [region_material], metadata, source=path)
+
+
+# How far into a PLY file its header must end. meshio's PLY reader (the fallback when VTK cannot read a file) loops
+# for ever on a header without "end_header", so such a file must never reach it.
+_PLY_HEADER_LIMIT_BYTES = 1 << 16
+
+
+def _refuse_unterminated_ply_header(path: Path) -> None:
+    if path.suffix.lower() != ".ply":
+        return
+    with path.open("rb") as stream:
+        head = stream.read(_PLY_HEADER_LIMIT_BYTES)
+    if not head.startswith(b"ply") or b"end_header" not in head:
+        raise InputError(path, "not a PLY file: it must start with 'ply' and end its header with 'end_header'.")
+
+
+def _check_mesh_data(mesh: pv.DataSet, path: Path) -> None:
+    """InputError for what the file readers let through: coordinates that are not finite numbers, and cells that
+    refer to points the file does not have (an OBJ face "f 1 2 9" with 4 vertices)."""
+    import pyvista as pv
+    from vtkmodules.util.numpy_support import vtk_to_numpy
+
+    points = np.asarray(mesh.points)
+    if points.size and not np.all(np.isfinite(points)):
+        bad = int(np.count_nonzero(~np.all(np.isfinite(points), axis=1)))
+        raise InputError(path, f"{bad} of its {len(points)} points have coordinates that are not finite numbers.")
+    if isinstance(mesh, pv.PolyData):
+        connectivity = [vtk_to_numpy(cells.GetConnectivityArray())
+                        for cells in (mesh.GetVerts(), mesh.GetLines(), mesh.GetPolys(), mesh.GetStrips())]
+    else:
+        connectivity = [np.asarray(getattr(mesh, "cell_connectivity", np.empty(0, dtype=np.int64)))]
+    for ids in connectivity:
+        if ids.size and (ids.min() < 0 or ids.max() >= len(points)):
+            raise InputError(
+                path,
+                f"its cells refer to point {int(ids.max()) + 1} (counting from 1) but it has only {len(points)} points.",
+            )
 
 
 def _import_label_map(
