@@ -228,3 +228,10 @@ def test_a_trace_on_a_read_only_or_full_disk_is_an_output_error(tmp_path, monkey
         writer.write_end(5, "completed")
     assert raised.value.source == str(tmp_path / "full.jsonl")
     real_file.close()
+
+
+def test_a_control_character_in_a_procedure_is_reported_at_its_position(tmp_path, capsys):
+    path = tmp_path / "nul.yaml"
+    path.write_bytes(b"title: x\nformat_version: 1\x00\n")
+    assert main(["validate", str(path)]) == 2
+    assert f"{path}:2:18: not valid YAML: the character U+0000 is not allowed" in capsys.readouterr().err

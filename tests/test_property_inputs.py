@@ -5,7 +5,7 @@ Seeds are the shipped procedures (``procedures/*.yaml``), slices of the shipped 
 small files of every mesh and label-map format written here; mutations are byte edits (flips, cuts, repeats, inserted
 bytes), edits of tokens (numbers turned NaN, infinite, huge, negative or text; YAML and JSON punctuation), and random
 documents. Examples are few and derandomized so that CI stays fast and reproducible; a hang shows as the 10 s
-deadline. ``HYPOTHESIS_PROFILE=explore`` runs many more random examples locally.
+deadline. ``SURGSIM_PROPERTY_SCALE=20`` runs twenty times as many random examples.
 """
 
 from __future__ import annotations
@@ -35,15 +35,18 @@ PROCEDURES = sorted((REPO / "procedures").glob("*.yaml"))
 TRACES = sorted((REPO / "procedures" / "traces").glob("*.jsonl"))
 HANG_S = 10.0
 
+# Few examples in CI, derandomized so that a run is fast and reproducible; SURGSIM_PROPERTY_SCALE=20 explores twenty
+# times as many random ones.
+SCALE = int(os.environ.get("SURGSIM_PROPERTY_SCALE", "1"))
 settings.register_profile(
-    "ci", max_examples=40, deadline=HANG_S * 1000, derandomize=True, database=None, print_blob=True,
+    "surgsim", deadline=HANG_S * 1000, derandomize=SCALE == 1, database=None, print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-settings.register_profile(
-    "explore", max_examples=500, deadline=HANG_S * 1000,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+settings.load_profile("surgsim")
+
+
+def examples(count: int) -> settings:
+    return settings(max_examples=count * SCALE)
 
 
 # -- mutations ---------------------------------------------------------------------------------------------------------
@@ -125,6 +128,7 @@ def check_reports_or_accepts(path: Path) -> None:
 def test_mutated_procedures_are_reported_never_raised(procedure):
     seed = procedure.read_bytes()
 
+    @examples(40)
     @given(mutated(seed, text=True))
     def check(data):
         check_reports_or_accepts(written(data, procedure.name))
@@ -143,12 +147,13 @@ yaml_values = st.recursive(
 )
 
 
+@examples(40)
 @given(st.dictionaries(st.sampled_from(PROCEDURE_KEYS), yaml_values, max_size=8))
 def test_random_procedure_documents_are_reported_never_raised(document):
     check_reports_or_accepts(written(yaml.safe_dump(document, allow_unicode=True).encode(), "random.yaml"))
 
 
-@settings(max_examples=15)
+@examples(15)
 @given(mutated(PROCEDURES[0].read_bytes(), text=True))
 def test_validate_exits_0_or_2_for_mutated_procedures(capsys, data):
     assert_exit_0_or_2(["validate", written(data, "mutated.yaml")], capsys)
@@ -173,6 +178,7 @@ TRACE_SEEDS = {path.name: trace_slice(path) for path in TRACES}
 
 @pytest.mark.parametrize("name", sorted(TRACE_SEEDS))
 def test_mutated_traces_are_read_or_refused(name):
+    @examples(40)
     @given(mutated(TRACE_SEEDS[name], text=True))
     def check(data):
         try:
@@ -183,7 +189,7 @@ def test_mutated_traces_are_read_or_refused(name):
     check()
 
 
-@settings(max_examples=30)
+@examples(30)
 @given(data=st.data())
 def test_score_exits_0_1_or_2_for_mutated_traces(capsys, data):
     name = data.draw(st.sampled_from(sorted(TRACE_SEEDS)), label="trace")
@@ -202,6 +208,7 @@ record_keys = st.sampled_from(["type", "tick", "instrument", "instruments", "tip
                                "position_m", "orientation_xyzw", "reason", "time_s", "kind", "format_version"])
 
 
+@examples(40)
 @given(st.lists(st.dictionaries(record_keys, json_values, max_size=6), max_size=8))
 def test_random_records_after_a_real_header_are_read_or_refused(records):
     header = TRACE_SEEDS[sorted(TRACE_SEEDS)[0]].split(b"\n", 1)[0]
@@ -261,7 +268,7 @@ def import_exits_0_or_2(path: Path, capsys) -> None:
 
 @pytest.mark.parametrize("name", sorted(MESH_SEEDS))
 def test_mutated_mesh_and_label_map_files_import_or_are_refused(name, private_cache, capsys):
-    @settings(max_examples=25)
+    @examples(25)
     @given(mutated(MESH_SEEDS[name], text=name in TEXT_FORMATS))
     def check(data):
         import_exits_0_or_2(written(data, name), capsys)
@@ -272,7 +279,7 @@ def test_mutated_mesh_and_label_map_files_import_or_are_refused(name, private_ca
 coordinates = st.floats(allow_nan=True, allow_infinity=True, width=32) | st.floats(-100, 100)
 
 
-@settings(max_examples=30)
+@examples(30)
 @given(st.lists(st.tuples(*[st.tuples(coordinates, coordinates, coordinates)] * 3), min_size=1, max_size=12))
 def test_random_triangles_import_or_are_refused(private_cache, capsys, triangles):
     facets = "".join(
@@ -283,7 +290,7 @@ def test_random_triangles_import_or_are_refused(private_cache, capsys, triangles
     import_exits_0_or_2(written(f"solid random\n{facets}endsolid random\n".encode(), "random.stl"), capsys)
 
 
-@settings(max_examples=20)
+@examples(20)
 @given(st.binary(max_size=2048), st.sampled_from(sorted(MESH_SEEDS) + ["model.npz"]))
 def test_random_bytes_under_any_importer_name_are_refused(private_cache, capsys, data, name):
     if name == "model.npz":
@@ -292,7 +299,7 @@ def test_random_bytes_under_any_importer_name_are_refused(private_cache, capsys,
         import_exits_0_or_2(written(data, name), capsys)
 
 
-@settings(max_examples=20)
+@examples(20)
 @given(data=st.data())
 def test_mutated_model_files_are_loaded_or_refused(capsys, data):
     seed = (REPO / "assets" / "meshes" / "gallbladder.npz").read_bytes()

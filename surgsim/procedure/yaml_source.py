@@ -103,7 +103,10 @@ def read_yaml(path: Path) -> YamlDocument:
         text = path.read_text(encoding="utf-8", errors="strict")
     except UnicodeDecodeError as error:
         raise YamlRefused(YamlProblem(None, f"not UTF-8 text (byte {error.start} cannot be decoded).")) from None
-    loader = _AliasCountingLoader(text)
+    try:
+        loader = _AliasCountingLoader(text)
+    except yaml.reader.ReaderError as error:  # the reader checks every character before parsing starts
+        raise YamlRefused(YamlProblem(_mark_at(text, error.position), _reader_problem(error))) from None
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as error:
@@ -120,6 +123,17 @@ def read_yaml(path: Path) -> YamlDocument:
     if root is None:
         raise YamlRefused(YamlProblem(Mark(1, 1), "the file is empty; expected a procedure (a mapping of keys)."))
     return _Converter().convert(root)
+
+
+def _mark_at(text: str, index: int) -> Mark:
+    line = text.count("\n", 0, index)
+    return Mark(line + 1, index - (text.rfind("\n", 0, index) + 1) + 1)
+
+
+def _reader_problem(error: yaml.reader.ReaderError) -> str:
+    character = error.character
+    shown = f"U+{character:04X}" if isinstance(character, int) else repr(character)
+    return f"not valid YAML: the character {shown} is not allowed in a YAML file."
 
 
 class _AliasCountingLoader(yaml.SafeLoader):
