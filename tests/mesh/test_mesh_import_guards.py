@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import nibabel
 import numpy as np
@@ -161,3 +162,20 @@ def test_a_self_intersecting_surface_reports_its_repair_once(tmp_path, capsys):
     notes = [line for line in err.splitlines() if line.startswith("note:")]
     assert notes, "the surface needed repair, which is worth a note"
     assert len(notes) == len(set(line.split(" (")[0].split(" from ")[0] for line in notes))
+
+
+# -- known crash -------------------------------------------------------------------------------------------------------
+@pytest.mark.xfail(reason="tetgen corrupts its heap on this surface (found by tests/test_property_inputs.py) and the "
+                          "process aborts; the tetrahedralisation rewrite must refuse or mesh it", strict=False)
+def test_a_surface_that_crashes_tetgen_is_refused_not_aborted(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    source = Path(__file__).parent / "data" / "tetgen_heap_corruption.obj"  # the seed OBJ with one vertex repeated
+    result = subprocess.run(
+        [sys.executable, "-m", "surgsim", "mesh", "import", str(source), "--target-nodes", "20", "--no-cache",
+         "-o", str(tmp_path / "out.npz")],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "SURGSIM_CACHE_DIR": str(tmp_path / "cache")},
+    )
+    assert result.returncode in (0, 2), result.stderr[-500:]
