@@ -235,3 +235,11 @@ def test_a_control_character_in_a_procedure_is_reported_at_its_position(tmp_path
     path.write_bytes(b"title: x\nformat_version: 1\x00\n")
     assert main(["validate", str(path)]) == 2
     assert f"{path}:2:18: not valid YAML: the character U+0000 is not allowed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("seconds", ["inf", "nan", "0", "-1"])
+def test_run_refuses_a_max_seconds_that_is_not_a_positive_finite_number(seconds, tmp_path, capsys):
+    argv = ["run", "liver_retraction", "--viewer", "null", "--max-seconds", seconds, "--trace", str(tmp_path / "t.jsonl")]
+    assert main(argv) == 2
+    assert "surgsim: error: --max-seconds: must be a positive, finite number of seconds" in capsys.readouterr().err
+    assert not (tmp_path / "t.jsonl").exists()

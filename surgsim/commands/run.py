@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import math
 import os
 import sys
 from pathlib import Path
@@ -79,8 +80,8 @@ def run(args) -> int:
     procedure = resolve_procedure(args.procedure)
     # A procedure with problems is the first thing to hear about, before the display or the devices.
     load_procedure(procedure)
-    if args.max_seconds is not None and not args.max_seconds > 0:
-        raise InputError("--max-seconds", "must be a positive number of seconds.")
+    if args.max_seconds is not None and not 0 < args.max_seconds < math.inf:
+        raise InputError("--max-seconds", f"must be a positive, finite number of seconds, not {args.max_seconds}.")
     if args.viewer != "null" and not _has_display():
         expert = PROCEDURES_DIR / "traces" / f"{procedure.stem}.expert.jsonl"
         raise InputError(
