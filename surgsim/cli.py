@@ -71,8 +71,10 @@ def _accept_verbose_after_the_command(parser: argparse.ArgumentParser) -> None:
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for subparser in set(action.choices.values()):
-                subparser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
-                                       help=VERBOSE_HELP)
+                taken = set(subparser._option_string_actions)
+                flags = [flag for flag in ("-v", "--verbose") if flag not in taken]  # a command's own -v wins
+                if flags:
+                    subparser.add_argument(*flags, action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
                 _accept_verbose_after_the_command(subparser)
 
 
