@@ -79,7 +79,7 @@ def run(args) -> int:
 
     procedure = resolve_procedure(args.procedure)
     # A procedure with problems is the first thing to hear about, before the display or the devices.
-    load_procedure(procedure)
+    procedure_file = load_procedure(procedure)
     if args.max_seconds is not None and not 0 < args.max_seconds < math.inf:
         raise InputError("--max-seconds", f"must be a positive, finite number of seconds, not {args.max_seconds}.")
     if args.viewer != "null" and not _has_display():
@@ -99,12 +99,11 @@ def run(args) -> int:
     resolution = parse_resolution(args.resolution)
     if resolution is None:
         from surgsim import backend
-        from surgsim.procedure import load_procedure
         from surgsim.resolution import choose_resolution
 
         console = Console(stderr=True)
         with console.status("measuring what this machine can hold in real time…"):
-            choice = choose_resolution(procedure, arch=args.arch, procedure_sha256=load_procedure(procedure).sha256,
+            choice = choose_resolution(procedure, arch=args.arch, procedure_sha256=procedure_file.sha256,
                                        backend=backend.init(args.arch))
         console.print(choice.describe(procedure.stem), highlight=False, markup=False)
         resolution = choice.resolution
