@@ -105,7 +105,7 @@ def run(args) -> int:
         with console.status("measuring what this machine can hold in real time…"):
             choice = choose_resolution(procedure, arch=args.arch, procedure_sha256=procedure_file.sha256,
                                        backend=backend.init(args.arch))
-        console.print(choice.describe(procedure.stem), highlight=False, markup=False)
+        console.print(choice.describe(procedure.stem), highlight=False, markup=False, soft_wrap=True)
         resolution = choice.resolution
     session = Session(procedure, arch=args.arch, trace_path=trace_path, resolution=resolution)
     device = open_device("mouse" if args.device == "mouse" else args.device,
