@@ -64,7 +64,10 @@ def init(arch: str = "auto", *, default_fp: str = "f64", offline_cache: bool = T
             log.warning("no GPU backend found; running Taichi on the CPU")
         chosen = "cpu"
     fp = ti.f64 if default_fp == "f64" else ti.f32
-    ti.init(arch=getattr(ti, chosen), default_fp=fp, offline_cache=offline_cache, debug=debug, random_seed=0)
+    from surgsim.quiet import taichi_banner_filtered
+
+    with taichi_banner_filtered():
+        ti.init(arch=getattr(ti, chosen), default_fp=fp, offline_cache=offline_cache, debug=debug, random_seed=0)
     _active = chosen
     log.info("Taichi backend: %s", chosen)
     return chosen

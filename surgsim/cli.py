@@ -8,7 +8,9 @@ module adds its parser(s) and sets ``func`` to a handler ``handler(args) -> int`
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import shutil
 import sys
 import textwrap
 
@@ -43,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"surgsim {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:
@@ -52,20 +55,63 @@ def build_parser() -> argparse.ArgumentParser:
                 continue  # a command group not built yet
             raise
         module.register(subparsers)
+    _accept_verbose_after_the_command(parser)
     return parser
 
 
+VERBOSE_HELP = "show the libraries' start-up banners and surgsim's progress log"
+
+
+def _accept_verbose_after_the_command(parser: argparse.ArgumentParser) -> None:
+    """Let ``--verbose`` follow any (sub)command too (``surgsim run x --verbose``), not only precede it.
+
+    argparse has no public way to list a parser's subcommands, hence ``_actions``. SUPPRESS as the default keeps a
+    ``--verbose`` given before the command from being reset by the subcommand's parser.
+    """
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for subparser in set(action.choices.values()):
+                taken = set(subparser._option_string_actions)
+                flags = [flag for flag in ("-v", "--verbose") if flag not in taken]  # a command's own -v wins
+                if flags:
+                    subparser.add_argument(*flags, action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
+                _accept_verbose_after_the_command(subparser)
+
+
 def report_input_error(error: InputError) -> None:
+    """Print the error as one paragraph: wrapped to the terminal's width on a terminal, one line otherwise.
+
+    Off a terminal (a pipe, a log, a test) the text is left whole, so that tools and people searching it find
+    "tick 351" however long the file name before it is.
+    """
     message = f"surgsim: error: {error.source}: {error.problem}"
-    paragraph = textwrap.fill(
-        message, width=100, subsequent_indent="  ", break_on_hyphens=False, break_long_words=False
-    )
-    print(paragraph, file=sys.stderr)
+    if _stderr_is_terminal():
+        width = max(40, shutil.get_terminal_size(fallback=(100, 24)).columns - 1)
+        message = textwrap.fill(
+            message, width=width, subsequent_indent="  ", break_on_hyphens=False, break_long_words=False
+        )
+    print(message, file=sys.stderr)
+
+
+def _stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # replaced or closed stderr
+        return False
+
+
+# Refusals by the machine rather than by surgsim's code: the file system is full or read-only. Wherever such an
+# error escapes a command's own handling it is still the user's environment, not a bug, so it gets no traceback.
+_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EROFS, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.verbose:
+        from surgsim.quiet import set_verbose
+
+        set_verbose(True)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
@@ -73,6 +119,13 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except InputError as error:
         report_input_error(error)
+        return 2
+    except OSError as error:
+        if error.errno not in _ENVIRONMENT_ERRNOS:
+            raise
+        from surgsim.fileio import output_problem
+
+        report_input_error(InputError(error.filename or "output", output_problem(error)))
         return 2
     except KeyboardInterrupt:
         print("surgsim: interrupted", file=sys.stderr)

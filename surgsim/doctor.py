@@ -58,8 +58,10 @@ def _version(distribution: str) -> str:
 
 
 def _package_check(module: str, distribution: str, purpose: str, *, required: bool, fix: str) -> Check:
+    from surgsim.quiet import quiet_import
+
     try:
-        importlib.import_module(module)
+        quiet_import(module)  # PyBullet prints a banner from C when loaded
     except Exception as exc:  # a broken binary wheel is as unusable as a missing one
         return Check("packages", distribution, False, f"{purpose}: not importable ({type(exc).__name__})", fix, required)
     return Check("packages", distribution, True, f"{_version(distribution)} — {purpose}", "", required)

@@ -46,6 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from surgsim import __version__
 from surgsim.errors import InputError
 from surgsim.events import Event
+from surgsim.fileio import OutputError, output_problem, require_input_file
 
 TRACE_FORMAT = "surgsim-trace"
 TRACE_FORMAT_VERSION = 1
@@ -229,6 +230,8 @@ class TraceWriter:
             self._file = open(self.path, "x", encoding="utf-8", newline="\n", buffering=1)
         except FileExistsError:
             raise InputError(self.path, "a trace already exists here; traces are never overwritten.") from None
+        except OSError as error:  # a read-only or full file system, a missing folder, no permission
+            raise OutputError(self.path, output_problem(error)) from None
         self._write({"type": "header", "format": TRACE_FORMAT, "format_version": TRACE_FORMAT_VERSION,
                      **header.model_dump()})
         self._sync()
@@ -280,13 +283,19 @@ class TraceWriter:
     def _write(self, record: dict) -> None:
         if self._ended:
             raise ValueError("the trace has ended; nothing can follow its end record")
-        self._file.write(_dumps_record(record) + "\n")
+        try:
+            self._file.write(_dumps_record(record) + "\n")
+        except OSError as error:  # the disk filled up during the session
+            raise OutputError(self.path, output_problem(error)) from None
         if self._wall_clock() - self._last_sync_s >= FSYNC_INTERVAL_S:
             self._sync()
 
     def _sync(self) -> None:
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError as error:
+            raise OutputError(self.path, output_problem(error)) from None
         self._last_sync_s = self._wall_clock()
 
 
@@ -301,9 +310,7 @@ def read_trace(path: str | os.PathLike) -> Trace:
     foreign header, a newer format version, a malformed line elsewhere, records after the end, sample ticks that go
     backwards) raises :class:`InputError` naming the file and line.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "no such trace file.")
+    path = require_input_file(path, "trace file")
     try:
         data = path.read_bytes()
     except OSError as error:
@@ -340,6 +347,8 @@ class _TraceReader:
             if tolerate_damage:
                 return None  # the line being written when the session died
             self.fail(number, f"not a JSON object ({error}).")
+        except RecursionError:  # json's decoder recurses per level of "[[[[…"
+            self.fail(number, "nested too deeply to be a trace record.")
         if not isinstance(record, dict) or not isinstance(record.get("type"), str):
             self.fail(number, "expected a JSON object with a 'type'.")
         return record

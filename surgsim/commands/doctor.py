@@ -18,6 +18,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from surgsim.doctor import all_required_ok, run_checks
@@ -33,7 +34,10 @@ def run(args) -> int:
             status = "[red]missing[/red]"
         else:
             status = "[yellow]optional[/yellow]"
-        table.add_row(check.area, check.name, status, check.detail, "" if check.ok else check.fix)
+        # The checks' own words are plain text: "pip install 'surgsim[haptics]'" must not be read as rich markup.
+        cells = (check.area, check.name, check.detail, "" if check.ok else check.fix)
+        area, name, detail, fix = (escape(cell) for cell in cells)
+        table.add_row(area, name, status, detail, fix)
     console = Console(width=None if Console().is_terminal else 140)
     console.print(table)
     if all_required_ok(checks):

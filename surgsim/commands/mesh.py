@@ -81,6 +81,7 @@ def register(subparsers) -> None:
         help=f"label map only: smoothing iterations of each label surface (default {DEFAULT_SMOOTHING_ITERATIONS})",
     )
     importer.add_argument("--no-cache", action="store_true", help="rebuild even if a cached model exists")
+    importer.add_argument("--force", action="store_true", help="replace OUT.npz if it exists")
     importer.set_defaults(func=run_import)
 
     info = commands.add_parser(
@@ -104,6 +105,7 @@ def run_import(args) -> int:
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from surgsim.errors import InputError
+    from surgsim.fileio import prepare_output
     from surgsim.mesh.pipeline import CACHED_STAGE, PIPELINE_STAGES, import_model
 
     output = args.output
@@ -111,6 +113,9 @@ def run_import(args) -> int:
         raise InputError(output, "the model file name must end in .npz.")
     if output.is_dir():
         raise InputError(output, "is a folder; give the name of the .npz model file to write.")
+    prepare_output(output)  # before the import, which can take minutes: a file in the folder path, a device
+    if output.exists() and not args.force:
+        raise InputError(output, "exists already; pass --force to replace it, or choose another -o name.")
 
     stages = PIPELINE_STAGES + ("save",)
     errors = Console(stderr=True)
@@ -148,10 +153,7 @@ def run_import(args) -> int:
             progress=show_stage,
         )
         show_stage("save")
-        try:
-            model.save(output)
-        except OSError as exc:
-            raise InputError(output, f"cannot be written: {exc.strerror or exc}.") from None
+        model.save(output)
         bar.update(task, completed=len(stages))
 
     elapsed = time.perf_counter() - started
@@ -166,10 +168,23 @@ def run_import(args) -> int:
 
 @contextlib.contextmanager
 def _log_notes_to(console) -> Iterator[None]:
-    """Show surgsim's info and warning log messages (unit guesses, repairs) as notes while a command runs."""
+    """Show surgsim's info and warning log messages (unit guesses, repairs) as notes while a command runs.
+
+    The mesher retries with other versions of a surface and repairs each one it tries, so the same kind of note
+    about the same input can come several times with slightly different numbers; the user is told once.
+    """
 
     class ConsoleNotes(logging.Handler):
+        def __init__(self, level: int):
+            super().__init__(level)
+            self.shown: set[tuple] = set()
+
         def emit(self, record: logging.LogRecord) -> None:
+            args = record.args if isinstance(record.args, tuple) else ()
+            kind_of_note = (record.levelno, str(record.msg), str(args[0]) if args else "")
+            if kind_of_note in self.shown:
+                return
+            self.shown.add(kind_of_note)
             kind = "warning" if record.levelno >= logging.WARNING else "note"
             console.print(f"{kind}: {record.getMessage()}", markup=False, highlight=False, soft_wrap=True)
 

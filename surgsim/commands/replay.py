@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 from surgsim.errors import InputError
+from surgsim.fileio import prepare_output
 
 EXIT_MATCH_PASS = 0
 EXIT_FAIL = 1
@@ -53,8 +54,12 @@ def run(args) -> int:
     from surgsim.scoring import score_session
     from surgsim.scoring.report import render
 
-    if args.out and Path(args.out).exists():
+    if args.out and (Path(args.out).exists() or Path(args.out).is_symlink()):
         raise InputError(args.out, "a trace is never overwritten; choose another --out path.")
+    # Every output is checked before the replay, which can take minutes, rather than after it.
+    for output in (args.out, args.json_out, args.snapshot, args.video):
+        if output:
+            prepare_output(output)
     viewer = _offscreen_viewer("--video" if args.video else "--snapshot") if (args.snapshot or args.video) else None
     with tempfile.TemporaryDirectory(prefix="surgsim-replay-") as scratch:
         out = Path(args.out) if args.out else Path(scratch) / "replay.jsonl"

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import math
 import os
 import sys
 from pathlib import Path
 
 from surgsim.errors import InputError
+from surgsim.fileio import prepare_output, require_input_file
 
 PROCEDURES_DIR = Path(__file__).resolve().parents[2] / "procedures"
 DEVICES = ("mouse", "touch", "force_dimension", "spacemouse")
@@ -49,6 +51,8 @@ def resolve_procedure(name_or_path: str) -> Path:
     path = Path(name_or_path)
     if path.is_file():
         return path
+    if path.exists():
+        require_input_file(path, "procedure file")  # a folder, a FIFO or a device: say which
     shipped = PROCEDURES_DIR / f"{name_or_path}.yaml"
     if shipped.is_file():
         return shipped
@@ -65,6 +69,7 @@ def run(args) -> int:
 
     from surgsim.devices.factory import open_device
     from surgsim.live import LiveLoop
+    from surgsim.procedure import load_procedure
     from surgsim.render.viewer import make_viewer
     from surgsim.resolution import parse_resolution
     from surgsim.scoring import score_session
@@ -73,8 +78,10 @@ def run(args) -> int:
     from surgsim.trace import read_trace
 
     procedure = resolve_procedure(args.procedure)
-    if args.max_seconds is not None and not args.max_seconds > 0:
-        raise InputError("--max-seconds", "must be a positive number of seconds.")
+    # A procedure with problems is the first thing to hear about, before the display or the devices.
+    procedure_file = load_procedure(procedure)
+    if args.max_seconds is not None and not 0 < args.max_seconds < math.inf:
+        raise InputError("--max-seconds", f"must be a positive, finite number of seconds, not {args.max_seconds}.")
     if args.viewer != "null" and not _has_display():
         expert = PROCEDURES_DIR / "traces" / f"{procedure.stem}.expert.jsonl"
         raise InputError(
@@ -85,21 +92,20 @@ def run(args) -> int:
         )
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
     trace_path = Path(args.trace or f"sessions/{procedure.stem}-{stamp}.jsonl")
-    if trace_path.exists():
+    if trace_path.exists() or trace_path.is_symlink():
         raise InputError(trace_path, "a trace is never overwritten; choose another --trace path.")
-    trace_path.parent.mkdir(parents=True, exist_ok=True)
+    prepare_output(trace_path)
 
     resolution = parse_resolution(args.resolution)
     if resolution is None:
         from surgsim import backend
-        from surgsim.procedure import load_procedure
         from surgsim.resolution import choose_resolution
 
         console = Console(stderr=True)
         with console.status("measuring what this machine can hold in real time…"):
-            choice = choose_resolution(procedure, arch=args.arch, procedure_sha256=load_procedure(procedure).sha256,
+            choice = choose_resolution(procedure, arch=args.arch, procedure_sha256=procedure_file.sha256,
                                        backend=backend.init(args.arch))
-        console.print(choice.describe(procedure.stem), highlight=False, markup=False)
+        console.print(choice.describe(procedure.stem), highlight=False, markup=False, soft_wrap=True)
         resolution = choice.resolution
     session = Session(procedure, arch=args.arch, trace_path=trace_path, resolution=resolution)
     device = open_device("mouse" if args.device == "mouse" else args.device,

@@ -34,9 +34,12 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from rich.console import Console
 
+    from surgsim.fileio import prepare_output
     from surgsim.scoring import load_session, score_session
     from surgsim.scoring.report import render
 
+    if args.json_out:
+        prepare_output(args.json_out)  # a folder or device in the way is refused before any work
     procedure, trace = load_session(args.trace, args.procedure)
     report = score_session(procedure.spec, trace)
     if args.json_out:

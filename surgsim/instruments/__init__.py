@@ -8,6 +8,10 @@ Public API: :class:`RigidWorld` (one PyBullet client in DIRECT mode; static anat
 ``assets/instruments``), :data:`INSTRUMENT_KINDS`.
 """
 
+from surgsim.quiet import import_pybullet
+
+import_pybullet()  # first, so that the modules below get it without its start-up banner
+
 from surgsim.instruments.free_instrument import FreeInstrument
 from surgsim.instruments.instrument import Instrument
 from surgsim.instruments.specs import INSTRUMENT_KINDS, InstrumentSpec, load_spec

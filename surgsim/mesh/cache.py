@@ -2,25 +2,33 @@
 
 Entries live in ``$SURGSIM_CACHE_DIR`` (default ``~/.cache/surgsim/models/``) as ``<key>.npz`` model files. The key
 is the sha256 of the input's bytes, the import parameters, the model FORMAT_VERSION and the surgsim version, so a
-changed input, a changed parameter or a new surgsim never returns a stale model. The cache is an optimisation only:
-an unreadable entry is deleted and rebuilt, and a cache folder that cannot be written is skipped with a log message.
+changed input, a changed parameter or a new surgsim never returns a stale model. Each entry carries the sha256 of its
+own content (:func:`content_sha256`, in its metadata as ``cache_content_sha256``); an entry whose content no longer
+matches it (damaged on disk, or edited: a liver of 63,683 ml weighing 63.7 g) is never served. The cache is an
+optimisation only: an unreadable or mismatching entry is deleted and rebuilt, and a cache folder that cannot be
+written is skipped with a log message.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
 import os
 from pathlib import Path
 
+import numpy as np
+
 from surgsim import __version__
 from surgsim.errors import InputError
-from surgsim.mesh.model import FORMAT_VERSION, TissueModel
+from surgsim.fileio import OutputError
+from surgsim.mesh.model import ARRAY_FIELDS, FORMAT_VERSION, MATERIAL_PROPERTIES, TissueModel
 
 LOG = logging.getLogger(__name__)
 
 CACHE_DIR_VARIABLE = "SURGSIM_CACHE_DIR"
+CONTENT_DIGEST_KEY = "cache_content_sha256"
 _READ_CHUNK_BYTES = 1 << 20
 
 
@@ -67,23 +75,53 @@ def cache_key(source_sha256: str, parameters: dict) -> str:
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 
+def content_sha256(model: TissueModel) -> str:
+    """sha256 of everything in ``model`` except the digest itself: every array's dtype, shape and bytes, the region
+    names and materials, and the metadata."""
+    digest = hashlib.sha256()
+
+    def add(name: str, array: np.ndarray) -> None:
+        array = np.ascontiguousarray(array)
+        digest.update(f"{name}:{array.dtype.str}:{array.shape};".encode())
+        digest.update(array.tobytes())
+
+    for name in ARRAY_FIELDS:
+        add(name, getattr(model, name))
+    for prop in MATERIAL_PROPERTIES:
+        add(f"region_{prop}", model.region_materials[prop])
+    digest.update(json.dumps(list(model.region_names)).encode())
+    metadata = {key: value for key, value in model.metadata.items() if key != CONTENT_DIGEST_KEY}
+    digest.update(json.dumps(metadata, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
 def load_cached(key: str) -> TissueModel | None:
-    """The cached model for ``key``, or None when there is none or it is unreadable (then it is deleted)."""
+    """The cached model for ``key``, or None when there is none, it is unreadable or its content does not match its
+    digest (then it is deleted)."""
     entry = cache_dir() / f"{key}.npz"
     if not entry.is_file():
         return None
     try:
-        return TissueModel.load(entry)
+        model = TissueModel.load(entry)
     except InputError as error:
         LOG.info("ignoring a damaged cache entry %s (%s); rebuilding it.", entry, error.problem)
         entry.unlink(missing_ok=True)
         return None
+    recorded = model.metadata.get(CONTENT_DIGEST_KEY)
+    if recorded != content_sha256(model):
+        LOG.info("ignoring the cache entry %s: its content does not match its digest; rebuilding it.", entry)
+        entry.unlink(missing_ok=True)
+        return None
+    metadata = {name: value for name, value in model.metadata.items() if name != CONTENT_DIGEST_KEY}
+    return dataclasses.replace(model, metadata=metadata)
 
 
 def store_cached(key: str, model: TissueModel) -> None:
     """Keep ``model`` under ``key``; a cache folder that cannot be written only costs the speed-up."""
     entry = cache_dir() / f"{key}.npz"
+    stamped = dataclasses.replace(model, metadata={**model.metadata, CONTENT_DIGEST_KEY: content_sha256(model)})
     try:
-        model.save(entry)
-    except OSError as exc:
-        LOG.info("could not write the model cache entry %s (%s); continuing without the cache.", entry, exc)
+        stamped.save(entry)
+    except (OSError, OutputError) as error:
+        reason = error.problem if isinstance(error, OutputError) else str(error)
+        LOG.info("could not write the model cache entry %s (%s); continuing without the cache.", entry, reason)

@@ -28,12 +28,12 @@ from pathlib import Path
 import numpy as np
 
 from surgsim.errors import InputError
-from surgsim.fileio import atomic_output
+from surgsim.fileio import atomic_output, require_input_file
 
 FORMAT_VERSION = 1
 MATERIAL_PROPERTIES = ("density_kg_m3", "youngs_modulus_pa", "poisson_ratio", "damping_ratio", "tear_strain")
 
-_ARRAY_FIELDS = {
+ARRAY_FIELDS = {
     "positions": np.float64,
     "tets": np.int32,
     "springs": np.int32,
@@ -66,7 +66,7 @@ class TissueModel:
     metadata: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        for name, dtype in _ARRAY_FIELDS.items():
+        for name, dtype in ARRAY_FIELDS.items():
             array = np.ascontiguousarray(getattr(self, name), dtype=dtype)
             array.flags.writeable = False
             object.__setattr__(self, name, array)
@@ -126,7 +126,7 @@ class TissueModel:
     # -- persistence -------------------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
         """Write the model as one ``.npz``; the file appears complete or not at all."""
-        arrays = {name: getattr(self, name) for name in _ARRAY_FIELDS}
+        arrays = {name: getattr(self, name) for name in ARRAY_FIELDS}
         arrays["region_names"] = np.array(self.region_names, dtype=np.str_)
         for prop in MATERIAL_PROPERTIES:
             arrays[f"region_{prop}"] = self.region_materials[prop]
@@ -139,9 +139,7 @@ class TissueModel:
     @classmethod
     def load(cls, path: str | os.PathLike) -> "TissueModel":
         """Read a model written by :meth:`save`; a missing, corrupt or too-new file raises :class:`InputError`."""
-        path = Path(path)
-        if not path.is_file():
-            raise InputError(path, "no such model file.")
+        path = require_input_file(path, "model file")
         try:
             with np.load(path, allow_pickle=False) as data:
                 contents = {key: data[key] for key in data.files}
@@ -156,7 +154,7 @@ class TissueModel:
                 f"model format version {version} is newer than this surgsim understands ({FORMAT_VERSION}); "
                 "upgrade surgsim or re-import the mesh with this version.",
             )
-        required = list(_ARRAY_FIELDS) + ["region_names", "metadata"] + [f"region_{p}" for p in MATERIAL_PROPERTIES]
+        required = list(ARRAY_FIELDS) + ["region_names", "metadata"] + [f"region_{p}" for p in MATERIAL_PROPERTIES]
         missing = [key for key in required if key not in contents]
         if missing:
             raise InputError(path, f"model file is incomplete; missing entries: {', '.join(missing)}.")
@@ -165,7 +163,7 @@ class TissueModel:
         except json.JSONDecodeError as exc:
             raise InputError(path, f"model metadata is not valid JSON: {exc}.") from None
         model = cls(
-            **{name: contents[name] for name in _ARRAY_FIELDS},
+            **{name: contents[name] for name in ARRAY_FIELDS},
             region_names=tuple(contents["region_names"].tolist()),
             region_materials={p: contents[f"region_{p}"] for p in MATERIAL_PROPERTIES},
             metadata=metadata,

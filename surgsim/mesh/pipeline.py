@@ -17,6 +17,7 @@ the model came from the cache (:mod:`surgsim.mesh.cache`).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from surgsim.errors import InputError
+from surgsim.fileio import require_input_file
 from surgsim.mesh import cache
 from surgsim.mesh.materials import MATERIALS, Material, material_for_region
 from surgsim.mesh.materials import material as material_by_name
@@ -47,8 +49,16 @@ LABEL_SURFACE_POINTS_PER_TARGET_NODE = 2
 MIN_LABEL_SURFACE_POINTS = 5000
 # A label whose node count exceeds its share by more than this fraction makes the others give up nodes.
 LABEL_SHARE_TOLERANCE = 0.15
+# Plausible sizes of one organ (region). Below the minimum a model is refused: a region smaller than a cubic
+# millimetre has no tissue to simulate and is always a unit mistake or a stray voxel. Above the maximum, more than a
+# whole adult body (~70 l), it is imported with a warning that names the likely unit mistake.
+MIN_REGION_VOLUME_M3 = 1e-9
+MAX_MODEL_VOLUME_M3 = 0.1
+# The volume the unit suggestion aims for: an organ of about a litre.
+_TYPICAL_ORGAN_VOLUME_M3 = 1e-3
 
 Progress = Callable[[str], None]
+LOG = logging.getLogger(__name__)
 
 
 def import_model(
@@ -89,6 +99,8 @@ def import_model(
         raise InputError("--label", f"{path.name} is a mesh, not a label map; --label chooses labels of a label map.")
     if not path.exists():
         raise InputError(path, "no such file or folder.")
+    if not path.is_dir():
+        require_input_file(path, "mesh or label map file")  # a FIFO or a device would never finish reading
 
     report("read")
     source_sha256 = cache.input_sha256(path)
@@ -105,6 +117,7 @@ def import_model(
         cached = cache.load_cached(key)
         if cached is not None:
             report(CACHED_STAGE)
+            check_plausible_size(cached, path)
             return dataclasses.replace(cached, metadata={**cached.metadata, "source": path.name})
 
     metadata = {"source": path.name, "source_sha256": source_sha256, "parameters": parameters}
@@ -116,6 +129,7 @@ def import_model(
             model = _import_label_map(path, labels, target_nodes, chosen_material, int(smoothing), metadata, report)
         else:
             model = _import_mesh(path, target_nodes, chosen_material, units, scale, metadata, report)
+    check_plausible_size(model, path)
     if use_cache:
         cache.store_cached(key, model)
     return model
@@ -154,7 +168,9 @@ def _import_mesh(
     )
     from surgsim.mesh.tetrahedralize import tetrahedralize
 
+    _refuse_unterminated_ply_header(path)
     mesh = read_mesh_file(path)
+    _check_mesh_data(mesh, path)
     metres_per_unit = metres_per_file_unit(mesh, units=units, scale=scale, source=path)
     region_material = chosen_material or _material_from_file_name(path)
     region_name = region_material.name if region_material.name != "generic" else path.stem
@@ -176,6 +192,43 @@ def _import_mesh(
     metadata.update(input_kind="surface", surface_volume_m3=signed_enclosed_volume(surface))
     report("model")
     return _build(tet_mesh.points, tet_mesh.tets, [region_name], [region_material], metadata, source=path)
+
+
+# How far into a PLY file its header must end. meshio's PLY reader (the fallback when VTK cannot read a file) loops
+# for ever on a header without "end_header", so such a file must never reach it.
+_PLY_HEADER_LIMIT_BYTES = 1 << 16
+
+
+def _refuse_unterminated_ply_header(path: Path) -> None:
+    if path.suffix.lower() != ".ply":
+        return
+    with path.open("rb") as stream:
+        head = stream.read(_PLY_HEADER_LIMIT_BYTES)
+    if not head.startswith(b"ply") or b"end_header" not in head:
+        raise InputError(path, "not a PLY file: it must start with 'ply' and end its header with 'end_header'.")
+
+
+def _check_mesh_data(mesh: pv.DataSet, path: Path) -> None:
+    """InputError for what the file readers let through: coordinates that are not finite numbers, and cells that
+    refer to points the file does not have (an OBJ face "f 1 2 9" with 4 vertices)."""
+    import pyvista as pv
+    from vtkmodules.util.numpy_support import vtk_to_numpy
+
+    points = np.asarray(mesh.points)
+    if points.size and not np.all(np.isfinite(points)):
+        bad = int(np.count_nonzero(~np.all(np.isfinite(points), axis=1)))
+        raise InputError(path, f"{bad} of its {len(points)} points have coordinates that are not finite numbers.")
+    if isinstance(mesh, pv.PolyData):
+        connectivity = [vtk_to_numpy(cells.GetConnectivityArray())
+                        for cells in (mesh.GetVerts(), mesh.GetLines(), mesh.GetPolys(), mesh.GetStrips())]
+    else:
+        connectivity = [np.asarray(getattr(mesh, "cell_connectivity", np.empty(0, dtype=np.int64)))]
+    for ids in connectivity:
+        if ids.size and (ids.min() < 0 or ids.max() >= len(points)):
+            raise InputError(
+                path,
+                f"its cells refer to point {int(ids.max()) + 1} (counting from 1) but it has only {len(points)} points.",
+            )
 
 
 def _import_label_map(
@@ -289,3 +342,69 @@ def _material_from_file_name(path: Path) -> Material:
     """The built-in material named by a word of the file name (``grasp_gallbladder_visual.stl`` → gallbladder)."""
     words = set(re.split(r"[^a-z]+", path.stem.lower()))
     return next((m for name, m in MATERIALS.items() if name in words), MATERIALS["generic"])
+
+
+def check_plausible_size(model: TissueModel, source: Path) -> None:
+    """Refuse a region too small to be tissue; warn about a model larger than a body. Both name the likely cause.
+
+    A 40 mm cube imported with ``--units m`` would otherwise become a 64-tonne organ, and a 0.04-unit one with
+    ``--units mm`` a 0.0 g one, both silently.
+    """
+    tet_volumes = model.tet_volumes()
+    densities = model.region_materials["density_kg_m3"]
+    for index, name in enumerate(model.region_names):
+        volume = float(tet_volumes[model.tet_region == index].sum())
+        if volume >= MIN_REGION_VOLUME_M3:
+            continue
+        mass_g = volume * densities[index] * 1e3
+        label = int(model.region_labels[index])
+        what = f"label {label} ({name})" if label >= 0 else "the model"
+        hint = (
+            " Leave it out with --label, or check the voxel spacing in the file's header."
+            if label >= 0
+            else _unit_hint(model, volume)
+        )
+        raise InputError(
+            source,
+            f"{what} is only {volume * 1e9:.3g} mm³ ({mass_g:.3g} g), "
+            f"{_extent_text(model.positions[model.node_region == index])} across: too small to "
+            f"simulate (the least is {MIN_REGION_VOLUME_M3 * 1e9:g} mm³).{hint}",
+        )
+    volume = model.volume()
+    if volume > MAX_MODEL_VOLUME_M3:
+        is_label_map = bool(np.any(model.region_labels >= 0))
+        hint = " Check the voxel spacing in the file's header." if is_label_map else _unit_hint(model, volume)
+        LOG.warning(
+            "%s: the model is %s ml (%s kg), %s across — more than a whole body (%g l); is the unit right?%s",
+            source.name,
+            f"{volume * 1e6:,.0f}",
+            f"{float(model.masses.sum()):,.0f}",
+            _extent_text(model.positions),
+            MAX_MODEL_VOLUME_M3 * 1e3,
+            hint,
+        )
+
+
+def _extent_text(positions: np.ndarray) -> str:
+    """The largest side of the bounding box of ``positions`` [m], in mm or m."""
+    extent = float(np.ptp(positions, axis=0).max()) if len(positions) else 0.0
+    return f"{extent * 1e3:.3g} mm" if extent < 1 else f"{extent:,.3g} m"
+
+
+def _unit_hint(model: TissueModel, volume: float) -> str:
+    """' If its coordinates are in millimetres, import it with --units mm.' for the unit that gives an organ's size."""
+    metres_per_unit = model.metadata.get("metres_per_file_unit")
+    if not isinstance(metres_per_unit, (int, float)) or not metres_per_unit > 0 or not volume > 0:
+        return ""
+    from surgsim.mesh.surface import METRES_PER_UNIT
+
+    unit_words = {"m": "metres", "cm": "centimetres", "mm": "millimetres"}
+    candidates = []
+    for unit, metres in METRES_PER_UNIT.items():
+        rescaled = volume * (metres / metres_per_unit) ** 3
+        if metres != metres_per_unit and MIN_REGION_VOLUME_M3 <= rescaled <= MAX_MODEL_VOLUME_M3:
+            candidates.append((abs(np.log(rescaled / _TYPICAL_ORGAN_VOLUME_M3)), unit))
+    if not candidates:
+        return " Check the file's unit (--units, --scale)."
+    unit = min(candidates)[1]
+    return f" If the file's coordinates are in {unit_words[unit]}, import it with --units {unit}."

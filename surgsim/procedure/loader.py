@@ -23,6 +23,7 @@ from typing import Annotated, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from surgsim.errors import InputError
+from surgsim.fileio import input_file_problem
 from surgsim.procedure.assets import AssetPathError, resolve_asset
 from surgsim.procedure.references import reference_problems
 from surgsim.procedure.schema import FORMAT_VERSION, PATH_SOURCE_SUFFIXES, Procedure
@@ -93,8 +94,9 @@ def check_procedure(path: str | os.PathLike) -> tuple[ProcedureFile | None, list
     """The procedure at ``path`` (None if it has problems) and the problems found, sorted by position."""
     shown = str(path)
     path = Path(path)
-    if not path.is_file():
-        return None, [Issue(shown, None, None, "no such file.")]
+    unreadable = input_file_problem(path, "procedure file", missing="no such file.")
+    if unreadable:
+        return None, [Issue(shown, None, None, unreadable)]
     try:
         document = read_yaml(path)
     except YamlRefused as refused:

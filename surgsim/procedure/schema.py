@@ -36,7 +36,9 @@ FORMAT_VERSION = 1
 
 
 class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    # No number in a procedure may be NaN or infinite (YAML's .nan, .inf): a time limit of .inf or a port at NaN
+    # would pass every range check and fail later, far from the line that says it.
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 # -- small value types -------------------------------------------------------------------------------------------------

@@ -103,7 +103,10 @@ def read_yaml(path: Path) -> YamlDocument:
         text = path.read_text(encoding="utf-8", errors="strict")
     except UnicodeDecodeError as error:
         raise YamlRefused(YamlProblem(None, f"not UTF-8 text (byte {error.start} cannot be decoded).")) from None
-    loader = _AliasCountingLoader(text)
+    try:
+        loader = _AliasCountingLoader(text)
+    except yaml.reader.ReaderError as error:  # the reader checks every character before parsing starts
+        raise YamlRefused(YamlProblem(_mark_at(text, error.position), _reader_problem(error))) from None
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as error:
@@ -122,10 +125,22 @@ def read_yaml(path: Path) -> YamlDocument:
     return _Converter().convert(root)
 
 
+def _mark_at(text: str, index: int) -> Mark:
+    line = text.count("\n", 0, index)
+    return Mark(line + 1, index - (text.rfind("\n", 0, index) + 1) + 1)
+
+
+def _reader_problem(error: yaml.reader.ReaderError) -> str:
+    character = error.character
+    shown = f"U+{character:04X}" if isinstance(character, int) else repr(character)
+    return f"not valid YAML: the character {shown} is not allowed in a YAML file."
+
+
 class _AliasCountingLoader(yaml.SafeLoader):
     def __init__(self, stream):
         super().__init__(stream)
         self.alias_count = 0
+        self.depth = 0
 
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
@@ -135,7 +150,16 @@ class _AliasCountingLoader(yaml.SafeLoader):
                 raise YamlRefused(
                     YamlProblem(mark, f"more than {MAX_ALIASES} aliases (*name); refused as a possible alias bomb.")
                 )
-        return super().compose_node(parent, index)
+        # PyYAML composes nested collections by recursion: without this limit "[[[[…" 100,000 deep would end in a
+        # RecursionError instead of a message.
+        if self.depth > MAX_DEPTH:
+            mark = Mark.of(self.peek_event().start_mark)
+            raise YamlRefused(YamlProblem(mark, f"nested more than {MAX_DEPTH} levels deep."))
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 class _Converter:

@@ -26,7 +26,7 @@ def private_cache(tmp_path, monkeypatch):
 
 
 def unwrapped(text: str) -> str:
-    """The CLI wraps its error paragraph at 100 columns (at spaces or hyphens); undo that to search it."""
+    """The CLI wraps its error paragraph on a terminal (at spaces); undo any wrapping to search it."""
     return re.sub(r"\n\s+", "", text)
 
 
@@ -61,10 +61,11 @@ def test_rerun_comes_from_the_cache(tmp_path, capsys):
     pv.Sphere(radius=0.03).save(source)
     assert run_cli(capsys, "mesh", "import", source, "--target-nodes", "300", "-o", out)[0] == 0
     first = TissueModel.load(out)
-    code, stdout, _ = run_cli(capsys, "mesh", "import", source, "--target-nodes", "300", "-o", out)
+    code, stdout, _ = run_cli(capsys, "mesh", "import", source, "--target-nodes", "300", "-o", out, "--force")
     assert code == 0 and "(cached)" in stdout
     assert np.array_equal(TissueModel.load(out).positions, first.positions)
-    code, stdout, _ = run_cli(capsys, "mesh", "import", source, "--target-nodes", "300", "--no-cache", "-o", out)
+    code, stdout, _ = run_cli(capsys, "mesh", "import", source, "--target-nodes", "300", "--no-cache", "-o", out,
+                              "--force")
     assert code == 0 and "(cached)" not in stdout
 
 
