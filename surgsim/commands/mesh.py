@@ -191,7 +191,12 @@ def run_info(args) -> int:
     from rich.table import Table
 
     from surgsim.mesh.model import TissueModel
-    from surgsim.mesh.quality import mesh_quality
+    from surgsim.mesh.quality import (
+        MAX_SPRING_OVER_MEDIAN_GOAL,
+        MIN_DIHEDRAL_GOAL_DEG,
+        mesh_quality,
+        quality_shortfall,
+    )
 
     model = TissueModel.load(args.model)
     quality = mesh_quality(model)
@@ -215,6 +220,12 @@ def run_info(args) -> int:
         ("shortest spring", f"{quality.shortest_spring_m * 1e3:.2f} mm"),
         ("longest spring", f"{quality.longest_spring_m * 1e3:.2f} mm"),
         ("edge ratio (median / worst)", f"{quality.median_edge_ratio:.2f} / {quality.worst_edge_ratio:.2f}"),
+        ("longest / median spring", f"{quality.longest_spring_over_median:.2f}"),
+        (f"tets below {MIN_DIHEDRAL_GOAL_DEG:g}° (goal 0)", f"{quality.tets_below_dihedral_goal:,}"),
+        (
+            f"springs over {MAX_SPRING_OVER_MEDIAN_GOAL:g}× median (goal 0)",
+            f"{quality.springs_over_length_goal:,}",
+        ),
         ("source", str(model.metadata.get("source", "unknown"))),
     ]
     for name, value in rows:
@@ -241,6 +252,9 @@ def run_info(args) -> int:
     console = Console(width=None if Console().is_terminal else 120)
     console.print(summary)
     console.print(regions)
+    if not quality.meets_goals:
+        shortfall = quality_shortfall(model.positions, model.tets).describe(model.positions, model.tets)
+        console.print(f"below the mesh quality goals: {shortfall}.", markup=False, highlight=False, soft_wrap=True)
     return 0
 
 
