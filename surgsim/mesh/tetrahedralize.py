@@ -93,6 +93,8 @@ SLIVER_RETRIES = (
     (1.03, {"Mesh.Algorithm": 1}),
 )
 
+# Passes of the smoothing of slivers' inner nodes (_with_slivers_smoothed).
+SLIVER_SMOOTHING_PASSES = 3
 # gmsh's defaults: Frontal-Delaunay surface meshing, one smoothing pass.
 DEFAULT_SURFACE_OPTIONS = {"Mesh.Algorithm": 6, "Mesh.Smoothing": 1}
 
@@ -170,7 +172,7 @@ def tetrahedralize(surface: pv.PolyData, target_nodes: int, *, source: str | Pat
         refusals[-1].rstrip("."),
     )
     mesh = _tetgen_mesh_near_target(surface, edge_length, longest_edge, target_nodes, source=source)
-    return _with_volume_restored(mesh, volume)
+    return _with_volume_restored(_with_slivers_smoothed(mesh), volume)
 
 
 def edge_length_for_node_count(volume: float, area: float, target_nodes: int) -> float:
@@ -224,12 +226,12 @@ def _gmsh_mesh_near_target(
         best_edge_length, _ = _closest_to_target(attempts, target_nodes)
         if best_edge_length != edge_length:
             gmsh_volume.mesh(best_edge_length)
-        best = gmsh_volume.optimised()
+        best = _with_slivers_smoothed(gmsh_volume.optimised())
         for size_factor, surface_options in SLIVER_RETRIES:
             if _smallest_dihedral_deg(best) >= MIN_DIHEDRAL_GOAL_DEG:
                 break
             gmsh_volume.mesh(best_edge_length * size_factor, surface_options)
-            retried = gmsh_volume.optimised()
+            retried = _with_slivers_smoothed(gmsh_volume.optimised())
             near_target = abs(retried.used_node_count / target_nodes - 1.0) <= NODE_COUNT_TOLERANCE
             if near_target and _smallest_dihedral_deg(retried) > _smallest_dihedral_deg(best):
                 best = retried
@@ -366,6 +368,66 @@ class _GmshVolume:
         tets = index_of_tag[tet_node_tags.astype(np.int64)].reshape(-1, 4)
         points = coordinates.reshape(-1, 3).astype(np.float64) / self.units_per_metre + self.origin
         return TetMesh(points, tets)
+
+
+def _with_slivers_smoothed(mesh: TetMesh) -> TetMesh:
+    """The mesh with the inner nodes of its tets below the dihedral goal moved to better places, where there are any.
+
+    gmsh's optimisers leave the odd sliver that rests on a surface triangle (three surface nodes and one inner node
+    just above them). Each inner node of such a tet is moved to the best of a few candidate places (towards the
+    centroid of its neighbours, away from the faces opposite it) when that raises the smallest dihedral angle of the
+    tets around it, none of them turning inside out: "smart" Laplacian smoothing, a few passes. Surface nodes stay
+    where they are.
+    """
+    from surgsim.mesh.build import boundary_triangles, orient_tets, signed_tet_volumes
+    from surgsim.mesh.quality import dihedral_angles_deg
+
+    tets = orient_tets(mesh.points, mesh.tets)
+    points = mesh.points.copy()
+    smallest = dihedral_angles_deg(points, tets).min(axis=1)
+    if smallest.min() >= MIN_DIHEDRAL_GOAL_DEG:
+        return mesh
+    on_surface = np.zeros(len(points), dtype=bool)
+    on_surface[boundary_triangles(points, tets)] = True
+    tets_by_node = np.argsort(tets.ravel(), kind="stable") // 4
+    first_of_node = np.searchsorted(np.sort(tets.ravel()), np.arange(len(points) + 1))
+    for _ in range(SLIVER_SMOOTHING_PASSES):
+        nodes = np.unique(tets[smallest < MIN_DIHEDRAL_GOAL_DEG])
+        nodes = nodes[~on_surface[nodes]]
+        if len(nodes) == 0:
+            break
+        for node in nodes:
+            star = tets_by_node[first_of_node[node] : first_of_node[node + 1]]
+            neighbours = np.setdiff1d(tets[star].ravel(), [node])
+            start, centroid = points[node].copy(), points[neighbours].mean(axis=0)
+            best_position, best_smallest = start, dihedral_angles_deg(points, tets[star]).min()
+            reach = float(np.median(np.linalg.norm(points[neighbours] - start, axis=1)))
+            for candidate in _smoothing_candidates(points, tets, star, node, centroid, reach):
+                points[node] = candidate
+                if np.all(signed_tet_volumes(points, tets[star]) > 0):
+                    trial = dihedral_angles_deg(points, tets[star]).min()
+                    if trial > best_smallest:
+                        best_position, best_smallest = points[node].copy(), trial
+            points[node] = best_position
+            smallest[star] = dihedral_angles_deg(points, tets[star]).min(axis=1)
+    return TetMesh(points, tets)
+
+
+def _smoothing_candidates(
+    points: np.ndarray, tets: np.ndarray, star: np.ndarray, node: int, centroid: np.ndarray, reach: float
+) -> list[np.ndarray]:
+    """Places to try for an inner node: part of the way to its neighbours' centroid, and away from the face opposite
+    it in each flat tet of its star (the centroid can lie in that face's plane, which keeps the tet flat)."""
+    start = points[node]
+    candidates = [start + step * (centroid - start) for step in (1.0, 0.5, 0.25)]
+    for tet in tets[star]:
+        face = points[tet[tet != node]]
+        normal = np.cross(face[1] - face[0], face[2] - face[0])
+        normal /= max(np.linalg.norm(normal), 1e-300)
+        if np.dot(start - face[0], normal) < 0:
+            normal = -normal
+        candidates += [start + step * reach * normal for step in (0.1, 0.2, 0.3)]
+    return candidates
 
 
 def _with_volume_restored(mesh: TetMesh, surface_volume: float) -> TetMesh:
