@@ -16,9 +16,9 @@ examples:
   surgsim mesh import organ.stl --units mm --material liver -o organ.npz
   surgsim mesh import assets/meshes/abdomen_ct_seg.nii.gz --label liver=5,gallbladder=4 -o organs.npz
 
-Surfaces (.stl .obj .ply .vtp .vtk) are repaired if needed and filled with tetrahedra (tetgen); tetrahedral meshes
-(.vtu, .vtk unstructured grids) are used as they are; label maps (.nii .nii.gz .nrrd .nhdr, a DICOM folder or .dcm)
-give one region per label. Results are cached (SURGSIM_CACHE_DIR, default ~/.cache/surgsim/models).
+Surfaces (.stl .obj .ply .vtp .vtk) are repaired if needed, remeshed and filled with well-shaped tetrahedra (gmsh);
+tetrahedral meshes (.vtu, .vtk unstructured grids) are used as they are; label maps (.nii .nii.gz .nrrd .nhdr, a
+DICOM folder or .dcm) give one region per label. Results are cached (SURGSIM_CACHE_DIR, default ~/.cache/surgsim/models).
 """
 
 INFO_EXAMPLES = """\

@@ -116,7 +116,7 @@ def import_model(
         "parameters": parameters,
         "mesher": MESHER_VERSION,
     }
-    # Heavy imports (VTK, tetgen) wait until a model is really built, so that a cache hit stays fast.
+    # Heavy imports (VTK, gmsh, tetgen) wait until a model is really built, so that a cache hit stays fast.
     from surgsim.mesh.surface import quiet_vtk
 
     with quiet_vtk():
@@ -288,7 +288,7 @@ def _build(
     """The model of tets over points (metres); one region unless ``tet_region`` says otherwise."""
     from surgsim.mesh.build import build_tissue_model, signed_tet_volumes
 
-    # Only a user's own tet mesh can hold flat tets (tetgen never makes them); they would get no mass.
+    # Only a user's own tet mesh can hold flat tets (the meshers never make them); they would get no mass.
     flat = int(np.sum(np.abs(signed_tet_volumes(points, tets)) <= 0))
     if flat:
         raise InputError(source, f"{flat} of its {len(tets)} tetrahedra have zero volume; fix or re-mesh it.")
