@@ -16,9 +16,9 @@ examples:
   surgsim mesh import organ.stl --units mm --material liver -o organ.npz
   surgsim mesh import assets/meshes/abdomen_ct_seg.nii.gz --label liver=5,gallbladder=4 -o organs.npz
 
-Surfaces (.stl .obj .ply .vtp .vtk) are repaired if needed and filled with tetrahedra (tetgen); tetrahedral meshes
-(.vtu, .vtk unstructured grids) are used as they are; label maps (.nii .nii.gz .nrrd .nhdr, a DICOM folder or .dcm)
-give one region per label. Results are cached (SURGSIM_CACHE_DIR, default ~/.cache/surgsim/models).
+Surfaces (.stl .obj .ply .vtp .vtk) are repaired if needed, remeshed and filled with well-shaped tetrahedra (gmsh);
+tetrahedral meshes (.vtu, .vtk unstructured grids) are used as they are; label maps (.nii .nii.gz .nrrd .nhdr, a
+DICOM folder or .dcm) give one region per label. Results are cached (SURGSIM_CACHE_DIR, default ~/.cache/surgsim/models).
 """
 
 INFO_EXAMPLES = """\
@@ -206,7 +206,12 @@ def run_info(args) -> int:
     from rich.table import Table
 
     from surgsim.mesh.model import TissueModel
-    from surgsim.mesh.quality import mesh_quality
+    from surgsim.mesh.quality import (
+        MAX_SPRING_OVER_MEDIAN_GOAL,
+        MIN_DIHEDRAL_GOAL_DEG,
+        mesh_quality,
+        quality_shortfall,
+    )
 
     model = TissueModel.load(args.model)
     quality = mesh_quality(model)
@@ -230,6 +235,12 @@ def run_info(args) -> int:
         ("shortest spring", f"{quality.shortest_spring_m * 1e3:.2f} mm"),
         ("longest spring", f"{quality.longest_spring_m * 1e3:.2f} mm"),
         ("edge ratio (median / worst)", f"{quality.median_edge_ratio:.2f} / {quality.worst_edge_ratio:.2f}"),
+        ("longest / median spring", f"{quality.longest_spring_over_median:.2f}"),
+        (f"tets below {MIN_DIHEDRAL_GOAL_DEG:g}° (goal 0)", f"{quality.tets_below_dihedral_goal:,}"),
+        (
+            f"springs over {MAX_SPRING_OVER_MEDIAN_GOAL:g}× median (goal 0)",
+            f"{quality.springs_over_length_goal:,}",
+        ),
         ("source", str(model.metadata.get("source", "unknown"))),
     ]
     for name, value in rows:
@@ -256,6 +267,9 @@ def run_info(args) -> int:
     console = Console(width=None if Console().is_terminal else 120)
     console.print(summary)
     console.print(regions)
+    if not quality.meets_goals:
+        shortfall = quality_shortfall(model.positions, model.tets).describe(model.positions, model.tets)
+        console.print(f"below the mesh quality goals: {shortfall}.", markup=False, highlight=False, soft_wrap=True)
     return 0
 
 

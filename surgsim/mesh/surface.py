@@ -1,4 +1,4 @@
-"""Reading organ surfaces and tetrahedral meshes from files, and making a surface fit for tetgen.
+"""Reading organ surfaces and tetrahedral meshes from files, and making a surface fit for meshing.
 
 A surface (STL, OBJ, PLY, VTP, legacy VTK polydata) becomes a closed, consistently outward-wound triangle surface in
 metres: read (:func:`read_mesh_file`), converted to metres (:func:`metres_per_file_unit`), cleaned

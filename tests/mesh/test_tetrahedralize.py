@@ -76,12 +76,29 @@ def test_self_intersecting_surface_is_repaired_and_meshed(tmp_path, monkeypatch,
     assert list(tmp_path.iterdir()) == [], "tetgen's _skipped.* files must not land in the working folder"
 
 
-def test_a_surface_tetgen_refuses_even_after_repair_is_an_input_error(monkeypatch):
+def test_a_surface_that_neither_gmsh_nor_tetgen_can_mesh_is_an_input_error(monkeypatch, caplog):
+    def refusing_gmsh(self, edge_length, surface_options):
+        raise RuntimeError("simulated gmsh refusal")
+
     def refusing_tetgen(surface, volume_bound, target_nodes):
         raise RuntimeError("simulated refusal")
 
+    monkeypatch.setattr(tetmod._GmshVolume, "_generate", refusing_gmsh)
     monkeypatch.setattr(tetmod, "_run_tetgen", refusing_tetgen)
-    with pytest.raises(InputError) as raised:
+    with caplog.at_level("INFO", logger="surgsim"), pytest.raises(InputError) as raised:
         tetmod.tetrahedralize(sphere(), 200, source="organ.stl")
     assert raised.value.source == "organ.stl"
     assert "simulated refusal" in raised.value.problem
+    assert "simulated gmsh refusal" in caplog.text, "the gmsh refusal must be reported before falling back"
+
+
+def test_a_surface_gmsh_cannot_mesh_falls_back_to_tetgen_with_a_warning(monkeypatch, caplog):
+    def refusing_gmsh(self, edge_length, surface_options):
+        raise RuntimeError("simulated gmsh refusal")
+
+    monkeypatch.setattr(tetmod._GmshVolume, "_generate", refusing_gmsh)
+    ball = sphere()
+    with caplog.at_level("WARNING", logger="surgsim"):
+        mesh = tetmod.tetrahedralize(ball, 300, source="organ.stl")
+    assert "falling back to tetgen" in caplog.text
+    assert tet_volume(mesh) == pytest.approx(signed_enclosed_volume(ball), rel=0.02)
