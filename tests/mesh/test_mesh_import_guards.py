@@ -164,15 +164,13 @@ def test_a_self_intersecting_surface_reports_its_repair_once(tmp_path, capsys):
     assert len(notes) == len(set(line.split(" (")[0].split(" from ")[0] for line in notes))
 
 
-# -- known crash -------------------------------------------------------------------------------------------------------
+# -- former crashes -------------------------------------------------------------------------------------------------------
 # Surfaces that pass reading, cleaning and repair, and then crash tetgen (found by tests/test_property_inputs.py): the
 # seed OBJ with one vertex line repeated (heap corruption, abort) and the seed VTP with a garbled coordinate
 # (segmentation fault).
 TETGEN_CRASHES = ["tetgen_heap_corruption.obj", "tetgen_segfault.vtp"]
 
 
-@pytest.mark.xfail(reason="tetgen crashes the process on these surfaces; the tetrahedralisation rewrite must refuse or "
-                          "mesh them", strict=False)
 @pytest.mark.parametrize("name", TETGEN_CRASHES)
 def test_a_surface_that_crashes_tetgen_is_refused_not_aborted(name, tmp_path):
     import subprocess

@@ -32,14 +32,15 @@ def test_absurd_point_force_on_liver(solver_cls):
     # nothing moved far: the rejected steps kept the last good state
     assert np.abs(positions(a) - model.positions).max() < 0.1
 
-    # force off: the simulation carries on normally
+    # force off: the simulation carries on normally (the liver, never settled, swings down under gravity from its
+    # rest shape and comes to rest: ~1 m/s at 0.2 s, below 0.1 m/s within a second)
     solver.set_point_forces(a, [node], [[0.0, 0.0, 0.0]])
-    for _ in range(200):
+    for _ in range(1000):
         solver.step(a, b)
         a, b = b, a
     assert solver.drain_events() == []
     assert np.all(np.isfinite(positions(a)))
-    assert np.linalg.norm(a.velocities_numpy(), axis=1).max() < 1.0
+    assert np.linalg.norm(a.velocities_numpy(), axis=1).max() < 0.1
 
 
 def test_retry_with_more_substeps_recovers(solver_cls):
