@@ -205,9 +205,13 @@ def _import_mesh(
     return _build(tet_mesh.points, tet_mesh.tets, [region_name], [region_material], metadata, source=path)
 
 
-# How far into a PLY file its header must end. meshio's PLY reader (the fallback when VTK cannot read a file) loops
-# for ever on a header without "end_header", so such a file must never reach it.
+# How far into a PLY file its header must end. The PLY readers are C++ and trusting: meshio's (the fallback) loops for
+# ever on a header without "end_header", and VTK's frees an invalid pointer and aborts the process on an element
+# without the properties it expects. A header is therefore checked line by line before either reader sees the file.
 _PLY_HEADER_LIMIT_BYTES = 1 << 16
+_PLY_FORMATS = ("ascii", "binary_little_endian", "binary_big_endian")
+_PLY_TYPES = ("char", "uchar", "short", "ushort", "int", "uint", "float", "double", "int8", "uint8", "int16", "uint16",
+              "int32", "uint32", "float32", "float64")
 
 
 def _refuse_unterminated_ply_header(path: Path) -> None:
@@ -215,8 +219,46 @@ def _refuse_unterminated_ply_header(path: Path) -> None:
         return
     with path.open("rb") as stream:
         head = stream.read(_PLY_HEADER_LIMIT_BYTES)
-    if not head.startswith(b"ply") or b"end_header" not in head:
+    end = head.find(b"end_header")
+    if not head.startswith(b"ply") or end < 0:
         raise InputError(path, "not a PLY file: it must start with 'ply' and end its header with 'end_header'.")
+    problem = _ply_header_problem(head[:end].decode("latin-1").split("\n"))
+    if problem:
+        raise InputError(path, f"a damaged PLY header: {problem}")
+
+
+def _ply_header_problem(lines: list[str]) -> str | None:
+    """What is wrong with the header lines before "end_header", or None."""
+    elements: list[tuple[str, list[list[str]]]] = []
+    for number, line in enumerate((line.rstrip("\r") for line in lines), start=1):
+        if any(not (" " <= character <= "~") for character in line):
+            return f"line {number} holds a control character."
+        words = line.split(" ")
+        keyword = words[0]
+        if number == 1:
+            if line != "ply":
+                return "the first line must be 'ply'."
+            continue
+        if keyword in ("", "comment", "obj_info"):
+            continue
+        if keyword == "format":
+            if len(words) != 3 or words[1] not in _PLY_FORMATS:
+                return f"line {number}: expected 'format ascii|binary_little_endian|binary_big_endian 1.0'."
+        elif keyword == "element":
+            if len(words) != 3 or not words[2].isdigit():
+                return f"line {number}: expected 'element NAME COUNT'."
+            elements.append((words[1], []))
+        elif keyword == "property":
+            is_list = len(words) == 5 and words[1] == "list" and words[2] in _PLY_TYPES and words[3] in _PLY_TYPES
+            if not elements or not (is_list or (len(words) == 3 and words[1] in _PLY_TYPES)):
+                return f"line {number}: expected 'property TYPE NAME' or 'property list TYPE TYPE NAME' after an element."
+            elements[-1][1].append(words)
+        else:
+            return f"line {number}: unknown header keyword '{keyword[:20]}'."
+    for name, properties in elements:
+        if name == "face" and not any(words[1] == "list" for words in properties):
+            return "the face element has no list of vertex indices."
+    return None
 
 
 def _check_mesh_data(mesh: pv.DataSet, path: Path) -> None:

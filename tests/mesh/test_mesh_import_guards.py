@@ -184,3 +184,19 @@ def test_a_surface_that_crashes_tetgen_is_refused_not_aborted(name, tmp_path):
         capture_output=True, text=True, timeout=120, env={**os.environ, "SURGSIM_CACHE_DIR": str(tmp_path / "cache")},
     )
     assert result.returncode in (0, 2), result.stderr[-500:]
+
+
+@pytest.mark.parametrize(
+    ("header", "problem"),
+    [(b"ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\n", "not a PLY file"),  # no end_header
+     (b"ply\nformat ascii 1.0\nelement face 1\x0bproperty list uchar int vertex_indices\nend_header\n",
+      "line 3 holds a control character"),
+     (b"ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nelement face 1\nproperty uchar n\nend_header\n",
+      "the face element has no list of vertex indices")],
+    ids=["no end_header (meshio loops for ever)", "control character (VTK aborts)", "face without indices"],
+)
+def test_a_damaged_ply_header_is_refused_before_a_reader_sees_it(header, problem, tmp_path, capsys):
+    source = tmp_path / "organ.ply"
+    source.write_bytes(header + b"0 0 0\n1 0 0\n0 1 0\n3 0 1 2\n")
+    code, _, err = run_cli(capsys, "mesh", "import", source, "--units", "mm", "-o", tmp_path / "organ.npz")
+    assert code == 2 and problem in err and str(source) in err
