@@ -34,6 +34,7 @@ last second.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -232,9 +233,15 @@ class TraceWriter:
             raise InputError(self.path, "a trace already exists here; traces are never overwritten.") from None
         except OSError as error:  # a read-only or full file system, a missing folder, no permission
             raise OutputError(self.path, output_problem(error)) from None
-        self._write({"type": "header", "format": TRACE_FORMAT, "format_version": TRACE_FORMAT_VERSION,
-                     **header.model_dump()})
-        self._sync()
+        try:
+            self._write({"type": "header", "format": TRACE_FORMAT, "format_version": TRACE_FORMAT_VERSION,
+                         **header.model_dump()})
+            self._sync()
+        except OutputError:  # a full disk: leave no empty trace behind, which would block the next try's path
+            with contextlib.suppress(OSError):
+                self._file.close()
+            self.path.unlink(missing_ok=True)
+            raise
 
     def __enter__(self) -> "TraceWriter":
         return self

@@ -243,3 +243,31 @@ def test_run_refuses_a_max_seconds_that_is_not_a_positive_finite_number(seconds,
     assert main(argv) == 2
     assert "surgsim: error: --max-seconds: must be a positive, finite number of seconds" in capsys.readouterr().err
     assert not (tmp_path / "t.jsonl").exists()
+
+
+def test_a_trace_whose_header_does_not_fit_on_the_disk_leaves_no_file(tmp_path, monkeypatch):
+    import builtins
+
+    from surgsim.trace import TraceHeader, TraceWriter
+
+    header = TraceHeader(surgsim_version="0", procedure="p.yaml", procedure_sha256="0" * 64, backend="cpu",
+                         dt_s=0.001, seed=0)
+    real_open = builtins.open
+
+    class FullDisk:
+        def __init__(self, stream):
+            self.stream = stream
+            self.closed = False
+
+        def write(self, text):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        def close(self):
+            self.closed = True
+            self.stream.close()
+
+    monkeypatch.setattr("surgsim.trace.open", lambda *a, **k: FullDisk(real_open(*a, **k)), raising=False)
+    path = tmp_path / "session.jsonl"
+    with pytest.raises(OutputError, match="disk is full"):
+        TraceWriter(path, header)
+    assert not path.exists()  # the next session may use the same path
