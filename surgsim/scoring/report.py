@@ -79,10 +79,25 @@ class StepReport:
 
 
 @dataclass(frozen=True)
+class ProcedureInfo:
+    """Which procedure scored the session: ``path`` as the trace's header or the command line wrote it, the hashes
+    of its physics and rubric (:mod:`surgsim.procedure.identity`), and whether it was *rescored*: its rubric is not
+    the one the session was recorded with (``recorded_rubric_sha256``, None for traces from before the hashes)."""
+
+    name: str
+    title: str
+    path: str
+    sha256: str  # the file's bytes now
+    physics_sha256: str
+    rubric_sha256: str
+    recorded_rubric_sha256: str | None
+    rescored: bool
+
+
+@dataclass(frozen=True)
 class ScoreReport:
-    procedure_name: str
-    procedure_title: str
-    procedure_sha256: str
+    procedure: ProcedureInfo
+    verified: bool  # scored from a re-simulation that reproduced the recording (else: the recorded outcome)
     recorded_with: str  # surgsim version that recorded the trace
     backend: str
     dt_s: float
@@ -96,11 +111,20 @@ class ScoreReport:
     passed: bool
     failures: tuple[str, ...]
 
+    @property
+    def procedure_name(self) -> str:
+        return self.procedure.name
+
+    @property
+    def procedure_title(self) -> str:
+        return self.procedure.title
+
     def to_json(self) -> dict:
         return {
             "format": REPORT_FORMAT,
             "format_version": REPORT_FORMAT_VERSION,
-            "procedure": {"name": self.procedure_name, "title": self.procedure_title, "sha256": self.procedure_sha256},
+            "procedure": dataclasses.asdict(self.procedure),
+            "verified": self.verified,
             "trace": {
                 "recorded_with": self.recorded_with,
                 "backend": self.backend,
@@ -206,6 +230,18 @@ def render(report: ScoreReport, console: Console) -> None:
                       _number(m.max_force_N, 2), str(m.tissue_damage), str(m.forbidden_contacts))
     console.print(steps)
 
+    info = report.procedure
+    console.print(f"procedure {info.name} ({info.path}): physics sha256 {info.physics_sha256[:12]}…, rubric sha256 "
+                  f"{info.rubric_sha256[:12]}…", highlight=False)
+    if info.rescored:
+        recorded = f" (recorded with rubric {info.recorded_rubric_sha256[:12]}…)" if info.recorded_rubric_sha256 else ""
+        console.print(f"[yellow]Rescored against the procedure's current rubric{recorded}.[/yellow]", highlight=False)
+    if report.verified:
+        console.print("Verified: the trainee's commands were re-simulated; they reproduce the recording, and the "
+                      "re-simulated outcome was scored.")
+    else:
+        console.print("[yellow]Not verified (--no-verify): the outcome recorded in the trace was scored as it "
+                      "is.[/yellow]")
     if report.truncated:
         console.print("[yellow]The trace was cut short (no end record): scored up to its last record.[/yellow]")
     if report.passed:

@@ -12,7 +12,16 @@ from surgsim.errors import InputError
 from surgsim.procedure.schema import Goal, Procedure
 from surgsim.scoring.incidents import Incidents, incidents_in
 from surgsim.scoring.motion import Motion, SampleSeries, economy_of_motion, motion_in
-from surgsim.scoring.report import InstrumentMetrics, ScoreReport, SessionMetrics, StepReport, WindowMetrics
+from surgsim.procedure.identity import ProcedureIdentity
+from surgsim.scoring.inputs import SessionSource
+from surgsim.scoring.report import (
+    InstrumentMetrics,
+    ProcedureInfo,
+    ScoreReport,
+    SessionMetrics,
+    StepReport,
+    WindowMetrics,
+)
 from surgsim.scoring.rubric import score_components, threshold_failures, weighted_score
 from surgsim.trace import Trace
 
@@ -28,8 +37,12 @@ class _Window:
     started: bool
 
 
-def score_session(procedure: Procedure, trace: Trace) -> ScoreReport:
-    """Score ``trace`` against ``procedure``. Pure: it reads only its arguments and never re-simulates.
+def score_session(
+    procedure: Procedure, trace: Trace, *, verified: bool = False, source: SessionSource | None = None
+) -> ScoreReport:
+    """Score ``trace`` against ``procedure``. Pure: it reads only its arguments and never re-simulates; ``verified``
+    says that ``trace`` is a re-simulation that reproduced the recording (:mod:`surgsim.verify`), ``source`` where the
+    procedure came from (:func:`surgsim.scoring.inputs.load_session_source`; else the trace's header says).
 
     Raises :class:`InputError` when the trace contradicts the procedure (other instruments, unknown steps or zones).
     """
@@ -73,10 +86,21 @@ def score_session(procedure: Procedure, trace: Trace) -> ScoreReport:
     score = weighted_score(components)
     failures = threshold_failures(metrics.scalars(), score, procedure.rubric.pass_thresholds, len(procedure.steps))
     failures += _time_limit_failures(procedure, trace, step_reports)
+    identity = source.identity if source is not None else ProcedureIdentity.of(procedure)
+    recorded_rubric = trace.header.procedure_rubric_sha256
     return ScoreReport(
-        procedure_name=procedure.name,
-        procedure_title=procedure.title,
-        procedure_sha256=trace.header.procedure_sha256,
+        procedure=ProcedureInfo(
+            name=procedure.name,
+            title=procedure.title,
+            path=source.procedure_written if source is not None else trace.header.procedure,
+            sha256=source.procedure.sha256 if source is not None else trace.header.procedure_sha256,
+            physics_sha256=identity.physics_sha256,
+            rubric_sha256=identity.rubric_sha256,
+            recorded_rubric_sha256=recorded_rubric,
+            rescored=source.rescored if source is not None else (
+                recorded_rubric is not None and recorded_rubric != identity.rubric_sha256),
+        ),
+        verified=verified,
         recorded_with=trace.header.surgsim_version,
         backend=trace.header.backend,
         dt_s=trace.header.dt_s,
