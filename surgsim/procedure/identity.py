@@ -9,8 +9,7 @@ its sessions would not happen the same way any more.
   ``instruments``, ``steps`` (each step's name and goal, without the goal's scoring-only limits), ``forbidden``
   (zones and their force limits: they make events) and ``limits`` (``time_limit_s`` ends the session,
   ``force_limit_N`` makes events). Changing any of these can change what a replay of the same commands records.
-- **rubric**: ``rubric`` plus what only the scorer reads: each step's ``time_limit_s`` and ``force_limit_N`` and the
-  goals' scoring-only limits (:data:`SCORING_ONLY_GOAL_FIELDS`).
+- **rubric**: ``rubric`` plus what only the scorer reads: each step's ``time_limit_s`` and ``force_limit_N``.
 - Neither: ``title``, ``description`` and the steps' ``instructions`` (what the trainee reads), ``format_version``.
 
 Each hash is the SHA-256 of the section's validated content as canonical JSON (sorted keys, no spaces), so
@@ -26,8 +25,9 @@ from dataclasses import dataclass
 from surgsim.procedure.schema import Procedure
 
 PHYSICS_SECTIONS = ("scene", "instruments", "steps", "forbidden", "limits")
-# Goal fields that the runtime never reads: they only bound what the scorer counts as damage.
-SCORING_ONLY_GOAL_FIELDS = ("max_distance_mm", "max_depth_mm")
+# Goal fields that the runtime never reads (none yet: a retract goal's max_distance_mm makes over_retraction events,
+# a touch goal's min_force_N decides when it is met).
+SCORING_ONLY_GOAL_FIELDS: tuple[str, ...] = ()
 # Step fields the runtime never reads (time limits only warn on the HUD; the scorer judges them).
 SCORING_ONLY_STEP_FIELDS = ("time_limit_s", "force_limit_N")
 

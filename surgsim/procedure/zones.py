@@ -84,3 +84,39 @@ class ForceLimitMonitor:
                 events.append(Event(view.time_s, "force_limit_end", instrument=name, force_n=force))
         self.above = above
         return events
+
+
+class OverRetractionMonitor:
+    """Over-retraction of the regions of retract goals that have a ``max_distance_mm``, for the whole session (a
+    region held on after its step, as while dissecting under it, can still be pulled too far).
+
+    ``limits``: per goal, ``(tracker, region name, max_distance_m)``, the tracker being the goal's
+    :class:`~surgsim.procedure.goals.RetractTracker` (which instruments count, the region's nodes, the direction and
+    how the displacement is measured). An instrument holding nodes of the region whose displacement along the
+    direction exceeds the maximum starts an ``over_retraction`` (instrument, region, ``detail``: ``distance_mm``,
+    ``max_distance_mm``); when it comes back to the maximum or below, or lets go, ``over_retraction_end`` with the
+    farthest distance of the episode (``detail["peak_mm"]``).
+    """
+
+    def __init__(self, limits: list[tuple[object, str, float]]):
+        self.limits = limits
+        self._peaks: dict[tuple[int, str], float] = {}  # (limit index, instrument) → farthest [m] while over
+
+    def update(self, view: TickView) -> list[Event]:
+        events = []
+        for index, (tracker, region, max_distance_m) in enumerate(self.limits):
+            for name in tracker.instruments:
+                held = view.instruments[name].grasped_nodes
+                held = held[tracker.region_mask[held]]
+                distance = tracker.displacement_m(view.positions, held) if len(held) else None
+                key = (index, name)
+                if distance is not None and distance > max_distance_m:
+                    if key not in self._peaks:
+                        events.append(Event(view.time_s, "over_retraction", instrument=name, region=region, detail={
+                            "distance_mm": distance * 1000.0, "max_distance_mm": max_distance_m * 1000.0}))
+                    self._peaks[key] = max(self._peaks.get(key, 0.0), distance)
+                elif key in self._peaks:
+                    peak = self._peaks.pop(key)
+                    events.append(Event(view.time_s, "over_retraction_end", instrument=name, region=region,
+                                        detail={"peak_mm": peak * 1000.0}))
+        return events

@@ -1,8 +1,12 @@
 """The score report: its data, its deterministic JSON form, and its table for the terminal.
 
-The JSON is byte-identical for the same trace, procedure and surgsim version: keys sorted, every float rounded to
-:data:`DECIMALS` places (which also hides the last-bit differences that summation order can cause), no timestamps or
-machine-specific paths, written atomically.
+The JSON is byte-identical for the same trace, procedure and surgsim version, on any machine: keys sorted, no
+timestamps or machine-specific paths (the procedure's path as the header or the command line wrote it), written
+atomically, and every float rounded to :data:`DECIMALS` = 4 places in its unit: 0.1 mN, 0.1 µm (millimetre
+metrics), 0.1 ms, 0.0001 of a score point. That is far below what any metric can tell apart, and far above the
+last-bit differences between machines' JIT-compiled float code (~1e-12, :mod:`surgsim.reproduction`): a value lands
+on the other side of a rounding boundary with a chance of about 1e-8, so a verified score's JSON is the same
+wherever it is computed.
 """
 
 from __future__ import annotations
@@ -22,7 +26,35 @@ from surgsim.scoring.rubric import ComponentScore
 
 REPORT_FORMAT = "surgsim-score"
 REPORT_FORMAT_VERSION = 1
-DECIMALS = 6
+DECIMALS = 4
+
+
+# One line per metric, printed under the report's table and written into its JSON ("metric_definitions").
+METRIC_DEFINITIONS = {
+    "time_s": "simulated time from the start to the end of the session (or of its last record)",
+    "idle_time_s": "time in which every instrument tip moved slower than 5 mm/s, instructed holds excepted",
+    "path_length_mm": "distance travelled by all instrument tips together",
+    "economy_of_motion": "straight-line distance between goal positions over the path travelled (1 = straight)",
+    "max_force_N": "largest force on any instrument tip at any tick",
+    "mean_contact_force_N": "time-weighted mean tip force while in contact (above 0.05 N)",
+    "force_rms_N": "root mean square of the tip force while in contact, every tick",
+    "force_p95_N": "95th percentile of the tip force while in contact, every tick",
+    "time_above_force_limit_s": "time in which any tip force exceeded the force limit (a step's own limit in it)",
+    "tissue_damage": "damage episodes: tears, cuts and burns off target, over-retractions",
+    "tears": "tear episodes (tears of one region less than 0.25 s apart are one episode)",
+    "torn_springs": "tissue springs broken by over-stretching",
+    "cuts_off_target": "episodes of cutting away from the cut line's tolerance or outside a cut step",
+    "burns_off_target": "episodes of cautery outside the step's target region",
+    "over_retractions": "times a retracted region was pulled beyond its goal's max_distance_mm",
+    "max_retraction_over_mm": "how far the worst over-retraction went beyond max_distance_mm",
+    "forbidden_contacts": "contacts with forbidden zones that break the zone's limit",
+    "forbidden_max_force_N": "largest force at a forbidden zone",
+    "cut_deviation_mean_mm": "mean distance of the cuts from the line they should follow",
+    "cut_deviation_max_mm": "largest distance of a cut from the line",
+    "cut_within_2mm_fraction": "share of the cuts within 2 mm of the line (FLS pattern cutting)",
+    "goals_completed": "steps whose goal was reached",
+    "goals_completed_fraction": "steps whose goal was reached, as a fraction of all steps",
+}
 
 
 @dataclass(frozen=True)
@@ -42,16 +74,21 @@ class WindowMetrics:
     economy_of_motion: float | None
     max_force_N: float
     mean_contact_force_N: float | None
+    force_rms_N: float | None
+    force_p95_N: float | None
     time_above_force_limit_s: float
     tissue_damage: int
     tears: int
     torn_springs: int
     cuts_off_target: int
     burns_off_target: int
+    over_retractions: int
+    max_retraction_over_mm: float | None
     forbidden_contacts: int
     forbidden_max_force_N: float | None
     cut_deviation_mean_mm: float | None
     cut_deviation_max_mm: float | None
+    cut_within_2mm_fraction: float | None
     instruments: dict[str, InstrumentMetrics]
 
 
@@ -137,6 +174,7 @@ class ScoreReport:
             "metrics": dataclasses.asdict(self.metrics),
             "steps": [dataclasses.asdict(step) for step in self.steps],
             "rubric": [dataclasses.asdict(component) for component in self.components],
+            "metric_definitions": METRIC_DEFINITIONS,
             "score": self.score,
             "passed": self.passed,
             "failures": list(self.failures),
@@ -179,15 +217,21 @@ _SESSION_ROWS = (
     ("economy_of_motion", "economy of motion", "", 2),
     ("max_force_N", "max contact force", "N", 2),
     ("mean_contact_force_N", "mean contact force", "N", 2),
+    ("force_rms_N", "contact force RMS", "N", 2),
+    ("force_p95_N", "contact force 95th percentile", "N", 2),
     ("time_above_force_limit_s", "time above force limit", "s", 2),
-    ("tissue_damage", "tissue damage incidents", "", 0),
+    ("tissue_damage", "tissue damage episodes", "", 0),
+    ("tears", "  tear episodes", "", 0),
     ("torn_springs", "  torn springs", "", 0),
     ("cuts_off_target", "  cuts off target", "", 0),
     ("burns_off_target", "  burns off target", "", 0),
+    ("over_retractions", "  over-retractions", "", 0),
+    ("max_retraction_over_mm", "  worst, beyond the maximum", "mm", 1),
     ("forbidden_contacts", "forbidden-zone contacts", "", 0),
     ("forbidden_max_force_N", "  max force there", "N", 2),
     ("cut_deviation_mean_mm", "mean cut deviation", "mm", 2),
     ("cut_deviation_max_mm", "max cut deviation", "mm", 2),
+    ("cut_within_2mm_fraction", "cuts within 2 mm of the line", "", 2),
     ("goals_completed", "goals completed", "", 0),
     ("goals_completed_fraction", "goals completed, fraction", "", 2),
 )
@@ -211,6 +255,8 @@ def render(report: ScoreReport, console: Console) -> None:
         )
         session.add_row(label, _number(scalars[name], digits), unit, *rubric_cells)
     console.print(session)
+    shown = [name for name, *_ in _SESSION_ROWS if name in METRIC_DEFINITIONS]
+    console.print("\n".join(f"  {name}: {METRIC_DEFINITIONS[name]}" for name in shown), highlight=False)
 
     instruments = Table(title="instruments", title_justify="left")
     for column in ("instrument", "path length (mm)", "economy of motion", "max force (N)"):

@@ -216,25 +216,42 @@ def test_cut_along_landmarks_needs_the_segment_between_them(tmp_path):
 
 
 # -- touch -----------------------------------------------------------------------------------------------------------
-def test_touch_needs_the_working_end_within_a_millimetre_of_the_region(tmp_path):
+def test_touch_needs_the_working_end_within_a_millimetre_of_the_region_and_a_force(tmp_path):
     runtime = make_runtime(tmp_path, "{kind: touch, region: corner}")
+    pressing = np.array([0.0, 0.0, 0.2])  # 0.2 N, above the default 0.1 N
     # The corner holds the nodes at x, y <= 5 mm; the sheet's top is at z = 2 mm; the jaw capsule's radius is 2 mm.
-    assert completions(tick(runtime, 1, grasper=parked((0.0025, 0.0025, 0.0052)))) == []  # 1.2 mm clear
+    assert completions(tick(runtime, 1, grasper=parked((0.0025, 0.0025, 0.0052), force_n=pressing))) == []  # 1.2 mm
     # The shaft alone lying on the corner is not a touch: the tip is far off to the side.
-    shaft_only = InstrumentView(tip_m=(0.2, 0.2, 0.0), capsules=(((0.0, 0.0, 0.005), (0.2, 0.2, 0.005), 0.003),))
+    shaft_only = InstrumentView(tip_m=(0.2, 0.2, 0.0), capsules=(((0.0, 0.0, 0.005), (0.2, 0.2, 0.005), 0.003),),
+                                force_n=pressing)
     assert completions(tick(runtime, 2, scissors=shaft_only)) == []
-    assert completions(tick(runtime, 3, grasper=parked((0.0025, 0.0025, 0.0048)))) == [("only", "grasper")]
+    # Near enough but not pressing (the coupling's force comes a tick or more after the geometry meets): not yet.
+    assert completions(tick(runtime, 3, grasper=parked((0.0025, 0.0025, 0.0048)))) == []
+    assert completions(tick(runtime, 4, grasper=parked((0.0025, 0.0025, 0.0048), force_n=[0, 0, 0.05]))) == []
+    assert completions(tick(runtime, 5, grasper=parked((0.0025, 0.0025, 0.0048), force_n=pressing))) == [
+        ("only", "grasper")]
 
 
-def test_touch_also_accepts_the_couplings_contact_event(tmp_path):
+def test_touch_force_threshold_is_the_goals(tmp_path):
+    runtime = make_runtime(tmp_path, "{kind: touch, region: corner, min_force_N: 0.5}")
+    near = (0.0025, 0.0025, 0.0048)
+    assert completions(tick(runtime, 1, grasper=parked(near, force_n=[0, 0, 0.4]))) == []
+    assert completions(tick(runtime, 2, grasper=parked(near, force_n=[0, 0.3, 0.4]))) == [("only", "grasper")]
+
+
+def test_touch_also_accepts_the_couplings_contact_while_it_lasts(tmp_path):
     runtime = make_runtime(tmp_path, "{kind: touch, region: corner, instrument: hook}")
     corner = runtime.scene.regions["corner"].nodes
     last_node = runtime.scene.model.node_count - 1  # at (50, 50, 2) mm, far from the corner
+    pressing = parked(force_n=[0.0, 0.0, 0.3])  # parked far from the corner: only the contact event says where
     elsewhere = Event(0.0, "contact_start", instrument="hook", detail={"nodes": [last_node]})
     wrong_tool = Event(0.0, "contact_start", instrument="grasper", region="corner")
-    assert completions(tick(runtime, 1, events=[elsewhere, wrong_tool])) == []
+    assert completions(tick(runtime, 1, events=[elsewhere, wrong_tool], hook=pressing, grasper=pressing)) == []
     touch = Event(0.0, "contact_start", instrument="hook", detail={"nodes": [int(corner[0])]})
-    assert completions(tick(runtime, 2, events=[touch])) == [("only", "hook")]
+    assert completions(tick(runtime, 2, events=[touch])) == []  # in contact, but not pressing yet
+    released = Event(0.0, "contact_end", instrument="hook")
+    assert completions(tick(runtime, 3, events=[released], hook=pressing)) == []  # pressing elsewhere after it ended
+    assert completions(tick(runtime, 4, events=[touch], hook=pressing)) == [("only", "hook")]
 
 
 # -- cauterize -------------------------------------------------------------------------------------------------------
@@ -280,7 +297,7 @@ def test_a_palpation_probe_is_a_procedure_instrument_that_can_touch(tmp_path):
     procedure = load_procedure(path)
     runtime = ProcedureRuntime(procedure.spec, build_scene(procedure))
     views = {name: parked() for name in INSTRUMENTS}
-    views["palpator"] = parked((0.0025, 0.0025, 0.0048))
+    views["palpator"] = parked((0.0025, 0.0025, 0.0048), force_n=[0.0, 0.0, 0.2])
     view = TickView(tick=1, time_s=DT_S, dt_s=DT_S, positions=runtime.scene.model.positions, instruments=views,
                     events=())
     assert completions(runtime.update(view)) == [("only", "palpator")]
