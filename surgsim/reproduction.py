@@ -279,8 +279,10 @@ def _compare_samples(comparison: Comparison, recorded: Trace, replayed: Trace) -
             comparison.deviations["tip position"].add(largest, time_s)
             if not ok and tip_problem is None:
                 tip_problem = (time_s, largest, name)
-            forces_ours = [ours.force_n] + ([ours.tick_forces_n] if ours.tick_forces_n is not None else [])
-            forces_them = [them.force_n] + ([them.tick_forces_n] if them.tick_forces_n is not None else [])
+            # A trace from before per-tick forces has none to compare; the re-simulation's are what is scored.
+            both_per_tick = ours.tick_forces_n is not None and them.tick_forces_n is not None
+            forces_ours = [ours.force_n] + ([ours.tick_forces_n] if both_per_tick else [])
+            forces_them = [them.force_n] + ([them.tick_forces_n] if both_per_tick else [])
             for a, b in zip(forces_ours, forces_them):
                 if len(a) != len(b):
                     ok = False
@@ -290,7 +292,7 @@ def _compare_samples(comparison: Comparison, recorded: Trace, replayed: Trace) -
                 comparison.deviations["force"].add(largest, time_s)
                 if not ok and force_problem is None:
                     force_problem = (time_s, [], [])
-            if (ours.tick_forces_n is None) != (them.tick_forces_n is None) and force_problem is None:
+            if ours.tick_forces_n is not None and them.tick_forces_n is None and force_problem is None:
                 force_problem = (time_s, [], [])
             if force_problem is not None:
                 force_problem[1].append(float(np.linalg.norm(ours.force_n)))

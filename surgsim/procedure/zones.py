@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from surgsim.events import Event
-from surgsim.procedure.goals import CONTACT_MARGIN_M
+from surgsim.procedure.goals import _LENGTH_SLACK_M, CONTACT_MARGIN_M
 from surgsim.procedure.region_geometry import capsule_contact
 from surgsim.procedure.scene_builder import SceneRegion
 from surgsim.procedure.tick_view import TickView
@@ -110,7 +110,7 @@ class OverRetractionMonitor:
                 held = held[tracker.region_mask[held]]
                 distance = tracker.displacement_m(view.positions, held) if len(held) else None
                 key = (index, name)
-                if distance is not None and distance > max_distance_m:
+                if distance is not None and distance > max_distance_m + _LENGTH_SLACK_M:
                     if key not in self._peaks:
                         events.append(Event(view.time_s, "over_retraction", instrument=name, region=region, detail={
                             "distance_mm": distance * 1000.0, "max_distance_mm": max_distance_m * 1000.0}))

@@ -158,6 +158,33 @@ def test_retract_hold_restarts_when_the_lift_drops_or_the_grasp_is_lost(tmp_path
     assert completions(tick(runtime, 18, grasper=parked(grasped_nodes=held), positions=up)) == [("only", "grasper")]
 
 
+def test_over_retraction_is_an_episode_from_crossing_the_maximum_to_coming_back(tmp_path):
+    runtime = make_runtime(tmp_path, RETRACT.replace("hold_s: 1", "hold_s: 0, max_distance_mm: 15"))
+    held = runtime.scene.regions["middle"].nodes
+    grasping = parked(grasped_nodes=held)
+
+    def kinds(events):
+        return [(e.kind, round(e.detail.get("distance_mm", e.detail.get("peak_mm", 0.0)), 6)) for e in events
+                if e.kind.startswith("over_retraction")]
+
+    assert kinds(tick(runtime, 1, grasper=grasping, positions=lifted(runtime, held, 15.0))) == []  # at the maximum
+    assert kinds(tick(runtime, 2, grasper=grasping, positions=lifted(runtime, held, 16.0))) == [
+        ("over_retraction", 16.0)]
+    # The step completed on tick 1; the region is still watched. Farther still: the same episode.
+    assert kinds(tick(runtime, 3, grasper=grasping, positions=lifted(runtime, held, 19.0))) == []
+    assert kinds(tick(runtime, 4, grasper=parked(), positions=lifted(runtime, held, 19.0))) == [
+        ("over_retraction_end", 19.0)]  # letting go ends it, with the farthest distance
+    assert kinds(tick(runtime, 5, grasper=grasping, positions=lifted(runtime, held, 17.0))) == [
+        ("over_retraction", 17.0)]
+
+
+def test_max_distance_must_be_beyond_the_retraction_asked_for(tmp_path):
+    from surgsim.errors import InputError
+
+    with pytest.raises(InputError, match="max_distance_mm must be above distance_mm"):
+        make_runtime(tmp_path, RETRACT.replace("hold_s: 1", "max_distance_mm: 8"))
+
+
 # -- cut -------------------------------------------------------------------------------------------------------------
 CIRCLE = "{kind: cut, line: {kind: circle, center_mm: [25, 25, 2], radius_mm: 10}, tolerance_mm: 2}"
 
