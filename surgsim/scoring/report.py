@@ -286,8 +286,8 @@ def render(report: ScoreReport, console: Console) -> None:
         console.print("Verified: the trainee's commands were re-simulated; they reproduce the recording, and the "
                       "re-simulated outcome was scored.")
     else:
-        console.print("[yellow]Not verified (--no-verify): the outcome recorded in the trace was scored as it "
-                      "is.[/yellow]")
+        console.print("[yellow]Not verified: the outcome recorded in the trace was scored as it is (surgsim score "
+                      "re-simulates and verifies it unless told --no-verify).[/yellow]")
     if report.truncated:
         console.print("[yellow]The trace was cut short (no end record): scored up to its last record.[/yellow]")
     if report.passed:
