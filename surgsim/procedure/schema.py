@@ -403,6 +403,11 @@ class TouchGoal(_Goal):
         description="The tip must press with at least this force [N] while touching the region: coming near is not "
                     "touching.",
     )
+    max_depth_mm: PositiveFloat | None = Field(
+        default=None,
+        description="Pushing the region's tissue in deeper than this, at any time in the session, is "
+                    "over-indentation: an over_indentation event and a tissue-damage episode.",
+    )
 
 
 class CauterizeGoal(_Goal):

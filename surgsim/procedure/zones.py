@@ -1,4 +1,5 @@
-"""Safety monitors run every tick: forbidden-zone contact and the procedure's force limit.
+"""Safety monitors run every tick: forbidden-zone contact, the procedure's force limit, over-retraction and
+over-indentation.
 
 Both report *edges*, so that a contact held for a thousand ticks is one event:
 
@@ -15,6 +16,8 @@ Both report *edges*, so that a contact held for a thousand ticks is one event:
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import numpy as np
 
 from surgsim.events import Event
 from surgsim.procedure.goals import _LENGTH_SLACK_M, CONTACT_MARGIN_M
@@ -118,5 +121,55 @@ class OverRetractionMonitor:
                 elif key in self._peaks:
                     peak = self._peaks.pop(key)
                     events.append(Event(view.time_s, "over_retraction_end", instrument=name, region=region,
+                                        detail={"peak_mm": peak * 1000.0}))
+        return events
+
+
+# Tissue within this distance of a pressing tip is the tissue it indents (a probe's or jaw's contact patch).
+INDENTATION_RADIUS_M = 0.004
+
+
+class IndentationMonitor:
+    """Indentation of the regions of touch goals that have a ``max_depth_mm``, for the whole session.
+
+    ``limits``: per goal, ``(qualifying instruments, region, max_depth_m)``. The depth is how far the region's nodes
+    within :data:`INDENTATION_RADIUS_M` of a pressing instrument's tip (force above ``CONTACT_FORCE_N``) have moved
+    from where they were on the first tick (the organs at rest under gravity): the tissue the tip pushes in. Beyond
+    the maximum an ``over_indentation`` starts (instrument, region, ``detail``: ``depth_mm``, ``max_depth_mm``); when
+    it comes back, or the tip stops pressing, ``over_indentation_end`` with the deepest point (``detail["peak_mm"]``).
+    """
+
+    CONTACT_FORCE_N = 0.05
+
+    def __init__(self, limits: list[tuple[tuple[str, ...], SceneRegion, float]]):
+        self.limits = limits
+        self._reference: np.ndarray | None = None
+        self._peaks: dict[tuple[int, str], float] = {}
+
+    def update(self, view: TickView) -> list[Event]:
+        if not self.limits:
+            return []
+        if self._reference is None:
+            self._reference = np.array(view.positions, copy=True)
+        events = []
+        for index, (instruments, region, max_depth_m) in enumerate(self.limits):
+            for name in instruments:
+                instrument = view.instruments[name]
+                depth = None
+                if instrument.force_magnitude_n > self.CONTACT_FORCE_N:
+                    nodes = region.nodes
+                    near = np.linalg.norm(view.positions[nodes] - np.asarray(instrument.tip_m), axis=1)
+                    patch = nodes[near <= INDENTATION_RADIUS_M]
+                    if len(patch):
+                        depth = float(np.linalg.norm(view.positions[patch] - self._reference[patch], axis=1).max())
+                key = (index, name)
+                if depth is not None and depth > max_depth_m + _LENGTH_SLACK_M:
+                    if key not in self._peaks:
+                        events.append(Event(view.time_s, "over_indentation", instrument=name, region=region.name,
+                                            detail={"depth_mm": depth * 1000.0, "max_depth_mm": max_depth_m * 1000.0}))
+                    self._peaks[key] = max(self._peaks.get(key, 0.0), depth)
+                elif key in self._peaks:
+                    peak = self._peaks.pop(key)
+                    events.append(Event(view.time_s, "over_indentation_end", instrument=name, region=region.name,
                                         detail={"peak_mm": peak * 1000.0}))
         return events

@@ -8,7 +8,8 @@ Whether a cut or a burn is damage depends on the goal of the step being worked o
   any other step, or after the last one, is damage. A cut with no position during a cut step counts as neither;
 - a ``burn`` is on target during a cauterize step when its region is the goal's region; otherwise it is damage;
 - every ``tear`` is damage; ``detail["springs"]`` says how many springs broke (1 when absent);
-- an ``over_retraction`` (a retract goal's region pulled past its ``max_distance_mm``) is damage;
+- an ``over_retraction`` (a retract goal's region pulled past its ``max_distance_mm``) and an ``over_indentation`` (a
+  touch goal's region pushed in past its ``max_depth_mm``) are damage, one episode each;
 - damage is counted in *episodes*: tears (cuts off target, burns off target) of one region less than
   :data:`EPISODE_GAP_S` apart are one episode, however many ticks it lasts;
 - a ``forbidden_contact`` is a violation when its zone forbids any contact (no ``max_force_N``) or its ``force_n``
@@ -22,7 +23,7 @@ from typing import Iterable
 
 from surgsim.errors import InputError
 from surgsim.events import Event
-from surgsim.procedure.schema import CauterizeGoal, CutGoal, Goal, Procedure, RetractGoal
+from surgsim.procedure.schema import CauterizeGoal, CutGoal, Goal, Procedure, RetractGoal, TouchGoal
 from surgsim.scoring.geometry import distance_to_line_mm
 
 
@@ -55,14 +56,17 @@ class Incidents:
     burns_off_target: int = 0  # episodes
     over_retractions: int = 0
     max_retraction_over_mm: float | None = None  # the farthest an over-retraction went past the goal's maximum
+    over_indentations: int = 0
+    max_indentation_over_mm: float | None = None  # the deepest an over-indentation went past the goal's maximum
     forbidden_contacts: int = 0
     forbidden_max_force_N: float | None = None
     cut_deviations_mm: tuple[float, ...] = ()
 
     @property
     def tissue_damage(self) -> int:
-        """Damage episodes: tears, cuts off target, burns off target and over-retractions."""
-        return self.tears + self.cuts_off_target + self.burns_off_target + self.over_retractions
+        """Damage episodes: tears, cuts off target, burns off target, over-retractions and over-indentations."""
+        return (self.tears + self.cuts_off_target + self.burns_off_target + self.over_retractions
+                + self.over_indentations)
 
     def __add__(self, other: "Incidents") -> "Incidents":
         def largest(a, b):
@@ -76,6 +80,8 @@ class Incidents:
             burns_off_target=self.burns_off_target + other.burns_off_target,
             over_retractions=self.over_retractions + other.over_retractions,
             max_retraction_over_mm=largest(self.max_retraction_over_mm, other.max_retraction_over_mm),
+            over_indentations=self.over_indentations + other.over_indentations,
+            max_indentation_over_mm=largest(self.max_indentation_over_mm, other.max_indentation_over_mm),
             forbidden_contacts=self.forbidden_contacts + other.forbidden_contacts,
             forbidden_max_force_N=largest(self.forbidden_max_force_N, other.forbidden_max_force_N),
             cut_deviations_mm=self.cut_deviations_mm + other.cut_deviations_mm,
@@ -88,9 +94,11 @@ def incidents_in(
     """The incidents among ``events``, all of which happened while ``goal`` was the active one (None: no step was).
     ``clock`` carries the episodes over from the session's earlier windows (a fresh one: this window alone)."""
     clock = clock if clock is not None else EpisodeClock()
-    tears = torn_springs = cuts_off_target = burns_off_target = forbidden_contacts = over_retractions = 0
+    tears = torn_springs = cuts_off_target = burns_off_target = forbidden_contacts = 0
+    over_retractions = over_indentations = 0
     forbidden_forces: list[float] = []
     overshoots: list[float] = []
+    overdepths: list[float] = []
     deviations: list[float] = []
     for event in sorted(events, key=lambda e: e.time_s):
         if event.kind == "tear":
@@ -110,9 +118,17 @@ def incidents_in(
         elif event.kind == "over_retraction":
             over_retractions += 1  # the runtime reports edges: each is an episode already
         elif event.kind == "over_retraction_end":
-            peak, limit = event.detail.get("peak_mm"), _retraction_limit_mm(procedure, event.region)
+            peak = event.detail.get("peak_mm")
+            limit = _goal_limit_mm(procedure, RetractGoal, "max_distance_mm", event.region)
             if peak is not None and limit is not None:
                 overshoots.append(float(peak) - limit)
+        elif event.kind == "over_indentation":
+            over_indentations += 1
+        elif event.kind == "over_indentation_end":
+            peak = event.detail.get("peak_mm")
+            limit = _goal_limit_mm(procedure, TouchGoal, "max_depth_mm", event.region)
+            if peak is not None and limit is not None:
+                overdepths.append(float(peak) - limit)
         elif event.kind == "forbidden_contact":
             zone = procedure.forbidden_zone(event.region or "")
             if zone is None:
@@ -132,15 +148,18 @@ def incidents_in(
         burns_off_target=burns_off_target,
         over_retractions=over_retractions,
         max_retraction_over_mm=max(overshoots) if overshoots else None,
+        over_indentations=over_indentations,
+        max_indentation_over_mm=max(overdepths) if overdepths else None,
         forbidden_contacts=forbidden_contacts,
         forbidden_max_force_N=max(forbidden_forces) if forbidden_forces else None,
         cut_deviations_mm=tuple(deviations),
     )
 
 
-def _retraction_limit_mm(procedure: Procedure, region: str | None) -> float | None:
-    limits = [step.goal.max_distance_mm for step in procedure.steps
-              if isinstance(step.goal, RetractGoal) and step.goal.region == region and step.goal.max_distance_mm]
+def _goal_limit_mm(procedure: Procedure, kind: type, field: str, region: str | None) -> float | None:
+    """The smallest ``field`` of the procedure's goals of type ``kind`` on ``region``."""
+    limits = [getattr(step.goal, field) for step in procedure.steps
+              if isinstance(step.goal, kind) and step.goal.region == region and getattr(step.goal, field)]
     return min(limits) if limits else None
 
 

@@ -40,13 +40,15 @@ METRIC_DEFINITIONS = {
     "force_rms_N": "root mean square of the tip force while in contact, every tick",
     "force_p95_N": "95th percentile of the tip force while in contact, every tick",
     "time_above_force_limit_s": "time in which any tip force exceeded the force limit (a step's own limit in it)",
-    "tissue_damage": "damage episodes: tears, cuts and burns off target, over-retractions",
+    "tissue_damage": "damage episodes: tears, cuts and burns off target, over-retractions, over-indentations",
     "tears": "tear episodes (tears of one region less than 0.25 s apart are one episode)",
     "torn_springs": "tissue springs broken by over-stretching",
     "cuts_off_target": "episodes of cutting away from the cut line's tolerance or outside a cut step",
     "burns_off_target": "episodes of cautery outside the step's target region",
     "over_retractions": "times a retracted region was pulled beyond its goal's max_distance_mm",
     "max_retraction_over_mm": "how far the worst over-retraction went beyond max_distance_mm",
+    "over_indentations": "times a touched region was pushed in deeper than its goal's max_depth_mm",
+    "max_indentation_over_mm": "how far the worst over-indentation went beyond max_depth_mm",
     "forbidden_contacts": "contacts with forbidden zones that break the zone's limit",
     "forbidden_max_force_N": "largest force at a forbidden zone",
     "cut_deviation_mean_mm": "mean distance of the cuts from the line they should follow",
@@ -84,6 +86,8 @@ class WindowMetrics:
     burns_off_target: int
     over_retractions: int
     max_retraction_over_mm: float | None
+    over_indentations: int
+    max_indentation_over_mm: float | None
     forbidden_contacts: int
     forbidden_max_force_N: float | None
     cut_deviation_mean_mm: float | None
@@ -227,6 +231,8 @@ _SESSION_ROWS = (
     ("burns_off_target", "  burns off target", "", 0),
     ("over_retractions", "  over-retractions", "", 0),
     ("max_retraction_over_mm", "  worst, beyond the maximum", "mm", 1),
+    ("over_indentations", "  over-indentations", "", 0),
+    ("max_indentation_over_mm", "  worst, beyond the maximum", "mm", 1),
     ("forbidden_contacts", "forbidden-zone contacts", "", 0),
     ("forbidden_max_force_N", "  max force there", "N", 2),
     ("cut_deviation_mean_mm", "mean cut deviation", "mm", 2),

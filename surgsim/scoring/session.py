@@ -234,6 +234,8 @@ def _window_metrics(
         burns_off_target=incidents.burns_off_target,
         over_retractions=incidents.over_retractions,
         max_retraction_over_mm=incidents.max_retraction_over_mm,
+        over_indentations=incidents.over_indentations,
+        max_indentation_over_mm=incidents.max_indentation_over_mm,
         forbidden_contacts=incidents.forbidden_contacts,
         forbidden_max_force_N=incidents.forbidden_max_force_N,
         cut_deviation_mean_mm=sum(deviations) / len(deviations) if deviations else None,

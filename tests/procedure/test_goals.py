@@ -328,3 +328,28 @@ def test_a_palpation_probe_is_a_procedure_instrument_that_can_touch(tmp_path):
     view = TickView(tick=1, time_s=DT_S, dt_s=DT_S, positions=runtime.scene.model.positions, instruments=views,
                     events=())
     assert completions(runtime.update(view)) == [("only", "palpator")]
+
+
+def test_over_indentation_is_an_episode_while_the_tip_presses_the_region_in_too_deep(tmp_path):
+    runtime = make_runtime(tmp_path, "{kind: touch, region: middle, instrument: hook, max_depth_mm: 3}")
+    middle = runtime.scene.regions["middle"].nodes
+    centre = runtime.scene.model.positions[middle].mean(axis=0)
+
+    def pressed(depth_mm: float) -> np.ndarray:
+        positions = runtime.scene.model.positions.copy()
+        positions[middle, 2] -= depth_mm * MM
+        return positions
+
+    def probe(depth_mm: float, force_n: float) -> InstrumentView:
+        return parked(tuple(centre - [0.0, 0.0, depth_mm * MM]), force_n=[0.0, 0.0, force_n])
+
+    def kinds(events):
+        return [(e.kind, round(e.detail.get("depth_mm", e.detail.get("peak_mm", 0.0)), 6)) for e in events
+                if e.kind.startswith("over_indentation")]
+
+    assert kinds(tick(runtime, 1)) == []  # the first tick is the reference: the tissue at rest
+    assert kinds(tick(runtime, 2, hook=probe(3.0, 0.5), positions=pressed(3.0))) == []  # at the maximum
+    assert kinds(tick(runtime, 3, hook=probe(5.0, 0.02), positions=pressed(5.0))) == []  # not pressing: not its doing
+    assert kinds(tick(runtime, 4, hook=probe(5.0, 0.5), positions=pressed(5.0))) == [("over_indentation", 5.0)]
+    assert kinds(tick(runtime, 5, hook=probe(7.0, 0.8), positions=pressed(7.0))) == []
+    assert kinds(tick(runtime, 6, hook=probe(2.0, 0.3), positions=pressed(2.0))) == [("over_indentation_end", 7.0)]

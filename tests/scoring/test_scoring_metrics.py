@@ -215,3 +215,26 @@ def test_instructed_holds_are_not_idle_time():
     assert motion_in(s, np.ones(4, bool), 3.0).idle_time_s == pytest.approx(2.0)
     holding = np.array([False, False, True, False])
     assert motion_in(s, np.ones(4, bool), 3.0, holding).idle_time_s == pytest.approx(1.0)
+
+
+def test_over_retraction_and_over_indentation_are_damage_with_their_overshoot(tmp_path):
+    text = (Path(__file__).parent / "box_trainer.yaml").read_text()
+    text = text.replace("goal: {kind: grasp, region: centre, instrument: left_grasper}",
+                        "goal: {kind: retract, region: centre, distance_mm: 10, direction: cranial, "
+                        "max_distance_mm: 15, instrument: left_grasper}")
+    text = text.replace("      kind: cut\n      line: {kind: circle, center_mm: [0, 0, 2], radius_mm: 20}\n"
+                        "      tolerance_mm: 2", "      {kind: touch, region: centre, max_depth_mm: 4}")
+    text = text.replace("    goal:\n      {kind: touch", "    goal: {kind: touch")
+    path = tmp_path / "limits.yaml"
+    path.write_text(text)
+    procedure = load_procedure(path).spec
+    events = [
+        Event(1.0, "over_retraction", instrument="left_grasper", region="centre", detail={"distance_mm": 15.1}),
+        Event(1.5, "over_retraction_end", instrument="left_grasper", region="centre", detail={"peak_mm": 18.0}),
+        Event(3.0, "over_indentation", instrument="right_scissors", region="centre", detail={"depth_mm": 4.2}),
+        Event(3.2, "over_indentation_end", instrument="right_scissors", region="centre", detail={"peak_mm": 9.5}),
+    ]
+    incidents = incidents_in(events, None, procedure, "trace")
+    assert (incidents.over_retractions, incidents.over_indentations, incidents.tissue_damage) == (1, 1, 2)
+    assert incidents.max_retraction_over_mm == pytest.approx(3.0)
+    assert incidents.max_indentation_over_mm == pytest.approx(5.5)
