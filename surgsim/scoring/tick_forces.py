@@ -2,12 +2,16 @@
 
 Samples are taken every few ticks (:data:`surgsim.session.SAMPLE_EVERY_TICKS`), but a force peak lasts a few ticks:
 read from samples alone, the maximum force, the time above the force limit and the force distribution would miss
-or mis-time it. The session therefore hands each tick's view to a :class:`TickForceRecorder` (one call per tick),
+or mis-time it. The session therefore hands each tick's forces to a :class:`TickForceRecorder` (one call per tick),
 and each sample carries ``tick_forces_n``: the force magnitudes [N] at every tick since the previous sample, the last
 one being the sample's own tick. The scorer computes its force metrics from these.
 """
 
 from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
 
 from surgsim.trace import InstrumentSample
 
@@ -18,10 +22,10 @@ class TickForceRecorder:
     def __init__(self, instruments: tuple[str, ...]):
         self._forces: dict[str, list[float]] = {name: [] for name in instruments}
 
-    def add(self, view) -> None:
-        """Record the forces of one tick (a :class:`~surgsim.procedure.tick_view.TickView`)."""
+    def add(self, force_on: Callable[[str], np.ndarray]) -> None:
+        """Record the forces of one tick: ``force_on(instrument)`` is the tissue's force on its tip [N] (a vector)."""
         for name, forces in self._forces.items():
-            forces.append(view.instruments[name].force_magnitude_n)
+            forces.append(float(np.linalg.norm(force_on(name))))
 
     def attach(self, samples: dict[str, InstrumentSample]) -> dict[str, InstrumentSample]:
         """``samples`` with the forces recorded since the previous sample; starts collecting afresh."""
