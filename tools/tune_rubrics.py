@@ -137,7 +137,7 @@ def verified_report(trace: Path, procedure_path: Path, spec=None):
                                                     source=result.source))
 
 
-def tune(name: str, *, write: bool) -> bool:
+def tune(name: str, *, write: bool, reports: Path | None = None) -> bool:
     from surgsim.procedure import load_procedure
 
     path = PROCEDURES / f"{name}.yaml"
@@ -163,6 +163,10 @@ def tune(name: str, *, write: bool) -> bool:
     print(f"  expert {expert.score:.1f} ({'pass' if expert.passed else 'FAIL: ' + '; '.join(expert.failures)}), "
           f"novice {novice.score:.1f} ({'pass' if novice.passed else 'fail'}: {'; '.join(novice.failures)}); "
           f"pass mark {PASS_MARK:g} → {'as intended' if good else 'NOT AS INTENDED'}")
+    if reports is not None:
+        reports.mkdir(parents=True, exist_ok=True)
+        expert.write_json(reports / f"{name}.expert.score.json")
+        novice.write_json(reports / f"{name}.novice.score.json")
     if write and good:
         path.write_text(text)
         print(f"  wrote {path.relative_to(ROOT)}")
@@ -178,7 +182,9 @@ def _show(value) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--procedure", action="append", help="only this shipped procedure (repeatable; default all)")
-    parser.add_argument("--check", action="store_true", help="derive and check only; write nothing")
+    parser.add_argument("--check", action="store_true", help="derive and check only; write no procedure")
+    parser.add_argument("--reports", type=Path, metavar="DIR",
+                        help="also write the expert's and the novice's verified score reports (tuned rubric) here")
     args = parser.parse_args(argv)
     names = args.procedure or sorted(p.stem for p in PROCEDURES.glob("*.yaml")
                                      if (TRACES / f"{p.stem}.expert.jsonl").is_file())
@@ -187,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     ok = True
     for name in names:
         try:
-            ok &= tune(name, write=not args.check)
+            ok &= tune(name, write=not args.check, reports=args.reports)
         except InputError as error:
             print(f"{name}: {error}", file=sys.stderr)
             ok = False
