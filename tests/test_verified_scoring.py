@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def _procedure_text() -> str:
     text = (ROOT / "procedures" / "pattern_cutting.yaml").read_text()
     text = text.replace("name: pattern_cutting", "name: verify_check")
+    # A lenient pass mark, so that a forged completion alone would pass this short session unverified.
+    text = re.sub(r"min_score: [0-9.]+", "min_score: 50", text)
     marked = "    inside_circle: {kind: sphere, organ: gauze, center_mm: [0, 0, 1], radius_mm: 15}\n"
     assert marked in text
     text = text.replace(marked, marked + "    centre_spot: {kind: sphere, organ: gauze, center_mm: [0, 0, 1], radius_mm: 8}\n")
@@ -205,7 +208,8 @@ def _rewrite_header(records: list[dict], procedure: Path, written: str) -> list[
 
 
 def _relaxed(text: str) -> str:
-    return text.replace("min_score: 60", "min_score: 0").replace("min_goals_completed: 2", "min_goals_completed: 0")
+    text = re.sub(r"min_score: [0-9.]+", "min_score: 0", text)
+    return text.replace("min_goals_completed: 2", "min_goals_completed: 0")
 
 
 def test_forgery_a_relaxed_rubric_copy_with_a_rewritten_header_is_refused(tmp_path, capsys):
@@ -272,3 +276,11 @@ def test_an_unresimulatable_trace_exits_2_with_one_paragraph(recorded, capsys):
     code, _, err = _score([str(forged)], capsys)
     assert code == 2 and err.startswith("surgsim: error: ") and "Traceback" not in err
     assert "unknown_instrument.jsonl" in err
+
+
+def test_every_procedure_key_is_physics_rubric_or_presentation():
+    from surgsim.procedure import identity
+    from surgsim.procedure.schema import Procedure
+
+    parts = identity.PHYSICS_KEYS + identity.RUBRIC_KEYS + identity.PRESENTATION_KEYS
+    assert sorted(parts) == sorted(Procedure.model_fields) and len(set(parts)) == len(parts)

@@ -8,7 +8,8 @@ its sessions would not happen the same way any more.
 - **physics** (:data:`PHYSICS_SECTIONS`): ``scene`` (organs, rigid bodies, regions, landmarks, camera),
   ``instruments``, ``steps`` (each step's name and goal, without the goal's scoring-only limits), ``forbidden``
   (zones and their force limits: they make events) and ``limits`` (``time_limit_s`` ends the session,
-  ``force_limit_N`` makes events). Changing any of these can change what a replay of the same commands records.
+  ``force_limit_N`` makes events) and ``physics`` (the tissue's rate and solver iterations). Changing any of these
+  can change what a replay of the same commands records.
 - **rubric**: ``rubric`` plus what only the scorer reads: each step's ``time_limit_s`` and ``force_limit_N``.
 - Neither: ``title``, ``description`` and the steps' ``instructions`` (what the trainee reads), ``format_version``.
 
@@ -24,7 +25,11 @@ from dataclasses import dataclass
 
 from surgsim.procedure.schema import Procedure
 
-PHYSICS_SECTIONS = ("scene", "instruments", "steps", "forbidden", "limits")
+PHYSICS_SECTIONS = ("scene", "instruments", "steps", "forbidden", "limits", "physics")
+# Every top-level key of a procedure is in exactly one part (a test holds new keys to this):
+PHYSICS_KEYS = ("scene", "instruments", "steps", "forbidden", "time_limit_s", "force_limit_N", "physics")
+RUBRIC_KEYS = ("rubric",)  # with the steps' scoring-only fields
+PRESENTATION_KEYS = ("format_version", "name", "title", "description")
 # Goal fields that the runtime never reads (none yet: a retract goal's max_distance_mm makes over_retraction events,
 # a touch goal's min_force_N decides when it is met).
 SCORING_ONLY_GOAL_FIELDS: tuple[str, ...] = ()
@@ -64,6 +69,7 @@ class ProcedureIdentity:
             "steps": _sha256(steps_physics),
             "forbidden": _sha256(data["forbidden"]),
             "limits": _sha256({"time_limit_s": data["time_limit_s"], "force_limit_N": data["force_limit_N"]}),
+            "physics": _sha256(data["physics"]),
         }
         return cls(sections, _sha256(sections), _sha256({"rubric": data["rubric"], "steps": steps_scoring}))
 

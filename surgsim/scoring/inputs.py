@@ -4,9 +4,9 @@ The trace is the trainee's; the procedure library (the ``procedures/`` folder of
 command line are the instructor's. So:
 
 - The procedure is the file the trace's header names, or ``--procedure FILE`` (the instructor's choice).
-- Its physics (:mod:`surgsim.procedure.identity`: scene, instruments, steps and goals, zones, limits) must hash as
-  the header says; a changed section is refused, named. A changed rubric is fine: the session is *rescored* against
-  the current rubric, and the report says so and names both rubric hashes.
+- Its physics (:mod:`surgsim.procedure.identity`: scene, instruments, steps and goals, zones, limits, tissue rate)
+  must hash as the header says; a changed section is refused, named. A changed rubric is fine: the session is
+  *rescored* against the current rubric, and the report says so and names both rubric hashes.
 - A trace recorded before the split hashes has only the file's sha256. When the file is unchanged, all is as
   recorded; when it changed, only a re-simulation that reproduces the recording can show that the physics did not
   (:attr:`SessionSource.physics_unproven`): verified scoring accepts it after that, ``--no-verify`` refuses it.
@@ -34,6 +34,7 @@ _SECTION_WORDS = {
     "steps": "the steps' goals",
     "forbidden": "the forbidden zones",
     "limits": "the time or force limit",
+    "physics": "the tissue's rate or solver iterations",
 }
 
 
