@@ -78,15 +78,15 @@ class TraceHeader(_Record):
     tissue_iterations: int | None = Field(None, ge=1)
     # The share of the procedure's target_nodes its imported organs were meshed with (absent: 1, the procedure's own).
     resolution: float | None = Field(None, gt=0, le=1)
+    # Hashes of the procedure's parts (surgsim.procedure.identity); absent in traces recorded before they existed.
+    procedure_physics_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    procedure_physics_sections: dict[str, str] | None = None
+    procedure_rubric_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
 
     @property
     def tissue_step_s(self) -> float:
         """The tissue's step [s] this trace was recorded with."""
         return self.tissue_dt_s if self.tissue_dt_s is not None else self.dt_s
-    # Hashes of the procedure's parts (surgsim.procedure.identity); absent in traces recorded before they existed.
-    procedure_physics_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
-    procedure_physics_sections: dict[str, str] | None = None
-    procedure_rubric_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
 
     @classmethod
     def for_session(
