@@ -12,6 +12,10 @@ Kinds in use (``EventKind``):
 - ``burn``: cautery energy applied to tissue; ``clip``: a clip placed
 - ``forbidden_contact``: an instrument touched a forbidden zone
 - ``force_limit``: contact force rose above the procedure's limit (and ``force_limit_end`` when it falls below)
+- ``over_retraction``: a retract goal's region pulled farther than its ``max_distance_mm`` (``over_retraction_end``
+  when it comes back, with the farthest distance)
+- ``over_indentation``: a touch goal's region pushed in deeper than its ``max_depth_mm`` (``over_indentation_end``
+  when it comes back, with the deepest point)
 - ``blowup``: the tissue solver rolled back a step that went non-finite or too fast
 - ``step_complete``: a procedure step's goal was reached
 """
@@ -34,6 +38,10 @@ EventKind = Literal[
     "forbidden_contact",
     "force_limit",
     "force_limit_end",
+    "over_retraction",
+    "over_retraction_end",
+    "over_indentation",
+    "over_indentation_end",
     "blowup",
     "step_complete",
 ]

@@ -12,10 +12,11 @@ the recording's) and a way to re-create any moment of a session from a few kilob
   (:class:`~surgsim.devices.replay.ReplayDevice`), handed to :meth:`Session.tick` as a live device's would be.
 - Length: a complete trace is replayed to its end record's tick; a truncated one (a crash, a kill) up to its last
   record, which is all there is to compare.
-- Comparison: the recorded events must equal the replayed ones, in order and in every field, as written to the trace
-  (a truncated recording: its events must be the first of the replay's); likewise the instrument samples and the
-  commands, and a complete recording's end reason. Traces store floats as shortest round-trip reprs, so equal means
-  bit-identical.
+- Comparison, two of them: within tolerance (:mod:`surgsim.reproduction`: what counts on any machine, and what
+  verified scoring relies on), and bit for bit (:func:`compare_traces`: the recorded events must equal the replayed
+  ones, in order and in every field, as written to the trace; likewise the samples, the commands and a complete
+  recording's end reason; traces store floats as shortest round-trip reprs, so equal means bit-identical). A
+  truncated recording is compared with the replay up to its last record.
 - Drawing (optional, a viewer given): frames of the replay for a video at a rate in simulated time, and the last frame
   as a PNG. The viewer only reads the session, so drawing never changes what the replay computes.
 """
@@ -31,6 +32,8 @@ from pathlib import Path
 from typing import Callable
 
 from surgsim.errors import InputError
+from surgsim.reproduction import Comparison, compare_outcomes
+from surgsim.scoring.inputs import SessionSource
 from surgsim.trace import Trace, read_trace
 
 
@@ -58,14 +61,22 @@ class ReplayResult:
     ticks: int
     backend: str
     tissue_digest: str
-    mismatches: tuple[Mismatch, ...] = ()
+    mismatches: tuple[Mismatch, ...] = ()  # bit-level differences (:func:`compare_traces`)
+    comparison: Comparison | None = None  # within tolerance (:mod:`surgsim.reproduction`)
+    source: SessionSource | None = None
     snapshot: Path | None = None  # the PNG of the last frame, when one was asked for and drawn
     video: Path | None = None
     frames: int = 0
 
     @property
     def matches(self) -> bool:
+        """Bit-identical to the recording (the promise on the recording's own machine and backend)."""
         return not self.mismatches
+
+    @property
+    def reproduces(self) -> bool:
+        """Within the tolerances of :mod:`surgsim.reproduction` (the promise on any machine)."""
+        return self.comparison is not None and self.comparison.reproduces
 
     def _matches(self, kind: str) -> bool:
         return not any(m.kind == kind for m in self.mismatches)
@@ -109,6 +120,8 @@ def replay_trace(
     video_path: str | os.PathLike | None = None,
     video_fps: float = 30.0,
     on_tick: Callable[[object], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
+    allow_unproven: bool = False,
 ) -> ReplayResult:
     """Replay the trace at ``trace_path`` and compare. The replayed session is recorded at ``out_path`` (which must
     not exist) or in a temporary file that is removed again (``ReplayResult.replayed`` keeps its contents).
@@ -116,14 +129,17 @@ def replay_trace(
     ``viewer`` (an unopened viewer, e.g. ``OffscreenViewer``): draw the replay; ``video_path`` gets a frame every
     ``1 / video_fps`` s of simulated time (needs imageio-ffmpeg), ``snapshot_path`` the last frame as a PNG (a viewer
     that cannot read its pixels, such as the null viewer, gives none). Drawing never changes the physics.
-    ``on_tick(session)`` is called after every tick (progress). Raises :class:`InputError` for a trace that cannot
-    be read, a procedure that is missing or changed since the recording, or commands the session refuses.
+    ``on_start(ticks)`` is called once the session is built, ``on_tick(session)`` after every tick (progress).
+    ``allow_unproven``: accept an old trace whose procedure file changed (:func:`surgsim.scoring.inputs.
+    load_session_source`); the comparison then decides. Raises :class:`InputError` for a trace that cannot be read, a
+    procedure that is missing or whose physics changed since the recording, or commands the session refuses.
     """
     from surgsim.devices.replay import ReplayDevice
-    from surgsim.scoring import load_session
+    from surgsim.scoring.inputs import load_session_source
     from surgsim.session import Session
 
-    procedure, recorded = load_session(trace_path, procedure_path)
+    source = load_session_source(trace_path, procedure_path, allow_unproven=allow_unproven)
+    procedure, recorded = source.procedure, source.trace
     ticks = replay_ticks(recorded)
     if (snapshot_path is not None or video_path is not None) and viewer is None:
         raise InputError("replay", "a snapshot or a video needs a viewer to draw with (an OffscreenViewer).")
@@ -144,6 +160,8 @@ def replay_trace(
         session = Session(procedure.path, arch=arch, dt_s=header.dt_s, tissue_dt_s=header.tissue_step_s,
                           seed=header.seed, trace_path=path, solver_options=solver_options,
                           resolution=header.resolution or 1.0)
+        if on_start is not None:
+            on_start(ticks)
         with contextlib.ExitStack() as stack:
             stack.enter_context(session)
             video = None
@@ -182,7 +200,8 @@ def replay_trace(
         if temporary is not None:
             shutil.rmtree(temporary, ignore_errors=True)
     return ReplayResult(recorded, replayed, path, ticks, session.backend, digest,
-                        tuple(compare_traces(recorded, replayed)), snapshot, video_file, frames)
+                        tuple(compare_traces(recorded, replayed)), compare_outcomes(recorded, replayed), source,
+                        snapshot, video_file, frames)
 
 
 def compare_traces(recorded: Trace, replayed: Trace) -> list[Mismatch]:

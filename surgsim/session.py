@@ -30,9 +30,11 @@ import numpy as np
 
 from surgsim.events import Event
 from surgsim.procedure import load_procedure
+from surgsim.procedure.identity import ProcedureIdentity
 from surgsim.procedure.runtime import ProcedureRuntime
 from surgsim.procedure.scene_builder import TISSUE_MESH_NAME, build_scene
 from surgsim.procedure.tick_view import InstrumentView, TickView
+from surgsim.scoring.tick_forces import TickForceRecorder
 from surgsim.trace import Command, EndReason, TraceHeader, TraceWriter
 
 # Samples every 10 ticks = 100 Hz at the 1 kHz haptic rate: path length and forces at a resolution finer than a
@@ -104,6 +106,7 @@ class Session:
         self.runtime = ProcedureRuntime(self.spec, self.scene)
         self.instrument_names = tuple(instrument.name for instrument in self.scene.instruments)
         self.events: list[Event] = []
+        self._tick_forces = TickForceRecorder(self.instrument_names)
         self._trace: TraceWriter | None = None
         if trace_path is not None:
             header = TraceHeader.for_session(
@@ -111,6 +114,7 @@ class Session:
                 procedure_sha256=self.procedure_file.sha256, backend=self.backend, dt_s=self.dt_s, seed=self.seed,
                 tissue_dt_s=self.tissue_dt_s, tissue_iterations=self.solver.options.iterations,
                 resolution=self.resolution,
+                identity=ProcedureIdentity.of(self.spec),
             )
             self._trace = TraceWriter(trace_path, header)
         self.ended: EndReason | None = None
@@ -173,10 +177,11 @@ class Session:
             events += self.runtime.update(self._tick_view(events))
         self.events.extend(events)
         if self._trace is not None:
+            self._tick_forces.add(self.coupler.reaction_force)
             for event in events:
                 self._trace.write_event(event)
             if self.coupler.tick % SAMPLE_EVERY_TICKS == 0:
-                self._trace.write_sample(self.coupler.tick, self.coupler.sample())
+                self._trace.write_sample(self.coupler.tick, self._tick_forces.attach(self.coupler.sample()))
         return events
 
     def _tick_view(self, events: list[Event]) -> TickView:

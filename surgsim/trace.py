@@ -6,7 +6,9 @@ value read back is bit-identical). Time is counted in physics ticks; the time of
 1. ``{"type": "header", "format": "surgsim-trace", "format_version": 1, "surgsim_version", "procedure",
    "procedure_sha256", "backend", "dt_s", "seed"}``: always the first line. ``procedure`` is the procedure file's
    path relative to the trace file's folder (absolute when that is impossible); ``procedure_sha256`` is the hash
-   of the file's bytes, so a trace is never scored against an edited procedure.
+   of the file's bytes. Since the split hashes: ``procedure_physics_sha256``, ``procedure_physics_sections``
+   (section → sha256) and ``procedure_rubric_sha256`` (:mod:`surgsim.procedure.identity`), so that a trace can be
+   rescored after a rubric edit and is refused after a physics edit; older traces lack them.
 2. ``{"type": "command", "tick", "instrument", ...}``: what a device asked of an instrument; written only when it
    differs from the instrument's previous command. Two layouts, told apart by their keys (no tag, so that the
    records of trocar instruments are the same bytes they always were):
@@ -19,7 +21,9 @@ value read back is bit-identical). Time is counted in physics ticks; the time of
 
    ``jaw`` is 0 (open) to 1 (closed), ``energy`` whether cautery is on.
 3. ``{"type": "sample", "tick", "instruments": {name: {"tip_m": [x, y, z], "force_n": [fx, fy, fz], "jaw",
-   "energy"}}}``: the observed state of every instrument (RAS metres, the tissue's force on the tip in newtons).
+   "energy", "tick_forces_n": [f, ...]}}}``: the observed state of every instrument (RAS metres, the tissue's force
+   on the tip in newtons); ``tick_forces_n`` are the force magnitudes at every tick since the previous sample, this
+   sample's tick last (:mod:`surgsim.scoring.tick_forces`; older traces lack it).
    The session loop writes one every 10 ticks (100 Hz at the 1 kHz haptic rate); readers must not assume a rate,
    as scoring integrates over the actual tick gaps. Sample ticks strictly increase.
 4. ``{"type": "event", ...}``: an :class:`~surgsim.events.Event` (``Event.to_json()``), in simulated time.
@@ -75,6 +79,10 @@ class TraceHeader(_Record):
     tissue_iterations: int | None = Field(None, ge=1)
     # The share of the procedure's target_nodes its imported organs were meshed with (absent: 1, the procedure's own).
     resolution: float | None = Field(None, gt=0, le=1)
+    # Hashes of the procedure's parts (surgsim.procedure.identity); absent in traces recorded before they existed.
+    procedure_physics_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    procedure_physics_sections: dict[str, str] | None = None
+    procedure_rubric_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
 
     @property
     def tissue_step_s(self) -> float:
@@ -85,7 +93,7 @@ class TraceHeader(_Record):
     def for_session(
         cls, *, trace_path: str | os.PathLike, procedure_path: str | os.PathLike, procedure_sha256: str,
         backend: str, dt_s: float, seed: int, tissue_dt_s: float | None = None, tissue_iterations: int | None = None,
-        resolution: float | None = None,
+        resolution: float | None = None, identity=None,
     ) -> "TraceHeader":
         """The header of a new trace at ``trace_path`` recording a session of the procedure at ``procedure_path``."""
         procedure = Path(procedure_path).resolve()
@@ -100,7 +108,17 @@ class TraceHeader(_Record):
             surgsim_version=__version__, procedure=Path(written).as_posix(), procedure_sha256=procedure_sha256,
             backend=backend, dt_s=dt_s, seed=seed, tissue_dt_s=tissue_dt_s, tissue_iterations=tissue_iterations,
             resolution=resolution,
+            **({} if identity is None else {
+                "procedure_physics_sha256": identity.physics_sha256,
+                "procedure_physics_sections": dict(identity.physics_sections),
+                "procedure_rubric_sha256": identity.rubric_sha256,
+            }),
         )
+
+    @property
+    def has_part_hashes(self) -> bool:
+        """Whether the header has the physics and rubric hashes (traces from before them have only the file's)."""
+        return self.procedure_physics_sections is not None and self.procedure_rubric_sha256 is not None
 
     def procedure_path(self, trace_path: str | os.PathLike) -> Path:
         """Where the procedure is, for a trace read from ``trace_path``."""
@@ -144,12 +162,14 @@ def _is_free_pose(record: dict) -> bool:
 
 
 class InstrumentSample(_Record):
-    """The observed state of one instrument: tip position [m] and the tissue's force on it [N]."""
+    """The observed state of one instrument: tip position [m] and the tissue's force on it [N]; ``tick_forces_n``
+    the force magnitudes at every tick since the previous sample (absent in traces from before it existed)."""
 
     tip_m: _Vec3
     force_n: _Vec3
     jaw: float = Field(ge=0, le=1)
     energy: bool
+    tick_forces_n: list[float] | None = None
 
 
 class CommandRecord(_Record):
@@ -235,7 +255,7 @@ class TraceWriter:
             raise OutputError(self.path, output_problem(error)) from None
         try:
             self._write({"type": "header", "format": TRACE_FORMAT, "format_version": TRACE_FORMAT_VERSION,
-                         **header.model_dump()})
+                         **header.model_dump(exclude_none=True)})
             self._sync()
         except OutputError:  # a full disk: leave no empty trace behind, which would block the next try's path
             with contextlib.suppress(OSError):
@@ -264,7 +284,7 @@ class TraceWriter:
         self._write({
             "type": "sample",
             "tick": self._tick(tick),
-            "instruments": {name: sample.model_dump() for name, sample in instruments.items()},
+            "instruments": {name: sample.model_dump(exclude_none=True) for name, sample in instruments.items()},
         })
 
     def write_event(self, event: Event) -> None:

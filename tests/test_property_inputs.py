@@ -203,8 +203,9 @@ def test_score_exits_0_1_or_2_for_mutated_traces(capsys, data):
     name = data.draw(st.sampled_from(sorted(TRACE_SEEDS)), label="trace")
     trace = written(data.draw(mutated(TRACE_SEEDS[name], text=True), label="mutation"), name)
     procedure = REPO / "procedures" / f"{name.split('.')[0]}.yaml"
-    assert_exit_0_or_2(["score", trace, "--procedure", procedure, "--json", trace.with_suffix(".json")], capsys,
-                       allowed=(0, 1, 2))
+    # Unverified: the reading and scoring of mutated records is what is exercised, not the re-simulation.
+    assert_exit_0_or_2(["score", "--no-verify", trace, "--procedure", procedure, "--json", trace.with_suffix(".json")],
+                       capsys, allowed=(0, 1, 2))
 
 
 json_values = st.recursive(

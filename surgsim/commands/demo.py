@@ -44,8 +44,10 @@ def replay_headless(out_dir: Path, *, arch: str) -> int:
     from surgsim.render.viewer import NullViewer
     from surgsim.render.virtual_display import VirtualDisplay
     from surgsim.replay import replay_trace
-    from surgsim.scoring import load_session, score_session
+    from surgsim.scoring import score_session
+    from surgsim.scoring.inputs import load_session_source
     from surgsim.scoring.report import render
+    from surgsim.verify import require_reproduction, scored_trace
 
     expert = PROCEDURES_DIR / "traces" / f"{DEFAULT_PROCEDURE}.expert.jsonl"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -54,19 +56,20 @@ def replay_headless(out_dir: Path, *, arch: str) -> int:
     snapshot_path = out_dir / f"{DEFAULT_PROCEDURE}.png"
     if trace_path.exists():
         trace_path.unlink()  # our own output from an earlier demo, never a user's recording
-    procedure, recorded = load_session(expert)
+    recorded = load_session_source(expert, allow_unproven=True).trace
     print(f"no display: replaying {expert} headless ({recorded.duration_s:.1f} s of surgery)", file=sys.stderr)
     display = VirtualDisplay() if not _has_display() and VirtualDisplay.available() else None
     try:
         if display is not None:
             display.__enter__()
         viewer = _offscreen_or_null()
-        result = replay_trace(expert, trace_path, arch=arch, viewer=viewer,
+        result = replay_trace(expert, trace_path, arch=arch, viewer=viewer, allow_unproven=True,
                               snapshot_path=None if isinstance(viewer, NullViewer) else snapshot_path)
     finally:
         if display is not None:
             display.__exit__(None, None, None)
-    report = score_session(procedure.spec, result.replayed)
+    require_reproduction(result)
+    report = score_session(result.source.procedure.spec, scored_trace(result), verified=True, source=result.source)
     report.write_json(score_path)
     render(report, Console(width=None if Console().is_terminal else 110))
     print(f"score JSON: {score_path}", file=sys.stderr)

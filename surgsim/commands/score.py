@@ -1,4 +1,4 @@
-"""`surgsim score TRACE`: score a recorded session against its procedure's rubric."""
+"""`surgsim score TRACE`: re-simulate a recorded session, check it, and score it against its procedure's rubric."""
 
 from __future__ import annotations
 
@@ -12,22 +12,33 @@ EXIT_FAIL = 1
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "score",
-        help="score a session trace: metrics per step, 0-100 score, pass/fail",
+        help="score a session trace (re-simulated and verified): metrics per step, 0-100 score, pass/fail",
         description="Score a session trace against the rubric of the procedure it was recorded with (found from the "
-        "trace's header and checked by its sha256). Prints a table; --json also writes the report. Exit code: 0 pass, "
-        "1 fail, 2 bad input. A trace cut short (no end record) is scored up to its last record, with a warning and "
-        '"truncated": true in the report.',
+        "trace's header). By default the trainee's commands are re-simulated headless and the recorded events and "
+        "samples must agree with the re-simulation within stated tolerances (surgsim/reproduction.py); the "
+        "re-simulated outcome is scored. --no-verify scores the outcome as recorded (the report says "
+        '"verified": false). The procedure\'s physics (scene, instruments, goals, zones) must be the recording\'s; '
+        "its rubric may have changed since: the session is then rescored, and the report says so. Exit code: 0 "
+        "pass, 1 fail, 2 bad input (unreadable trace, procedure missing or its physics changed, a recording the "
+        "re-simulation does not reproduce). A trace cut short (no end record) is verified and scored up to its last "
+        'record, with a warning and "truncated": true in the report.',
         epilog="examples:\n"
         "  surgsim score traces/session.jsonl\n"
         "  surgsim score session.jsonl --json session.score.json\n"
-        "  surgsim score moved.jsonl --procedure procedures/pattern_cutting.yaml",
+        "  surgsim score session.jsonl --procedure procedures/pattern_cutting.yaml   rescore with an edited rubric\n"
+        "  surgsim score session.jsonl --no-verify          fast: trust the recorded outcome",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("trace", metavar="TRACE", help="a session trace (.jsonl)")
     parser.add_argument("--json", metavar="OUT", dest="json_out", help="also write the report as JSON to OUT")
     parser.add_argument(
-        "--procedure", metavar="FILE", help="the procedure file, when it is no longer where the trace's header says"
+        "--procedure", metavar="FILE",
+        help="score against this procedure file (moved since the recording, or with an edited rubric)",
     )
+    parser.add_argument("--no-verify", action="store_true",
+                        help="score the outcome recorded in the trace without re-simulating it")
+    parser.add_argument("--arch", default="cpu", choices=("auto", "cuda", "vulkan", "metal", "cpu"),
+                        help="compute backend of the re-simulation (default cpu)")
     parser.set_defaults(func=run)
 
 
@@ -35,18 +46,27 @@ def run(args) -> int:
     from rich.console import Console
 
     from surgsim.fileio import prepare_output
-    from surgsim.scoring import load_session, score_session
+    from surgsim.scoring import score_session
+    from surgsim.scoring.inputs import load_session_source
     from surgsim.scoring.report import render
 
     if args.json_out:
         prepare_output(args.json_out)  # a folder or device in the way is refused before any work
-    procedure, trace = load_session(args.trace, args.procedure)
-    report = score_session(procedure.spec, trace)
+    if args.no_verify:
+        source = load_session_source(args.trace, args.procedure, allow_unproven=False)
+        report = score_session(source.procedure.spec, source.trace, verified=False, source=source)
+    else:
+        from surgsim.verify import resimulate, scored_trace
+
+        result = resimulate(args.trace, args.procedure, arch=args.arch)
+        report = score_session(result.source.procedure.spec, scored_trace(result), verified=True,
+                               source=result.source)
     if args.json_out:
         report.write_json(args.json_out)
     if report.truncated:
         print(
-            f"surgsim: warning: {args.trace} was cut short (no end record); scored up to its last record.",
+            f"surgsim: warning: {args.trace} was cut short (no end record); "
+            f"{'verified and ' if report.verified else ''}scored up to its last record.",
             file=sys.stderr,
         )
     console = Console(width=None if Console().is_terminal else 110)

@@ -17,9 +17,11 @@ Rules (positions in metres; times compared with a 1 ns slack so that sums of tic
   ``tolerance_mm`` of it. The point is ``detail["rest_position_m"]`` (where the tissue was when the line was drawn),
   else ``position_m``: as :mod:`surgsim.scoring.incidents` measures deviation. Met when at least
   :data:`CUT_COVERAGE_FRACTION` of the samples (of the length) are cut.
-- **touch**: a qualifying instrument's working end (the capsules that reach its tip) comes within its radius +
-  :data:`CONTACT_MARGIN_M` of the region's current geometry; or the coupling reports a ``contact_start`` of a
-  qualifying instrument naming the region (``region``) or some of its nodes (``detail["nodes"]``).
+- **touch**: a qualifying instrument presses with a force of at least the goal's ``min_force_N`` (0.1 N unless
+  given; coming within a millimetre is not touching) while its working end (the capsules that reach its tip) is
+  within its radius + :data:`CONTACT_MARGIN_M` of the region's current geometry, or while it is in a contact that
+  the coupling reported starting (``contact_start``) on the region (``region``) or some of its nodes
+  (``detail["nodes"]``) and not yet ending.
 - **cauterize**: each tick with a qualifying ``burn`` event whose ``region`` is the goal's region adds the tick's
   ``dt_s`` to the energy time, which must reach ``energy_s`` (the scorer counts the same burns as on target).
 - **clip**: ``count`` qualifying ``clip`` events whose ``position_m`` lies within ``tolerance_mm`` of the landmark's
@@ -147,17 +149,30 @@ class CutTracker(GoalTracker):
 
 
 class TouchTracker(GoalTracker):
-    def __init__(self, instruments: tuple[str, ...], region: SceneRegion):
+    def __init__(self, instruments: tuple[str, ...], region: SceneRegion, min_force_n: float):
         super().__init__(instruments)
         self.region = region
+        self.min_force_n = min_force_n
+        self.contacted: set[str] = set()  # instruments the coupling reported in contact with the region
 
     def update(self, view: TickView) -> str | None:
-        for event in self._events(view, "contact_start"):
+        for event in view.events:
+            if event.instrument not in self.instruments:
+                continue
             nodes = np.asarray(event.detail.get("nodes", ()), dtype=np.int64)
-            if event.region == self.region.name or np.isin(nodes, self.region.nodes).any():
-                return event.instrument
+            of_region = event.region == self.region.name or np.isin(nodes, self.region.nodes).any()
+            if event.kind == "contact_start" and of_region:
+                self.contacted.add(event.instrument)
+            elif event.kind == "contact_end":
+                self.contacted.discard(event.instrument)
+        pressing = [name for name in self.instruments if view.instruments[name].force_magnitude_n >= self.min_force_n]
+        if not pressing:
+            return None
+        for name in pressing:
+            if name in self.contacted:
+                return name
         shape = self.region.geometry.placed(view.positions)
-        for name in self.instruments:
+        for name in pressing:
             if capsule_contact(shape, view.instruments[name].working_end(), CONTACT_MARGIN_M) is not None:
                 return name
         return None
@@ -210,7 +225,7 @@ def goal_tracker(goal: Goal, scene: BuiltScene, instrument_types: dict[str, str]
         samples = cut_line_samples_m(goal.line, scene.landmarks, spacing_m=CUT_LINE_SAMPLE_SPACING_M)
         return CutTracker(instruments, samples, goal.tolerance_mm * MM)
     if isinstance(goal, TouchGoal):
-        return TouchTracker(instruments, scene.regions[goal.region])
+        return TouchTracker(instruments, scene.regions[goal.region], goal.min_force_N)
     if isinstance(goal, CauterizeGoal):
         return CauterizeTracker(instruments, goal.region, goal.energy_s)
     if isinstance(goal, ClipGoal):

@@ -7,22 +7,29 @@ the events it returns (with the coupling's own) in the trace:
   goal is met (:mod:`surgsim.procedure.goals`); the next step becomes active on the next tick, so the events of the
   completing tick belong to the completed step, as the scorer's step windows (start, end] have it. When the last
   step completes the procedure is :attr:`~ProcedureRuntime.finished`; the monitors keep running;
-- ``forbidden_contact``, ``force_limit`` and ``force_limit_end`` from :mod:`surgsim.procedure.zones`.
+- ``forbidden_contact``, ``force_limit`` and ``force_limit_end``, ``over_retraction`` and ``over_retraction_end``,
+  ``over_indentation`` and ``over_indentation_end`` from :mod:`surgsim.procedure.zones`.
 
 Time limits produce no events: the scorer judges a step's time from its window and the session's from the trace,
 so :attr:`~ProcedureRuntime.step_overdue` and :attr:`~ProcedureRuntime.time_up` are there for the loop and the HUD.
-Within a tick, events come in a fixed order (forbidden contacts, force limits, then step completion), instruments in
-the procedure's order: the same views give the same events.
+Within a tick, events come in a fixed order (forbidden contacts, force limits, over-retraction, over-indentation,
+then step completion), instruments in the procedure's order: the same views give the same events.
 """
 
 from __future__ import annotations
 
 from surgsim.events import Event
-from surgsim.procedure.goals import GoalTracker, goal_tracker
+from surgsim.procedure.goals import GoalTracker, goal_tracker, qualifying_instruments
+from surgsim.procedure.schema import RetractGoal, TouchGoal
 from surgsim.procedure.scene_builder import BuiltScene
 from surgsim.procedure.schema import Procedure, Step
 from surgsim.procedure.tick_view import InstrumentView, TickView
-from surgsim.procedure.zones import ForbiddenZoneMonitor, ForceLimitMonitor
+from surgsim.procedure.zones import (
+    ForbiddenZoneMonitor,
+    ForceLimitMonitor,
+    IndentationMonitor,
+    OverRetractionMonitor,
+)
 from surgsim.render.frame import HudState
 
 # How long the HUD shows the step-complete cue [s].
@@ -42,6 +49,15 @@ class ProcedureRuntime:
         zones = [(scene.regions[zone.region], zone.max_force_N) for zone in procedure.forbidden]
         self.forbidden_zones = ForbiddenZoneMonitor(zones, names)
         self.force_limit = ForceLimitMonitor(procedure.force_limit_N, names)
+        self.over_retraction = OverRetractionMonitor([
+            (goal_tracker(step.goal, scene, self.instrument_types), step.goal.region, step.goal.max_distance_mm / 1000.0)
+            for step in procedure.steps if isinstance(step.goal, RetractGoal) and step.goal.max_distance_mm is not None
+        ])
+        self.indentation = IndentationMonitor([
+            (qualifying_instruments(step.goal, self.instrument_types), scene.regions[step.goal.region],
+             step.goal.max_depth_mm / 1000.0)
+            for step in procedure.steps if isinstance(step.goal, TouchGoal) and step.goal.max_depth_mm is not None
+        ])
         self.step_index = 0
         self.step_started_s = 0.0
         self.time_s = 0.0
@@ -84,7 +100,8 @@ class ProcedureRuntime:
         self._last_tick = view.tick
         self.time_s = view.time_s
         self.forces_n = {name: view.instruments[name].force_magnitude_n for name in self.instrument_types}
-        events = self.forbidden_zones.update(view) + self.force_limit.update(view)
+        events = (self.forbidden_zones.update(view) + self.force_limit.update(view)
+                  + self.over_retraction.update(view) + self.indentation.update(view))
         if self._tracker is not None:
             instrument = self._tracker.update(view)
             if instrument is not None:

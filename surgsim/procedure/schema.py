@@ -339,10 +339,17 @@ class RetractGoal(_Goal):
     distance_mm: PositiveFloat
     direction: Direction
     hold_s: NonNegativeFloat = 0.0
+    max_distance_mm: PositiveFloat | None = Field(
+        default=None,
+        description="Retracting the region farther than this along the direction, at any time in the session, is "
+                    "over-retraction: an over_retraction event and a tissue-damage episode. Above distance_mm.",
+    )
 
     @model_validator(mode="after")
     def _direction_not_zero(self):
         _nonzero(self.direction, "direction")
+        if self.max_distance_mm is not None and self.max_distance_mm <= self.distance_mm:
+            raise ValueError("max_distance_mm must be above distance_mm (the retraction asked for)")
         return self
 
 
@@ -387,10 +394,20 @@ class CutGoal(_Goal):
 
 
 class TouchGoal(_Goal):
-    """Touch a region with an instrument tip."""
+    """Touch a region with an instrument tip, pressing with at least ``min_force_N``."""
 
     kind: Literal["touch"]
     region: Name
+    min_force_N: PositiveFloat = Field(
+        default=0.1,
+        description="The tip must press with at least this force [N] while touching the region: coming near is not "
+                    "touching.",
+    )
+    max_depth_mm: PositiveFloat | None = Field(
+        default=None,
+        description="Pushing the region's tissue in deeper than this, at any time in the session, is "
+                    "over-indentation: an over_indentation event and a tissue-damage episode.",
+    )
 
 
 class CauterizeGoal(_Goal):
@@ -430,6 +447,11 @@ class Step(StrictModel):
     instructions: str = Field(min_length=1, description="Shown to the trainee while this step is active.")
     goal: Goal
     time_limit_s: PositiveFloat | None = None
+    force_limit_N: PositiveFloat | None = Field(
+        default=None,
+        description="Within this step, contact force above this counts as time above the force limit instead of the "
+                    "procedure's force_limit_N (scored only).",
+    )
 
 
 class ForbiddenZone(StrictModel):
@@ -469,6 +491,9 @@ class RubricMetrics(StrictModel):
     forbidden_contacts: Benchmark | None = None
     goals_completed_fraction: Benchmark | None = None
     cut_deviation_mean_mm: Benchmark | None = None
+    force_rms_N: Benchmark | None = None
+    force_p95_N: Benchmark | None = None
+    cut_within_2mm_fraction: Benchmark | None = None
 
     @model_validator(mode="after")
     def _at_least_one(self):
@@ -491,6 +516,8 @@ class PassThresholds(StrictModel):
     max_tissue_damage: int | None = Field(default=None, ge=0)
     min_goals_completed: int | None = Field(default=None, ge=0, description="Every step's goal when not given.")
     max_cut_deviation_mean_mm: PositiveFloat | None = None
+    max_cut_deviation_max_mm: PositiveFloat | None = Field(
+        default=None, description="Every cut within this distance of the line (FLS: 2 mm).")
 
 
 class Rubric(StrictModel):

@@ -1,4 +1,5 @@
-"""Safety monitors run every tick: forbidden-zone contact and the procedure's force limit.
+"""Safety monitors run every tick: forbidden-zone contact, the procedure's force limit, over-retraction and
+over-indentation.
 
 Both report *edges*, so that a contact held for a thousand ticks is one event:
 
@@ -16,8 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from surgsim.events import Event
-from surgsim.procedure.goals import CONTACT_MARGIN_M
+from surgsim.procedure.goals import _LENGTH_SLACK_M, CONTACT_MARGIN_M
 from surgsim.procedure.region_geometry import capsule_contact
 from surgsim.procedure.scene_builder import SceneRegion
 from surgsim.procedure.tick_view import TickView
@@ -83,4 +86,90 @@ class ForceLimitMonitor:
             elif name in self.above:
                 events.append(Event(view.time_s, "force_limit_end", instrument=name, force_n=force))
         self.above = above
+        return events
+
+
+class OverRetractionMonitor:
+    """Over-retraction of the regions of retract goals that have a ``max_distance_mm``, for the whole session (a
+    region held on after its step, as while dissecting under it, can still be pulled too far).
+
+    ``limits``: per goal, ``(tracker, region name, max_distance_m)``, the tracker being the goal's
+    :class:`~surgsim.procedure.goals.RetractTracker` (which instruments count, the region's nodes, the direction and
+    how the displacement is measured). An instrument holding nodes of the region whose displacement along the
+    direction exceeds the maximum starts an ``over_retraction`` (instrument, region, ``detail``: ``distance_mm``,
+    ``max_distance_mm``); when it comes back to the maximum or below, or lets go, ``over_retraction_end`` with the
+    farthest distance of the episode (``detail["peak_mm"]``).
+    """
+
+    def __init__(self, limits: list[tuple[object, str, float]]):
+        self.limits = limits
+        self._peaks: dict[tuple[int, str], float] = {}  # (limit index, instrument) → farthest [m] while over
+
+    def update(self, view: TickView) -> list[Event]:
+        events = []
+        for index, (tracker, region, max_distance_m) in enumerate(self.limits):
+            for name in tracker.instruments:
+                held = view.instruments[name].grasped_nodes
+                held = held[tracker.region_mask[held]]
+                distance = tracker.displacement_m(view.positions, held) if len(held) else None
+                key = (index, name)
+                if distance is not None and distance > max_distance_m + _LENGTH_SLACK_M:
+                    if key not in self._peaks:
+                        events.append(Event(view.time_s, "over_retraction", instrument=name, region=region, detail={
+                            "distance_mm": distance * 1000.0, "max_distance_mm": max_distance_m * 1000.0}))
+                    self._peaks[key] = max(self._peaks.get(key, 0.0), distance)
+                elif key in self._peaks:
+                    peak = self._peaks.pop(key)
+                    events.append(Event(view.time_s, "over_retraction_end", instrument=name, region=region,
+                                        detail={"peak_mm": peak * 1000.0}))
+        return events
+
+
+# Tissue within this distance of a pressing tip is the tissue it indents (a probe's or jaw's contact patch).
+INDENTATION_RADIUS_M = 0.004
+
+
+class IndentationMonitor:
+    """Indentation of the regions of touch goals that have a ``max_depth_mm``, for the whole session.
+
+    ``limits``: per goal, ``(qualifying instruments, region, max_depth_m)``. The depth is how far the region's nodes
+    within :data:`INDENTATION_RADIUS_M` of a pressing instrument's tip (force above ``CONTACT_FORCE_N``) have moved
+    from where they were on the first tick (the organs at rest under gravity): the tissue the tip pushes in. Beyond
+    the maximum an ``over_indentation`` starts (instrument, region, ``detail``: ``depth_mm``, ``max_depth_mm``); when
+    it comes back, or the tip stops pressing, ``over_indentation_end`` with the deepest point (``detail["peak_mm"]``).
+    """
+
+    CONTACT_FORCE_N = 0.05
+
+    def __init__(self, limits: list[tuple[tuple[str, ...], SceneRegion, float]]):
+        self.limits = limits
+        self._reference: np.ndarray | None = None
+        self._peaks: dict[tuple[int, str], float] = {}
+
+    def update(self, view: TickView) -> list[Event]:
+        if not self.limits:
+            return []
+        if self._reference is None:
+            self._reference = np.array(view.positions, copy=True)
+        events = []
+        for index, (instruments, region, max_depth_m) in enumerate(self.limits):
+            for name in instruments:
+                instrument = view.instruments[name]
+                depth = None
+                if instrument.force_magnitude_n > self.CONTACT_FORCE_N:
+                    nodes = region.nodes
+                    near = np.linalg.norm(view.positions[nodes] - np.asarray(instrument.tip_m), axis=1)
+                    patch = nodes[near <= INDENTATION_RADIUS_M]
+                    if len(patch):
+                        depth = float(np.linalg.norm(view.positions[patch] - self._reference[patch], axis=1).max())
+                key = (index, name)
+                if depth is not None and depth > max_depth_m + _LENGTH_SLACK_M:
+                    if key not in self._peaks:
+                        events.append(Event(view.time_s, "over_indentation", instrument=name, region=region.name,
+                                            detail={"depth_mm": depth * 1000.0, "max_depth_mm": max_depth_m * 1000.0}))
+                    self._peaks[key] = max(self._peaks.get(key, 0.0), depth)
+                elif key in self._peaks:
+                    peak = self._peaks.pop(key)
+                    events.append(Event(view.time_s, "over_indentation_end", instrument=name, region=region.name,
+                                        detail={"peak_mm": peak * 1000.0}))
         return events

@@ -8,6 +8,10 @@ Whether a cut or a burn is damage depends on the goal of the step being worked o
   any other step, or after the last one, is damage. A cut with no position during a cut step counts as neither;
 - a ``burn`` is on target during a cauterize step when its region is the goal's region; otherwise it is damage;
 - every ``tear`` is damage; ``detail["springs"]`` says how many springs broke (1 when absent);
+- an ``over_retraction`` (a retract goal's region pulled past its ``max_distance_mm``) and an ``over_indentation`` (a
+  touch goal's region pushed in past its ``max_depth_mm``) are damage, one episode each;
+- damage is counted in *episodes*: tears (cuts off target, burns off target) of one region less than
+  :data:`EPISODE_GAP_S` apart are one episode, however many ticks it lasts;
 - a ``forbidden_contact`` is a violation when its zone forbids any contact (no ``max_force_N``) or its ``force_n``
   exceeds the zone's ``max_force_N``.
 """
@@ -19,57 +23,112 @@ from typing import Iterable
 
 from surgsim.errors import InputError
 from surgsim.events import Event
-from surgsim.procedure.schema import CauterizeGoal, CutGoal, Goal, Procedure
+from surgsim.procedure.schema import CauterizeGoal, CutGoal, Goal, Procedure, RetractGoal, TouchGoal
 from surgsim.scoring.geometry import distance_to_line_mm
+
+
+# Damage events of one kind less than this apart belong to one episode: faster than anyone reacts to what they see
+# (simple visual reaction time is about 0.2 s), so it is the same motion going on, not a new error. A tear that
+# continues over consecutive ticks (20 tear events in 0.2 s while retracting) is one episode.
+EPISODE_GAP_S = 0.25
+CUT_WITHIN_MM = 2.0  # FLS pattern cutting: a cut within 2 mm of the line is on it
+
+
+class EpisodeClock:
+    """When each kind of damage (tear, cut off target, burn off target, per region) last happened, across the windows
+    of one session in order, so that an episode going on across a step's completion counts once."""
+
+    def __init__(self):
+        self._last: dict[tuple, float] = {}
+
+    def starts_episode(self, kind: str, region: str | None, time_s: float) -> bool:
+        key = (kind, region)
+        last = self._last.get(key)
+        self._last[key] = time_s
+        return last is None or time_s - last > EPISODE_GAP_S
 
 
 @dataclass(frozen=True)
 class Incidents:
-    tears: int = 0
+    tears: int = 0  # episodes
     torn_springs: int = 0
-    cuts_off_target: int = 0
-    burns_off_target: int = 0
+    cuts_off_target: int = 0  # episodes
+    burns_off_target: int = 0  # episodes
+    over_retractions: int = 0
+    max_retraction_over_mm: float | None = None  # the farthest an over-retraction went past the goal's maximum
+    over_indentations: int = 0
+    max_indentation_over_mm: float | None = None  # the deepest an over-indentation went past the goal's maximum
     forbidden_contacts: int = 0
     forbidden_max_force_N: float | None = None
     cut_deviations_mm: tuple[float, ...] = ()
 
     @property
     def tissue_damage(self) -> int:
-        """Damage incidents: tears, cuts off target and burns off target."""
-        return self.tears + self.cuts_off_target + self.burns_off_target
+        """Damage episodes: tears, cuts off target, burns off target, over-retractions and over-indentations."""
+        return (self.tears + self.cuts_off_target + self.burns_off_target + self.over_retractions
+                + self.over_indentations)
 
     def __add__(self, other: "Incidents") -> "Incidents":
-        forces = [f for f in (self.forbidden_max_force_N, other.forbidden_max_force_N) if f is not None]
+        def largest(a, b):
+            values = [v for v in (a, b) if v is not None]
+            return max(values) if values else None
+
         return Incidents(
             tears=self.tears + other.tears,
             torn_springs=self.torn_springs + other.torn_springs,
             cuts_off_target=self.cuts_off_target + other.cuts_off_target,
             burns_off_target=self.burns_off_target + other.burns_off_target,
+            over_retractions=self.over_retractions + other.over_retractions,
+            max_retraction_over_mm=largest(self.max_retraction_over_mm, other.max_retraction_over_mm),
+            over_indentations=self.over_indentations + other.over_indentations,
+            max_indentation_over_mm=largest(self.max_indentation_over_mm, other.max_indentation_over_mm),
             forbidden_contacts=self.forbidden_contacts + other.forbidden_contacts,
-            forbidden_max_force_N=max(forces) if forces else None,
+            forbidden_max_force_N=largest(self.forbidden_max_force_N, other.forbidden_max_force_N),
             cut_deviations_mm=self.cut_deviations_mm + other.cut_deviations_mm,
         )
 
 
-def incidents_in(events: Iterable[Event], goal: Goal | None, procedure: Procedure, source: str) -> Incidents:
-    """The incidents among ``events``, all of which happened while ``goal`` was the active one (None: no step was)."""
+def incidents_in(
+    events: Iterable[Event], goal: Goal | None, procedure: Procedure, source: str, clock: EpisodeClock | None = None
+) -> Incidents:
+    """The incidents among ``events``, all of which happened while ``goal`` was the active one (None: no step was).
+    ``clock`` carries the episodes over from the session's earlier windows (a fresh one: this window alone)."""
+    clock = clock if clock is not None else EpisodeClock()
     tears = torn_springs = cuts_off_target = burns_off_target = forbidden_contacts = 0
+    over_retractions = over_indentations = 0
     forbidden_forces: list[float] = []
+    overshoots: list[float] = []
+    overdepths: list[float] = []
     deviations: list[float] = []
-    for event in events:
+    for event in sorted(events, key=lambda e: e.time_s):
         if event.kind == "tear":
-            tears += 1
+            tears += clock.starts_episode("tear", event.region, event.time_s)
             torn_springs += int(event.detail.get("springs", 1))
         elif event.kind == "cut":
             deviation = _cut_deviation_mm(event, goal, procedure)
-            if not isinstance(goal, CutGoal):
-                cuts_off_target += 1
-            elif deviation is not None:
+            off_target = not isinstance(goal, CutGoal) or (deviation is not None and deviation > goal.tolerance_mm)
+            if deviation is not None:
                 deviations.append(deviation)
-                cuts_off_target += deviation > goal.tolerance_mm
+            if off_target:
+                cuts_off_target += clock.starts_episode("cut", event.region, event.time_s)
         elif event.kind == "burn":
             on_target = isinstance(goal, CauterizeGoal) and event.region == goal.region
-            burns_off_target += not on_target
+            if not on_target:
+                burns_off_target += clock.starts_episode("burn", event.region, event.time_s)
+        elif event.kind == "over_retraction":
+            over_retractions += 1  # the runtime reports edges: each is an episode already
+        elif event.kind == "over_retraction_end":
+            peak = event.detail.get("peak_mm")
+            limit = _goal_limit_mm(procedure, RetractGoal, "max_distance_mm", event.region)
+            if peak is not None and limit is not None:
+                overshoots.append(float(peak) - limit)
+        elif event.kind == "over_indentation":
+            over_indentations += 1
+        elif event.kind == "over_indentation_end":
+            peak = event.detail.get("peak_mm")
+            limit = _goal_limit_mm(procedure, TouchGoal, "max_depth_mm", event.region)
+            if peak is not None and limit is not None:
+                overdepths.append(float(peak) - limit)
         elif event.kind == "forbidden_contact":
             zone = procedure.forbidden_zone(event.region or "")
             if zone is None:
@@ -87,10 +146,21 @@ def incidents_in(events: Iterable[Event], goal: Goal | None, procedure: Procedur
         torn_springs=torn_springs,
         cuts_off_target=cuts_off_target,
         burns_off_target=burns_off_target,
+        over_retractions=over_retractions,
+        max_retraction_over_mm=max(overshoots) if overshoots else None,
+        over_indentations=over_indentations,
+        max_indentation_over_mm=max(overdepths) if overdepths else None,
         forbidden_contacts=forbidden_contacts,
         forbidden_max_force_N=max(forbidden_forces) if forbidden_forces else None,
         cut_deviations_mm=tuple(deviations),
     )
+
+
+def _goal_limit_mm(procedure: Procedure, kind: type, field: str, region: str | None) -> float | None:
+    """The smallest ``field`` of the procedure's goals of type ``kind`` on ``region``."""
+    limits = [getattr(step.goal, field) for step in procedure.steps
+              if isinstance(step.goal, kind) and step.goal.region == region and getattr(step.goal, field)]
+    return min(limits) if limits else None
 
 
 def _cut_deviation_mm(event: Event, goal: Goal | None, procedure: Procedure) -> float | None:

@@ -1,8 +1,12 @@
 """The score report: its data, its deterministic JSON form, and its table for the terminal.
 
-The JSON is byte-identical for the same trace, procedure and surgsim version: keys sorted, every float rounded to
-:data:`DECIMALS` places (which also hides the last-bit differences that summation order can cause), no timestamps or
-machine-specific paths, written atomically.
+The JSON is byte-identical for the same trace, procedure and surgsim version, on any machine: keys sorted, no
+timestamps or machine-specific paths (the procedure's path as the header or the command line wrote it), written
+atomically, and every float rounded to :data:`DECIMALS` = 4 places in its unit: 0.1 mN, 0.1 µm (millimetre
+metrics), 0.1 ms, 0.0001 of a score point. That is far below what any metric can tell apart, and far above the
+last-bit differences between machines' JIT-compiled float code (~1e-12, :mod:`surgsim.reproduction`): a value lands
+on the other side of a rounding boundary with a chance of about 1e-8, so a verified score's JSON is the same
+wherever it is computed.
 """
 
 from __future__ import annotations
@@ -22,7 +26,37 @@ from surgsim.scoring.rubric import ComponentScore
 
 REPORT_FORMAT = "surgsim-score"
 REPORT_FORMAT_VERSION = 1
-DECIMALS = 6
+DECIMALS = 4
+
+
+# One line per metric, printed under the report's table and written into its JSON ("metric_definitions").
+METRIC_DEFINITIONS = {
+    "time_s": "simulated time from the start to the end of the session (or of its last record)",
+    "idle_time_s": "time in which every instrument tip moved slower than 5 mm/s, instructed holds excepted",
+    "path_length_mm": "distance travelled by all instrument tips together",
+    "economy_of_motion": "straight-line distance between goal positions over the path travelled (1 = straight)",
+    "max_force_N": "largest force on any instrument tip at any tick",
+    "mean_contact_force_N": "time-weighted mean tip force while in contact (above 0.05 N)",
+    "force_rms_N": "root mean square of the tip force while in contact, every tick",
+    "force_p95_N": "95th percentile of the tip force while in contact, every tick",
+    "time_above_force_limit_s": "time in which any tip force exceeded the force limit (a step's own limit in it)",
+    "tissue_damage": "damage episodes: tears, cuts and burns off target, over-retractions, over-indentations",
+    "tears": "tear episodes (tears of one region less than 0.25 s apart are one episode)",
+    "torn_springs": "tissue springs broken by over-stretching",
+    "cuts_off_target": "episodes of cutting away from the cut line's tolerance or outside a cut step",
+    "burns_off_target": "episodes of cautery outside the step's target region",
+    "over_retractions": "times a retracted region was pulled beyond its goal's max_distance_mm",
+    "max_retraction_over_mm": "how far the worst over-retraction went beyond max_distance_mm",
+    "over_indentations": "times a touched region was pushed in deeper than its goal's max_depth_mm",
+    "max_indentation_over_mm": "how far the worst over-indentation went beyond max_depth_mm",
+    "forbidden_contacts": "contacts with forbidden zones that break the zone's limit",
+    "forbidden_max_force_N": "largest force at a forbidden zone",
+    "cut_deviation_mean_mm": "mean distance of the cuts from the line they should follow",
+    "cut_deviation_max_mm": "largest distance of a cut from the line",
+    "cut_within_2mm_fraction": "share of the cuts within 2 mm of the line (FLS pattern cutting)",
+    "goals_completed": "steps whose goal was reached",
+    "goals_completed_fraction": "steps whose goal was reached, as a fraction of all steps",
+}
 
 
 @dataclass(frozen=True)
@@ -42,16 +76,23 @@ class WindowMetrics:
     economy_of_motion: float | None
     max_force_N: float
     mean_contact_force_N: float | None
+    force_rms_N: float | None
+    force_p95_N: float | None
     time_above_force_limit_s: float
     tissue_damage: int
     tears: int
     torn_springs: int
     cuts_off_target: int
     burns_off_target: int
+    over_retractions: int
+    max_retraction_over_mm: float | None
+    over_indentations: int
+    max_indentation_over_mm: float | None
     forbidden_contacts: int
     forbidden_max_force_N: float | None
     cut_deviation_mean_mm: float | None
     cut_deviation_max_mm: float | None
+    cut_within_2mm_fraction: float | None
     instruments: dict[str, InstrumentMetrics]
 
 
@@ -79,10 +120,25 @@ class StepReport:
 
 
 @dataclass(frozen=True)
+class ProcedureInfo:
+    """Which procedure scored the session: ``path`` as the trace's header or the command line wrote it, the hashes
+    of its physics and rubric (:mod:`surgsim.procedure.identity`), and whether it was *rescored*: its rubric is not
+    the one the session was recorded with (``recorded_rubric_sha256``, None for traces from before the hashes)."""
+
+    name: str
+    title: str
+    path: str
+    sha256: str  # the file's bytes now
+    physics_sha256: str
+    rubric_sha256: str
+    recorded_rubric_sha256: str | None
+    rescored: bool
+
+
+@dataclass(frozen=True)
 class ScoreReport:
-    procedure_name: str
-    procedure_title: str
-    procedure_sha256: str
+    procedure: ProcedureInfo
+    verified: bool  # scored from a re-simulation that reproduced the recording (else: the recorded outcome)
     recorded_with: str  # surgsim version that recorded the trace
     backend: str
     dt_s: float
@@ -96,11 +152,20 @@ class ScoreReport:
     passed: bool
     failures: tuple[str, ...]
 
+    @property
+    def procedure_name(self) -> str:
+        return self.procedure.name
+
+    @property
+    def procedure_title(self) -> str:
+        return self.procedure.title
+
     def to_json(self) -> dict:
         return {
             "format": REPORT_FORMAT,
             "format_version": REPORT_FORMAT_VERSION,
-            "procedure": {"name": self.procedure_name, "title": self.procedure_title, "sha256": self.procedure_sha256},
+            "procedure": dataclasses.asdict(self.procedure),
+            "verified": self.verified,
             "trace": {
                 "recorded_with": self.recorded_with,
                 "backend": self.backend,
@@ -113,6 +178,7 @@ class ScoreReport:
             "metrics": dataclasses.asdict(self.metrics),
             "steps": [dataclasses.asdict(step) for step in self.steps],
             "rubric": [dataclasses.asdict(component) for component in self.components],
+            "metric_definitions": METRIC_DEFINITIONS,
             "score": self.score,
             "passed": self.passed,
             "failures": list(self.failures),
@@ -155,15 +221,23 @@ _SESSION_ROWS = (
     ("economy_of_motion", "economy of motion", "", 2),
     ("max_force_N", "max contact force", "N", 2),
     ("mean_contact_force_N", "mean contact force", "N", 2),
+    ("force_rms_N", "contact force RMS", "N", 2),
+    ("force_p95_N", "contact force 95th percentile", "N", 2),
     ("time_above_force_limit_s", "time above force limit", "s", 2),
-    ("tissue_damage", "tissue damage incidents", "", 0),
+    ("tissue_damage", "tissue damage episodes", "", 0),
+    ("tears", "  tear episodes", "", 0),
     ("torn_springs", "  torn springs", "", 0),
     ("cuts_off_target", "  cuts off target", "", 0),
     ("burns_off_target", "  burns off target", "", 0),
+    ("over_retractions", "  over-retractions", "", 0),
+    ("max_retraction_over_mm", "  worst, beyond the maximum", "mm", 1),
+    ("over_indentations", "  over-indentations", "", 0),
+    ("max_indentation_over_mm", "  worst, beyond the maximum", "mm", 1),
     ("forbidden_contacts", "forbidden-zone contacts", "", 0),
     ("forbidden_max_force_N", "  max force there", "N", 2),
     ("cut_deviation_mean_mm", "mean cut deviation", "mm", 2),
     ("cut_deviation_max_mm", "max cut deviation", "mm", 2),
+    ("cut_within_2mm_fraction", "cuts within 2 mm of the line", "", 2),
     ("goals_completed", "goals completed", "", 0),
     ("goals_completed_fraction", "goals completed, fraction", "", 2),
 )
@@ -187,6 +261,8 @@ def render(report: ScoreReport, console: Console) -> None:
         )
         session.add_row(label, _number(scalars[name], digits), unit, *rubric_cells)
     console.print(session)
+    shown = [name for name, *_ in _SESSION_ROWS if name in METRIC_DEFINITIONS]
+    console.print("\n".join(f"  {name}: {METRIC_DEFINITIONS[name]}" for name in shown), highlight=False)
 
     instruments = Table(title="instruments", title_justify="left")
     for column in ("instrument", "path length (mm)", "economy of motion", "max force (N)"):
@@ -206,6 +282,18 @@ def render(report: ScoreReport, console: Console) -> None:
                       _number(m.max_force_N, 2), str(m.tissue_damage), str(m.forbidden_contacts))
     console.print(steps)
 
+    info = report.procedure
+    console.print(f"procedure {info.name} ({info.path}): physics sha256 {info.physics_sha256[:12]}…, rubric sha256 "
+                  f"{info.rubric_sha256[:12]}…", highlight=False)
+    if info.rescored:
+        recorded = f" (recorded with rubric {info.recorded_rubric_sha256[:12]}…)" if info.recorded_rubric_sha256 else ""
+        console.print(f"[yellow]Rescored against the procedure's current rubric{recorded}.[/yellow]", highlight=False)
+    if report.verified:
+        console.print("Verified: the trainee's commands were re-simulated; they reproduce the recording, and the "
+                      "re-simulated outcome was scored.")
+    else:
+        console.print("[yellow]Not verified: the outcome recorded in the trace was scored as it is (surgsim score "
+                      "re-simulates and verifies it unless told --no-verify).[/yellow]")
     if report.truncated:
         console.print("[yellow]The trace was cut short (no end record): scored up to its last record.[/yellow]")
     if report.passed:

@@ -61,8 +61,9 @@ _THRESHOLDS = (
     ("max_force_N", "max_force_N", True, "maximum force", " N"),
     ("max_time_above_force_limit_s", "time_above_force_limit_s", True, "time above the force limit", " s"),
     ("max_forbidden_contacts", "forbidden_contacts", True, "forbidden-zone contacts", ""),
-    ("max_tissue_damage", "tissue_damage", True, "tissue damage incidents", ""),
+    ("max_tissue_damage", "tissue_damage", True, "tissue damage episodes", ""),
     ("max_cut_deviation_mean_mm", "cut_deviation_mean_mm", True, "mean cut deviation", " mm"),
+    ("max_cut_deviation_max_mm", "cut_deviation_max_mm", True, "largest cut deviation", " mm"),
     ("min_goals_completed", "goals_completed", False, "goals completed", ""),
 )
 

@@ -9,10 +9,27 @@ from dataclasses import dataclass
 import numpy as np
 
 from surgsim.errors import InputError
-from surgsim.procedure.schema import Goal, Procedure
-from surgsim.scoring.incidents import Incidents, incidents_in
-from surgsim.scoring.motion import Motion, SampleSeries, economy_of_motion, motion_in
-from surgsim.scoring.report import InstrumentMetrics, ScoreReport, SessionMetrics, StepReport, WindowMetrics
+from surgsim.procedure.schema import Goal, Procedure, RetractGoal
+from surgsim.scoring.incidents import CUT_WITHIN_MM, EpisodeClock, Incidents, incidents_in
+from surgsim.scoring.motion import (
+    ForceSeries,
+    ForceStats,
+    Motion,
+    SampleSeries,
+    economy_of_motion,
+    force_stats,
+    motion_in,
+)
+from surgsim.procedure.identity import ProcedureIdentity
+from surgsim.scoring.inputs import SessionSource
+from surgsim.scoring.report import (
+    InstrumentMetrics,
+    ProcedureInfo,
+    ScoreReport,
+    SessionMetrics,
+    StepReport,
+    WindowMetrics,
+)
 from surgsim.scoring.rubric import score_components, threshold_failures, weighted_score
 from surgsim.trace import Trace
 
@@ -28,20 +45,27 @@ class _Window:
     started: bool
 
 
-def score_session(procedure: Procedure, trace: Trace) -> ScoreReport:
-    """Score ``trace`` against ``procedure``. Pure: it reads only its arguments and never re-simulates.
+def score_session(
+    procedure: Procedure, trace: Trace, *, verified: bool = False, source: SessionSource | None = None
+) -> ScoreReport:
+    """Score ``trace`` against ``procedure``. Pure: it reads only its arguments and never re-simulates; ``verified``
+    says that ``trace`` is a re-simulation that reproduced the recording (:mod:`surgsim.verify`), ``source`` where the
+    procedure came from (:func:`surgsim.scoring.inputs.load_session_source`; else the trace's header says).
 
     Raises :class:`InputError` when the trace contradicts the procedure (other instruments, unknown steps or zones).
     """
     instruments = tuple(instrument.name for instrument in procedure.instruments)
     series = SampleSeries.from_trace(trace, instruments)
+    forces = ForceSeries.from_trace(trace, series)
     windows = _step_windows(procedure, trace)
+    holds = _instructed_holds(procedure, windows, series)
+    clock = EpisodeClock()
     step_reports = []
     window_parts = []
     for window in windows:
         goal = procedure.steps[window.step].goal if window.step is not None else None
-        motion, incidents = _measure(procedure, trace, series, window, goal)
-        window_parts.append((motion, incidents))
+        part = _measure(procedure, trace, series, forces, holds, window, goal, clock)
+        window_parts.append(part)
         if window.step is None:
             continue
         step = procedure.steps[window.step]
@@ -54,13 +78,17 @@ def score_session(procedure: Procedure, trace: Trace) -> ScoreReport:
                 completed=window.completed,
                 completed_at_s=window.end_s if window.completed else None,
                 time_limit_s=step.time_limit_s,
-                metrics=_window_metrics(elapsed, motion, incidents, [motion]),
+                metrics=_window_metrics(elapsed, *part, [part[0]]),
             )
         )
 
-    whole = motion_in(series, series.gaps_ending_in(None, math.inf), procedure.force_limit_N)
-    incidents = sum((part[1] for part in window_parts), Incidents())
-    base = _window_metrics(trace.duration_s, whole, incidents, [part[0] for part in window_parts])
+    whole = motion_in(series, series.gaps_ending_in(None, math.inf), procedure.force_limit_N, holds)
+    whole_forces = force_stats(forces, forces.within(None, math.inf), procedure.force_limit_N)
+    # Each window has its own force limit (a step's force_limit_N), so the time above it is the windows' sum.
+    whole_forces = dataclasses.replace(
+        whole_forces, time_above_force_limit_s=sum(part[1].time_above_force_limit_s for part in window_parts))
+    incidents = sum((part[2] for part in window_parts), Incidents())
+    base = _window_metrics(trace.duration_s, whole, whole_forces, incidents, [part[0] for part in window_parts])
     completed = sum(window.completed for window in windows)
     metrics = SessionMetrics(
         **{field.name: getattr(base, field.name) for field in dataclasses.fields(WindowMetrics)},
@@ -73,10 +101,21 @@ def score_session(procedure: Procedure, trace: Trace) -> ScoreReport:
     score = weighted_score(components)
     failures = threshold_failures(metrics.scalars(), score, procedure.rubric.pass_thresholds, len(procedure.steps))
     failures += _time_limit_failures(procedure, trace, step_reports)
+    identity = source.identity if source is not None else ProcedureIdentity.of(procedure)
+    recorded_rubric = trace.header.procedure_rubric_sha256
     return ScoreReport(
-        procedure_name=procedure.name,
-        procedure_title=procedure.title,
-        procedure_sha256=trace.header.procedure_sha256,
+        procedure=ProcedureInfo(
+            name=procedure.name,
+            title=procedure.title,
+            path=source.procedure_written if source is not None else trace.header.procedure,
+            sha256=source.procedure.sha256 if source is not None else trace.header.procedure_sha256,
+            physics_sha256=identity.physics_sha256,
+            rubric_sha256=identity.rubric_sha256,
+            recorded_rubric_sha256=recorded_rubric,
+            rescored=source.rescored if source is not None else (
+                recorded_rubric is not None and recorded_rubric != identity.rubric_sha256),
+        ),
+        verified=verified,
         recorded_with=trace.header.surgsim_version,
         backend=trace.header.backend,
         dt_s=trace.header.dt_s,
@@ -126,12 +165,30 @@ def _step_windows(procedure: Procedure, trace: Trace) -> list[_Window]:
     return windows
 
 
+def _instructed_holds(procedure: Procedure, windows: list[_Window], series: SampleSeries) -> np.ndarray:
+    """Mask over the sample gaps that lie in an instructed hold: the last ``hold_s`` of each completed retract step
+    (keeping still there is the task, not idling)."""
+    holds = np.zeros(max(len(series.times_s) - 1, 0), dtype=bool)
+    for window in windows:
+        if window.step is None or not window.completed:
+            continue
+        goal = procedure.steps[window.step].goal
+        if isinstance(goal, RetractGoal) and goal.hold_s > 0:
+            holds |= series.gaps_ending_in(window.end_s - goal.hold_s, window.end_s)
+    return holds
+
+
 def _measure(
-    procedure: Procedure, trace: Trace, series: SampleSeries, window: _Window, goal: Goal | None
-) -> tuple[Motion, Incidents]:
+    procedure: Procedure, trace: Trace, series: SampleSeries, forces: ForceSeries, holds: np.ndarray,
+    window: _Window, goal: Goal | None, clock: EpisodeClock,
+) -> tuple[Motion, ForceStats, Incidents]:
+    limit = procedure.force_limit_N
+    if window.step is not None and procedure.steps[window.step].force_limit_N is not None:
+        limit = procedure.steps[window.step].force_limit_N
     if not window.started:
         no_gaps = np.zeros(max(len(series.times_s) - 1, 0), dtype=bool)
-        return motion_in(series, no_gaps, procedure.force_limit_N), Incidents()
+        no_ticks = np.zeros(len(forces.times_s), dtype=bool)
+        return motion_in(series, no_gaps, limit), force_stats(forces, no_ticks, limit), Incidents()
     # The window in which the session ended also takes anything recorded after the nominal end (a truncated trace's
     # last events), so that nothing falls between windows.
     end = window.end_s if window.completed else math.inf
@@ -140,10 +197,13 @@ def _measure(
         event for event in trace.events
         if (window.start_s is None or event.time_s > window.start_s) and event.time_s <= end
     ]
-    return motion_in(series, gaps, procedure.force_limit_N), incidents_in(events, goal, procedure, str(trace.path))
+    return (motion_in(series, gaps, limit, holds), force_stats(forces, forces.within(window.start_s, end), limit),
+            incidents_in(events, goal, procedure, str(trace.path), clock))
 
 
-def _window_metrics(time_s: float, motion: Motion, incidents: Incidents, segments: list[Motion]) -> WindowMetrics:
+def _window_metrics(
+    time_s: float, motion: Motion, forces: ForceStats, incidents: Incidents, segments: list[Motion]
+) -> WindowMetrics:
     """Metrics of a window; ``segments`` are the step windows it consists of, whose straight lines between goal
     positions give the shortest path for economy of motion."""
     instruments = {}
@@ -152,7 +212,7 @@ def _window_metrics(time_s: float, motion: Motion, incidents: Incidents, segment
         instruments[name] = InstrumentMetrics(
             path_length_mm=instrument.path_length_mm,
             economy_of_motion=economy_of_motion(straight, instrument.path_length_mm),
-            max_force_N=instrument.max_force_N,
+            max_force_N=forces.max_force_by_instrument[name],
         )
     path = sum(instrument.path_length_mm for instrument in motion.instruments.values())
     straight_all = sum(i.straight_line_mm for segment in segments for i in segment.instruments.values())
@@ -162,18 +222,26 @@ def _window_metrics(time_s: float, motion: Motion, incidents: Incidents, segment
         idle_time_s=motion.idle_time_s,
         path_length_mm=path,
         economy_of_motion=economy_of_motion(straight_all, path),
-        max_force_N=motion.max_force_N,
-        mean_contact_force_N=motion.mean_contact_force_N,
-        time_above_force_limit_s=motion.time_above_force_limit_s,
+        max_force_N=forces.max_force_N,
+        mean_contact_force_N=forces.mean_contact_force_N,
+        force_rms_N=forces.force_rms_N,
+        force_p95_N=forces.force_p95_N,
+        time_above_force_limit_s=forces.time_above_force_limit_s,
         tissue_damage=incidents.tissue_damage,
         tears=incidents.tears,
         torn_springs=incidents.torn_springs,
         cuts_off_target=incidents.cuts_off_target,
         burns_off_target=incidents.burns_off_target,
+        over_retractions=incidents.over_retractions,
+        max_retraction_over_mm=incidents.max_retraction_over_mm,
+        over_indentations=incidents.over_indentations,
+        max_indentation_over_mm=incidents.max_indentation_over_mm,
         forbidden_contacts=incidents.forbidden_contacts,
         forbidden_max_force_N=incidents.forbidden_max_force_N,
         cut_deviation_mean_mm=sum(deviations) / len(deviations) if deviations else None,
         cut_deviation_max_mm=max(deviations) if deviations else None,
+        cut_within_2mm_fraction=(sum(d <= CUT_WITHIN_MM for d in deviations) / len(deviations)
+                                 if deviations else None),
         instruments=instruments,
     )
 

@@ -158,6 +158,33 @@ def test_retract_hold_restarts_when_the_lift_drops_or_the_grasp_is_lost(tmp_path
     assert completions(tick(runtime, 18, grasper=parked(grasped_nodes=held), positions=up)) == [("only", "grasper")]
 
 
+def test_over_retraction_is_an_episode_from_crossing_the_maximum_to_coming_back(tmp_path):
+    runtime = make_runtime(tmp_path, RETRACT.replace("hold_s: 1", "hold_s: 0, max_distance_mm: 15"))
+    held = runtime.scene.regions["middle"].nodes
+    grasping = parked(grasped_nodes=held)
+
+    def kinds(events):
+        return [(e.kind, round(e.detail.get("distance_mm", e.detail.get("peak_mm", 0.0)), 6)) for e in events
+                if e.kind.startswith("over_retraction")]
+
+    assert kinds(tick(runtime, 1, grasper=grasping, positions=lifted(runtime, held, 15.0))) == []  # at the maximum
+    assert kinds(tick(runtime, 2, grasper=grasping, positions=lifted(runtime, held, 16.0))) == [
+        ("over_retraction", 16.0)]
+    # The step completed on tick 1; the region is still watched. Farther still: the same episode.
+    assert kinds(tick(runtime, 3, grasper=grasping, positions=lifted(runtime, held, 19.0))) == []
+    assert kinds(tick(runtime, 4, grasper=parked(), positions=lifted(runtime, held, 19.0))) == [
+        ("over_retraction_end", 19.0)]  # letting go ends it, with the farthest distance
+    assert kinds(tick(runtime, 5, grasper=grasping, positions=lifted(runtime, held, 17.0))) == [
+        ("over_retraction", 17.0)]
+
+
+def test_max_distance_must_be_beyond_the_retraction_asked_for(tmp_path):
+    from surgsim.errors import InputError
+
+    with pytest.raises(InputError, match="max_distance_mm must be above distance_mm"):
+        make_runtime(tmp_path, RETRACT.replace("hold_s: 1", "max_distance_mm: 8"))
+
+
 # -- cut -------------------------------------------------------------------------------------------------------------
 CIRCLE = "{kind: cut, line: {kind: circle, center_mm: [25, 25, 2], radius_mm: 10}, tolerance_mm: 2}"
 
@@ -216,25 +243,42 @@ def test_cut_along_landmarks_needs_the_segment_between_them(tmp_path):
 
 
 # -- touch -----------------------------------------------------------------------------------------------------------
-def test_touch_needs_the_working_end_within_a_millimetre_of_the_region(tmp_path):
+def test_touch_needs_the_working_end_within_a_millimetre_of_the_region_and_a_force(tmp_path):
     runtime = make_runtime(tmp_path, "{kind: touch, region: corner}")
+    pressing = np.array([0.0, 0.0, 0.2])  # 0.2 N, above the default 0.1 N
     # The corner holds the nodes at x, y <= 5 mm; the sheet's top is at z = 2 mm; the jaw capsule's radius is 2 mm.
-    assert completions(tick(runtime, 1, grasper=parked((0.0025, 0.0025, 0.0052)))) == []  # 1.2 mm clear
+    assert completions(tick(runtime, 1, grasper=parked((0.0025, 0.0025, 0.0052), force_n=pressing))) == []  # 1.2 mm
     # The shaft alone lying on the corner is not a touch: the tip is far off to the side.
-    shaft_only = InstrumentView(tip_m=(0.2, 0.2, 0.0), capsules=(((0.0, 0.0, 0.005), (0.2, 0.2, 0.005), 0.003),))
+    shaft_only = InstrumentView(tip_m=(0.2, 0.2, 0.0), capsules=(((0.0, 0.0, 0.005), (0.2, 0.2, 0.005), 0.003),),
+                                force_n=pressing)
     assert completions(tick(runtime, 2, scissors=shaft_only)) == []
-    assert completions(tick(runtime, 3, grasper=parked((0.0025, 0.0025, 0.0048)))) == [("only", "grasper")]
+    # Near enough but not pressing (the coupling's force comes a tick or more after the geometry meets): not yet.
+    assert completions(tick(runtime, 3, grasper=parked((0.0025, 0.0025, 0.0048)))) == []
+    assert completions(tick(runtime, 4, grasper=parked((0.0025, 0.0025, 0.0048), force_n=[0, 0, 0.05]))) == []
+    assert completions(tick(runtime, 5, grasper=parked((0.0025, 0.0025, 0.0048), force_n=pressing))) == [
+        ("only", "grasper")]
 
 
-def test_touch_also_accepts_the_couplings_contact_event(tmp_path):
+def test_touch_force_threshold_is_the_goals(tmp_path):
+    runtime = make_runtime(tmp_path, "{kind: touch, region: corner, min_force_N: 0.5}")
+    near = (0.0025, 0.0025, 0.0048)
+    assert completions(tick(runtime, 1, grasper=parked(near, force_n=[0, 0, 0.4]))) == []
+    assert completions(tick(runtime, 2, grasper=parked(near, force_n=[0, 0.3, 0.4]))) == [("only", "grasper")]
+
+
+def test_touch_also_accepts_the_couplings_contact_while_it_lasts(tmp_path):
     runtime = make_runtime(tmp_path, "{kind: touch, region: corner, instrument: hook}")
     corner = runtime.scene.regions["corner"].nodes
     last_node = runtime.scene.model.node_count - 1  # at (50, 50, 2) mm, far from the corner
+    pressing = parked(force_n=[0.0, 0.0, 0.3])  # parked far from the corner: only the contact event says where
     elsewhere = Event(0.0, "contact_start", instrument="hook", detail={"nodes": [last_node]})
     wrong_tool = Event(0.0, "contact_start", instrument="grasper", region="corner")
-    assert completions(tick(runtime, 1, events=[elsewhere, wrong_tool])) == []
+    assert completions(tick(runtime, 1, events=[elsewhere, wrong_tool], hook=pressing, grasper=pressing)) == []
     touch = Event(0.0, "contact_start", instrument="hook", detail={"nodes": [int(corner[0])]})
-    assert completions(tick(runtime, 2, events=[touch])) == [("only", "hook")]
+    assert completions(tick(runtime, 2, events=[touch])) == []  # in contact, but not pressing yet
+    released = Event(0.0, "contact_end", instrument="hook")
+    assert completions(tick(runtime, 3, events=[released], hook=pressing)) == []  # pressing elsewhere after it ended
+    assert completions(tick(runtime, 4, events=[touch], hook=pressing)) == [("only", "hook")]
 
 
 # -- cauterize -------------------------------------------------------------------------------------------------------
@@ -280,7 +324,32 @@ def test_a_palpation_probe_is_a_procedure_instrument_that_can_touch(tmp_path):
     procedure = load_procedure(path)
     runtime = ProcedureRuntime(procedure.spec, build_scene(procedure))
     views = {name: parked() for name in INSTRUMENTS}
-    views["palpator"] = parked((0.0025, 0.0025, 0.0048))
+    views["palpator"] = parked((0.0025, 0.0025, 0.0048), force_n=[0.0, 0.0, 0.2])
     view = TickView(tick=1, time_s=DT_S, dt_s=DT_S, positions=runtime.scene.model.positions, instruments=views,
                     events=())
     assert completions(runtime.update(view)) == [("only", "palpator")]
+
+
+def test_over_indentation_is_an_episode_while_the_tip_presses_the_region_in_too_deep(tmp_path):
+    runtime = make_runtime(tmp_path, "{kind: touch, region: middle, instrument: hook, max_depth_mm: 3}")
+    middle = runtime.scene.regions["middle"].nodes
+    centre = runtime.scene.model.positions[middle].mean(axis=0)
+
+    def pressed(depth_mm: float) -> np.ndarray:
+        positions = runtime.scene.model.positions.copy()
+        positions[middle, 2] -= depth_mm * MM
+        return positions
+
+    def probe(depth_mm: float, force_n: float) -> InstrumentView:
+        return parked(tuple(centre - [0.0, 0.0, depth_mm * MM]), force_n=[0.0, 0.0, force_n])
+
+    def kinds(events):
+        return [(e.kind, round(e.detail.get("depth_mm", e.detail.get("peak_mm", 0.0)), 6)) for e in events
+                if e.kind.startswith("over_indentation")]
+
+    assert kinds(tick(runtime, 1)) == []  # the first tick is the reference: the tissue at rest
+    assert kinds(tick(runtime, 2, hook=probe(3.0, 0.5), positions=pressed(3.0))) == []  # at the maximum
+    assert kinds(tick(runtime, 3, hook=probe(5.0, 0.02), positions=pressed(5.0))) == []  # not pressing: not its doing
+    assert kinds(tick(runtime, 4, hook=probe(5.0, 0.5), positions=pressed(5.0))) == [("over_indentation", 5.0)]
+    assert kinds(tick(runtime, 5, hook=probe(7.0, 0.8), positions=pressed(7.0))) == []
+    assert kinds(tick(runtime, 6, hook=probe(2.0, 0.3), positions=pressed(2.0))) == [("over_indentation_end", 7.0)]

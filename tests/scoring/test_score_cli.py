@@ -1,4 +1,7 @@
-"""`surgsim score`: exit codes 0 pass / 1 fail / 2 bad input, the JSON report, and nothing written on bad input."""
+"""`surgsim score`: exit codes 0 pass / 1 fail / 2 bad input, the JSON report, and nothing written on bad input.
+
+These traces are written by hand (scripted_sessions.py), not by the simulator, so they are scored as recorded
+(--no-verify); tests/test_verified_scoring.py covers verified scoring on a real session."""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from surgsim.cli import main
 
 def test_expert_passes_and_writes_the_report(expert_trace, tmp_path, capsys):
     out = tmp_path / "reports" / "expert.json"
-    assert main(["score", str(expert_trace), "--json", str(out)]) == 0
+    assert main(["score", "--no-verify", str(expert_trace), "--json", str(out)]) == 0
     report = json.loads(out.read_text())
     assert report["passed"] is True and report["score"] == 100.0
     printed = capsys.readouterr().out
@@ -23,14 +26,14 @@ def test_expert_passes_and_writes_the_report(expert_trace, tmp_path, capsys):
 
 
 def test_novice_fails_with_exit_1(novice_trace, capsys):
-    assert main(["score", str(novice_trace)]) == 1
+    assert main(["score", "--no-verify", str(novice_trace)]) == 1
     printed = capsys.readouterr().out
     assert "FAIL" in printed and "forbidden-zone contacts: 1, more than the 0 allowed" in printed
 
 
 def test_same_trace_gives_byte_identical_json(expert_trace, tmp_path):
-    main(["score", str(expert_trace), "--json", str(tmp_path / "a.json")])
-    main(["score", str(expert_trace), "--json", str(tmp_path / "b.json")])
+    main(["score", "--no-verify", str(expert_trace), "--json", str(tmp_path / "a.json")])
+    main(["score", "--no-verify", str(expert_trace), "--json", str(tmp_path / "b.json")])
     assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
 
 
@@ -39,7 +42,7 @@ def test_truncated_trace_warns_and_scores_what_is_there(tmp_path, box_trainer, c
     path = write_scripted_trace(tmp_path / "crash.jsonl", box_trainer, tips, events, end_s=20.0, end_reason=None)
     path.write_bytes(path.read_bytes() + b'{"type":"sample","tick":20100,"instr')  # killed mid-line
     out = tmp_path / "crash.json"
-    assert main(["score", str(path), "--json", str(out)]) == 0  # every goal was reached before the crash
+    assert main(["score", "--no-verify", str(path), "--json", str(out)]) == 0  # every goal was reached before the crash
     assert json.loads(out.read_text())["truncated"] is True
     captured = capsys.readouterr()
     assert "was cut short" in captured.err and "cut short" in captured.out
@@ -83,7 +86,7 @@ def test_bad_input_exits_2_with_one_clear_message_and_writes_nothing(tmp_path, e
     }
     for name, argv in bad_input_cases(tmp_path, expert_trace, box_trainer):
         out = tmp_path / f"{name}.json"
-        assert main(["score", *argv, "--json", str(out)]) == 2, name
+        assert main(["score", "--no-verify", *argv, "--json", str(out)]) == 2, name
         err = " ".join(capsys.readouterr().err.split())  # the message is wrapped to the terminal width
         assert err.startswith("surgsim: error: ") and expected[name] in err, (name, err)
         assert not out.exists(), name
@@ -92,7 +95,7 @@ def test_bad_input_exits_2_with_one_clear_message_and_writes_nothing(tmp_path, e
 
 def test_real_process_exit_codes(expert_trace, novice_trace, tmp_path):
     def run(*argv):
-        return subprocess.run([sys.executable, "-m", "surgsim", "score", *argv], capture_output=True, text=True,
+        return subprocess.run([sys.executable, "-m", "surgsim", "score", "--no-verify", *argv], capture_output=True, text=True,
                               timeout=60)
 
     assert run(str(expert_trace)).returncode == 0

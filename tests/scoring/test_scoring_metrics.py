@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -134,3 +137,104 @@ def test_every_rubric_metric_and_threshold_refers_to_a_reported_metric():
     reported = set(SessionMetrics.__dataclass_fields__)
     assert set(RubricMetrics.model_fields) <= reported
     assert {metric for _, metric, *_ in _THRESHOLDS} <= reported
+
+
+# -- forces at every tick ----------------------------------------------------------------------------------------------
+def _trace_with_tick_forces(per_sample: list[list[float]], dt_s: float = 0.001, *, legacy: bool = False):
+    """A trace of one instrument 'tool' whose samples (every len(values) ticks) carry these per-tick forces, the
+    sample's own force being the last of them; ``legacy``: samples without per-tick forces, as before them."""
+    from surgsim.trace import EndRecord, InstrumentSample, SampleRecord, Trace, TraceHeader
+
+    header = TraceHeader(surgsim_version="test", procedure="p.yaml", procedure_sha256="0" * 64, backend="cpu",
+                         dt_s=dt_s, seed=0)
+    samples, tick = [], 0
+    for values in per_sample:
+        tick += len(values)
+        samples.append(SampleRecord(tick=tick, instruments={"tool": InstrumentSample(
+            tip_m=[0.0, 0.0, 0.0], force_n=[0.0, 0.0, values[-1]], jaw=0.0, energy=False, tick_forces_n=None if legacy else values)}))
+    return Trace(Path("t.jsonl"), header, (), tuple(samples), (), EndRecord(tick=tick, reason="quit"))
+
+
+def test_force_metrics_come_from_every_tick_not_only_the_samples():
+    from surgsim.scoring.motion import ForceSeries, force_stats
+
+    # Three samples 4 ticks apart; a 6 N peak on tick 6 falls between samples (whose forces are 0, 1 and 2 N).
+    trace = _trace_with_tick_forces([[0.0, 0.0, 0.0, 0.0], [0.0, 6.0, 2.0, 1.0], [2.0, 2.0, 2.0, 2.0]])
+    sampled = SampleSeries.from_trace(trace, ("tool",))
+    assert sampled.forces_n.max() == 2.0
+    forces = ForceSeries.from_trace(trace, sampled)
+    assert forces.every_tick and forces.times_s.tolist() == pytest.approx([0.001 * t for t in range(1, 13)])
+    stats = force_stats(forces, forces.within(None, math.inf), force_limit_n=3.0)
+    assert stats.max_force_N == 6.0 and stats.max_force_by_instrument == {"tool": 6.0}
+    assert stats.time_above_force_limit_s == pytest.approx(0.001)  # the one tick at 6 N
+    contact = [6.0, 2.0, 1.0, 2.0, 2.0, 2.0, 2.0]  # seven ticks in contact
+    assert stats.mean_contact_force_N == pytest.approx(sum(contact) / 7)
+    assert stats.force_rms_N == pytest.approx(math.sqrt(sum(f * f for f in contact) / 7))
+    assert stats.force_p95_N == 6.0  # 6/7 of the contact time is at 2 N or less: the top 5 % is the peak
+    # A window: ticks 5-8 only.
+    window = force_stats(forces, forces.within(0.004, 0.008), force_limit_n=1.5)
+    assert window.max_force_N == 6.0 and window.time_above_force_limit_s == pytest.approx(0.002)
+
+
+def test_an_older_trace_without_tick_forces_falls_back_to_the_samples():
+    from surgsim.scoring.motion import ForceSeries
+
+    s = series(np.arange(4) * 0.1, np.zeros((4, 3)), [0.0, 1.0, 4.0, 2.0])
+    forces = ForceSeries.from_trace(_trace_with_tick_forces([[0.0]], legacy=True), s)
+    assert not forces.every_tick and forces.forces_n.tolist() == [[1.0, 4.0, 2.0]]
+    assert forces.durations_s.tolist() == pytest.approx([0.1, 0.1, 0.1])
+
+
+def test_weighted_percentile_inverts_the_weighted_distribution():
+    from surgsim.scoring.motion import weighted_percentile
+
+    values, weights = np.array([3.0, 1.0, 2.0]), np.array([1.0, 8.0, 1.0])
+    assert weighted_percentile(values, weights, 50.0) == 1.0
+    assert weighted_percentile(values, weights, 85.0) == 2.0
+    assert weighted_percentile(values, weights, 95.0) == 3.0
+
+
+# -- damage in episodes, holds, cuts within 2 mm -----------------------------------------------------------------------
+def test_a_tear_going_on_over_consecutive_ticks_is_one_episode(box):
+    from surgsim.scoring.incidents import EPISODE_GAP_S, EpisodeClock
+
+    burst = [Event(3.0 + 0.01 * k, "tear", region="gauze", detail={"springs": 1}) for k in range(20)]
+    later = [Event(3.19 + EPISODE_GAP_S + 0.01, "tear", region="gauze")]
+    incidents = incidents_in(burst + later, None, box, "trace")
+    assert (incidents.tears, incidents.torn_springs, incidents.tissue_damage) == (2, 21, 2)
+    # An episode going on across a step's completion counts once.
+    clock = EpisodeClock()
+    first = incidents_in(burst[:10], box.steps[0].goal, box, "trace", clock)
+    second = incidents_in(burst[10:], box.steps[1].goal, box, "trace", clock)
+    assert (first + second).tears == 1
+
+
+def test_instructed_holds_are_not_idle_time():
+    tips = [[0, 0, 0], [10, 0, 0], [10, 0, 0], [10, 0, 0], [18, 0, 0]]  # still over the 2nd and 3rd gaps
+    s = series(range(5), tips, [0] * 5)
+    assert motion_in(s, np.ones(4, bool), 3.0).idle_time_s == pytest.approx(2.0)
+    holding = np.array([False, False, True, False])
+    assert motion_in(s, np.ones(4, bool), 3.0, holding).idle_time_s == pytest.approx(1.0)
+
+
+def test_over_retraction_and_over_indentation_are_damage_with_their_overshoot(tmp_path):
+    text = (Path(__file__).parent / "box_trainer.yaml").read_text()
+    text = text.replace("goal: {kind: grasp, region: centre, instrument: left_grasper}",
+                        "goal: {kind: retract, region: centre, distance_mm: 10, direction: cranial, "
+                        "max_distance_mm: 15, instrument: left_grasper}")
+    text = text.replace("      kind: cut\n      line: {kind: circle, center_mm: [0, 0, 2], radius_mm: 20}\n"
+                        "      tolerance_mm: 2", "      {kind: touch, region: centre, max_depth_mm: 4}")
+    text = text.replace("    goal:\n      {kind: touch", "    goal: {kind: touch")
+    path = tmp_path / "limits.yaml"
+    path.write_text(text)
+    procedure = load_procedure(path).spec
+    events = [
+        Event(1.0, "over_retraction", instrument="left_grasper", region="centre", detail={"distance_mm": 15.1}),
+        Event(1.5, "over_retraction_end", instrument="left_grasper", region="centre", detail={"peak_mm": 18.0}),
+        Event(3.0, "over_indentation", instrument="right_scissors", region="centre", detail={"depth_mm": 4.2}),
+        Event(3.2, "over_indentation_end", instrument="right_scissors", region="centre", detail={"peak_mm": 9.5}),
+    ]
+    incidents = incidents_in(events, None, procedure, "trace")
+    assert (incidents.over_retractions, incidents.over_indentations, incidents.tissue_damage) == (1, 1, 2)
+    assert incidents.max_retraction_over_mm == pytest.approx(3.0)
+    assert incidents.max_indentation_over_mm == pytest.approx(5.5)

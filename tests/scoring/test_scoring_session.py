@@ -152,3 +152,33 @@ def test_a_trace_without_samples_scores(tmp_path, box_trainer):
         writer.write_end(0, "quit")
     report = score(path)
     assert report.metrics.path_length_mm == 0.0 and report.metrics.max_force_N == 0.0 and not report.passed
+
+
+def test_cuts_within_2mm_and_the_gate_on_every_cut(expert_trace, novice_trace, tmp_path, box_trainer):
+    assert score(expert_trace).metrics.cut_within_2mm_fraction == 1.0  # 0, 0 and 0.5 mm off
+    assert score(novice_trace).metrics.cut_within_2mm_fraction == 0.5  # 5 mm and 0 mm off
+    gated = tmp_path / "gated"
+    gated.mkdir()
+    (gated / "box_trainer.yaml").write_text(
+        box_trainer.read_text().replace("    max_forbidden_contacts: 0", "    max_forbidden_contacts: 0\n"
+                                                                          "    max_cut_deviation_max_mm: 0.4"))
+    tips, events = expert_session()
+    report = score(write_scripted_trace(gated / "expert.jsonl", gated / "box_trainer.yaml", tips, events,
+                                        end_s=20.0))
+    assert report.failures == ("largest cut deviation: 0.5 mm, more than the 0.4 mm allowed",)
+
+
+def test_a_steps_own_force_limit_applies_within_it(tmp_path, box_trainer):
+    tips, events = expert_session()
+    plain = score(write_scripted_trace(tmp_path / "plain.jsonl", box_trainer, tips, events, end_s=20.0))
+    assert plain.metrics.time_above_force_limit_s == 0.0
+    strict = tmp_path / "strict"
+    strict.mkdir()
+    (strict / "box_trainer.yaml").write_text(
+        box_trainer.read_text().replace("    instructions: Cut along the circle.",
+                                        "    instructions: Cut along the circle.\n    force_limit_N: 0.8"))
+    report = score(write_scripted_trace(strict / "expert.jsonl", strict / "box_trainer.yaml", tips, events,
+                                        end_s=20.0))
+    # The grasper holds with 1 N through the cut step (5, 20]: above its 0.8 N limit for 15 s; not in step 1.
+    assert report.metrics.time_above_force_limit_s == pytest.approx(15.0)
+    assert [s.metrics.time_above_force_limit_s for s in report.steps] == pytest.approx([0.0, 15.0])
