@@ -142,6 +142,7 @@ class ProgressRow:
     passed: bool
     metrics: dict  # every scalar metric of the attempt
     benchmarks_met: dict[str, bool]
+    experts: dict[str, float]  # the expert benchmark of each rubric metric, as the attempt was scored
 
     @property
     def met_every_benchmark(self) -> bool:
@@ -215,6 +216,7 @@ def progress_of(attempts: Sequence[Attempt], settings: CusumSettings, consecutiv
             attempt_id=attempt.id, session_time=attempt.session_time, score=attempt.score, passed=attempt.passed,
             metrics={key: value for key, value in attempt.metrics.items() if key != "instruments"},
             benchmarks_met=benchmarks_met(attempt.report),
+            experts={component["metric"]: component["expert"] for component in attempt.report["rubric"]},
         )
         for attempt in attempts
     )
