@@ -1,0 +1,159 @@
+"""Scoring many traces at once: a local process pool (``surgsim score TRACE... --jobs N``).
+
+Each trace is scored by the public entry points (:func:`surgsim.scoring.load_session`,
+:func:`surgsim.scoring.score_session`) in a worker process, and its report comes back as the very bytes
+``surgsim score TRACE --json OUT`` writes, so batch and one-by-one results are byte-identical. Results keep the order
+of the traces given, whatever order the workers finish in. A trace that cannot be scored (bad input) does not stop
+the others: it is reported with its problem, and the batch exits 2.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+from surgsim.errors import InputError
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    trace: str
+    report_json: bytes | None  # the score report, exactly as `surgsim score --json` writes it
+    score: float | None
+    passed: bool | None
+    truncated: bool
+    procedure_path: str | None
+    problem: str | None  # why the trace could not be scored (bad input); None when it was
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def score_one(trace: str, procedure: str | None = None) -> BatchResult:
+    """Score one trace; bad input comes back as ``problem`` (an InputError does not survive pickling intact)."""
+    from surgsim.scoring import load_session, score_session
+
+    try:
+        procedure_file, session = load_session(trace, procedure)
+        report = score_session(procedure_file.spec, session)
+    except InputError as error:
+        return BatchResult(trace, None, None, None, False, None, f"{error.source}: {error.problem}")
+    return BatchResult(trace, report.json_bytes(), report.score, report.passed, report.truncated,
+                       str(procedure_file.path), None)
+
+
+def score_many(
+    traces: Sequence[str], jobs: int = 1, procedure: str | None = None,
+    progress: Callable[[BatchResult], None] | None = None,
+) -> list[BatchResult]:
+    """Score ``traces`` with ``jobs`` worker processes (1: in this process); results in the order of ``traces``.
+    ``progress`` is called with each result as it finishes."""
+    if jobs < 1:
+        raise InputError("--jobs", f"needs at least 1 worker; got {jobs}.")
+    if jobs == 1 or len(traces) == 1:
+        results = []
+        for trace in traces:
+            results.append(score_one(trace, procedure))
+            if progress:
+                progress(results[-1])
+        return results
+    results: list[BatchResult | None] = [None] * len(traces)
+    with ProcessPoolExecutor(max_workers=min(jobs, len(traces))) as pool:
+        futures = {pool.submit(score_one, trace, procedure): k for k, trace in enumerate(traces)}
+        for future in as_completed(futures):
+            result = future.result()
+            results[futures[future]] = result
+            if progress:
+                progress(result)
+    return results  # type: ignore[return-value]
+
+
+def default_jobs() -> int:
+    """Every CPU this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def json_paths(traces: Sequence[str], folder: str | os.PathLike) -> list[Path]:
+    """Where each trace's report goes in ``folder``: <trace name>.score.json, refusing two traces with one name."""
+    paths, seen = [], {}
+    for trace in traces:
+        name = Path(trace).name.removesuffix(".jsonl") + ".score.json"
+        if name in seen:
+            raise InputError(trace, f"has the same file name as {seen[name]}; their reports would overwrite each "
+                                    "other in the --json folder. Score them in separate runs.")
+        seen[name] = trace
+        paths.append(Path(folder) / name)
+    return paths
+
+
+def run_batch(traces: Sequence[str], *, jobs: int, json_out: str | None, procedure: str | None,
+              trainee: str | None) -> int:
+    """`surgsim score TRACE... [--jobs N] [--json DIR] [--trainee ID]`: a table of results; exit 0 when every trace
+    passed, 1 when any failed, 2 when any could not be scored (the others are still scored and written)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    if trainee:
+        from surgsim.history.record import check_can_record
+
+        check_can_record(trainee)
+    outputs = json_paths(traces, json_out) if json_out else None
+    if json_out and Path(json_out).exists() and not Path(json_out).is_dir():
+        raise InputError(json_out, "with several traces, --json names a folder for one report per trace.")
+    bar = Progress(TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=Console(file=sys.stderr), transient=True, disable=not sys.stderr.isatty())
+    with bar:
+        task = bar.add_task("scoring", total=len(traces))
+        results = score_many(traces, jobs, procedure, progress=lambda _: bar.advance(task))
+
+    from surgsim.fileio import atomic_output
+
+    for result, path in zip(results, outputs or []):
+        if result.ok:
+            with atomic_output(path) as tmp:
+                tmp.write_bytes(result.report_json)
+    if trainee:
+        _record(trainee, [result for result in results if result.ok])
+
+    console = Console(width=None if Console().is_terminal else 120)
+    table = Table(title=f"{len(traces)} trace(s)", title_justify="left")
+    for column in ("trace", "score", "result"):
+        table.add_column(column, justify="right" if column == "score" else "left")
+    for result in results:
+        if result.ok:
+            verdict = "pass" if result.passed else "fail"
+            table.add_row(result.trace, f"{result.score:.1f}", verdict + (" (truncated)" if result.truncated else ""))
+        else:
+            table.add_row(result.trace, "-", "not scored")
+    console.print(table)
+    for result in results:
+        if not result.ok:
+            print(f"surgsim: error: {result.problem}", file=sys.stderr)
+    if any(not result.ok for result in results):
+        return 2
+    return 0 if all(result.passed for result in results) else 1
+
+
+def _record(trainee: str, results: Sequence[BatchResult]) -> None:
+    import json
+
+    from surgsim.history import NewAttempt, open_history
+    from surgsim.history.record import session_time, trace_sha256
+
+    attempts = [
+        NewAttempt(trainee=trainee, procedure_path=result.procedure_path, trace_path=str(Path(result.trace).resolve()),
+                   trace_sha256=trace_sha256(result.trace), session_time=session_time(result.trace),
+                   verification="recorded", report=json.loads(result.report_json))
+        for result in results
+    ]
+    with open_history() as history:
+        history.add_all(attempts)
