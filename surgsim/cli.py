@@ -34,6 +34,9 @@ examples:
   surgsim replay session.jsonl                     re-run a session headless, check it reproduces, score it
   surgsim bench solver                             solver speed on 1k-100k node meshes
   surgsim bench tick                               the whole tick by stage, real-time factor per procedure
+  surgsim history add s/*.jsonl --trainee alice    record attempts; `surgsim history` lists them
+  surgsim report trainee alice -o alice.html       learning curves, CUSUM, proficiency (also session, cohort)
+  surgsim rubric derive liver_retraction --experts e/*.jsonl --novices n/*.jsonl -o rubric.yaml
 """
 
 
