@@ -37,6 +37,8 @@ examples:
   surgsim history add s/*.jsonl --trainee alice    record attempts; `surgsim history` lists them
   surgsim report trainee alice -o alice.html       learning curves, CUSUM, proficiency (also session, cohort)
   surgsim rubric derive liver_retraction --experts e/*.jsonl --novices n/*.jsonl -o rubric.yaml
+  surgsim script procedures/examples/tissue_lift.yaml demo.py -o demo.jsonl   record a scripted demonstration
+  surgsim preview liver_retraction --snapshot scene.png    the scene without simulating
 """
 
 
