@@ -95,17 +95,28 @@ def json_paths(traces: Sequence[str], folder: str | os.PathLike) -> list[Path]:
 
 
 def run_batch(traces: Sequence[str], *, jobs: int, json_out: str | None, procedure: str | None,
-              trainee: str | None) -> int:
-    """`surgsim score TRACE... [--jobs N] [--json DIR] [--trainee ID]`: a table of results; exit 0 when every trace
-    passed, 1 when any failed, 2 when any could not be scored (the others are still scored and written)."""
+              trainee: str | None, manifest: str | None = None) -> int:
+    """`surgsim score TRACE... [--jobs N] [--json DIR] [--trainee ID | --manifest CSV]`: a table of results; exit 0
+    when every trace passed, 1 when any failed, 2 when any could not be scored (the others are still scored and
+    written). With --trainee the traces are recorded in that trainee's history; a manifest (columns trace, trainee)
+    adds its traces, each recorded for the trainee it names."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    if trainee:
-        from surgsim.history.record import check_can_record
+    from surgsim.history.record import check_can_record, read_manifest
 
+    owners: dict[str, str] = {}
+    if trainee:
         check_can_record(trainee)
+        owners.update(dict.fromkeys(traces, trainee))
+    if manifest:
+        listed = read_manifest(manifest)
+        check_can_record(listed[0][1])
+        owners.update(listed)
+        traces = list(traces) + [trace for trace, _ in listed if trace not in traces]
+    if not traces:
+        raise InputError("TRACE", "no traces to score.")
     outputs = json_paths(traces, json_out) if json_out else None
     if json_out and Path(json_out).exists() and not Path(json_out).is_dir():
         raise InputError(json_out, "with several traces, --json names a folder for one report per trace.")
@@ -121,8 +132,8 @@ def run_batch(traces: Sequence[str], *, jobs: int, json_out: str | None, procedu
         if result.ok:
             with atomic_output(path) as tmp:
                 tmp.write_bytes(result.report_json)
-    if trainee:
-        _record(trainee, [result for result in results if result.ok])
+    if owners:
+        _record(owners, [result for result in results if result.ok and result.trace in owners])
 
     console = Console(width=None if Console().is_terminal else 120)
     table = Table(title=f"{len(traces)} trace(s)", title_justify="left")
@@ -143,14 +154,14 @@ def run_batch(traces: Sequence[str], *, jobs: int, json_out: str | None, procedu
     return 0 if all(result.passed for result in results) else 1
 
 
-def _record(trainee: str, results: Sequence[BatchResult]) -> None:
+def _record(owners: dict[str, str], results: Sequence[BatchResult]) -> None:
     import json
 
     from surgsim.history import NewAttempt, open_history
     from surgsim.history.record import session_time, trace_sha256
 
     attempts = [
-        NewAttempt(trainee=trainee, procedure_path=result.procedure_path, trace_path=str(Path(result.trace).resolve()),
+        NewAttempt(trainee=owners[result.trace], procedure_path=result.procedure_path, trace_path=str(Path(result.trace).resolve()),
                    trace_sha256=trace_sha256(result.trace), session_time=session_time(result.trace),
                    verification="recorded", report=json.loads(result.report_json))
         for result in results

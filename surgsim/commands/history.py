@@ -33,13 +33,15 @@ def register(subparsers) -> None:
 
     add = commands.add_parser(
         "add",
-        help="import recorded traces as attempts of a trainee",
+        help="import recorded traces as attempts of a trainee (--trainee) or of those a manifest names",
         description="Score each trace (its recorded outcome, as `surgsim score` does) and record it as an attempt of "
         "the trainee. All or nothing: if any trace cannot be scored, nothing is recorded. A trace already in this "
         "trainee's history (same sha256) is skipped.",
     )
-    add.add_argument("traces", nargs="+", metavar="TRACE", help="session traces (.jsonl)")
-    add.add_argument("--trainee", required=True, metavar="ID", help="whose attempts these are")
+    add.add_argument("traces", nargs="*", metavar="TRACE", help="session traces (.jsonl)")
+    add.add_argument("--trainee", metavar="ID", help="whose attempts these are")
+    add.add_argument("--manifest", metavar="CSV",
+                     help="a CSV file with the columns trace and trainee: whose each trace is (paths relative to it)")
     add.add_argument("--procedure", metavar="FILE", help="the procedure file, when not where the traces' headers say")
     add.set_defaults(func=add_traces)
 
@@ -118,20 +120,31 @@ def list_attempts(args) -> int:
 def add_traces(args) -> int:
     from surgsim.history import open_history, score_trace_for_history
 
-    trainee = check_trainee_id(args.trainee)
+    from surgsim.history.record import read_manifest
+
+    pairs = read_manifest(args.manifest) if args.manifest else []
+    if args.traces:
+        if not args.trainee:
+            raise InputError("--trainee", "say whose the traces are: --trainee ID (or list them in a --manifest).")
+        pairs += [(trace, check_trainee_id(args.trainee)) for trace in args.traces]
+    elif args.trainee and not args.manifest:
+        raise InputError("TRACE", "no traces given: list the trace files to record for the trainee.")
+    if not pairs:
+        raise InputError("TRACE", "no traces given: list trace files with --trainee ID, or give a --manifest.")
     # Score everything before opening the database, so that a bad trace leaves the history as it was.
-    attempts = [score_trace_for_history(trainee, trace, args.procedure) for trace in args.traces]
+    attempts = [score_trace_for_history(trainee, trace, args.procedure) for trace, trainee in pairs]
     with open_history() as history:
         ids = history.add_all(attempts)
         where = history.path
-    for trace, attempt, attempt_id in zip(args.traces, attempts, ids):
+    for (trace, trainee), attempt, attempt_id in zip(pairs, attempts, ids):
         outcome = "pass" if attempt.report["passed"] else "fail"
         if attempt_id is None:
             print(f"{trace}: already in {trainee}'s history, skipped")
         else:
-            print(f"{trace}: attempt {attempt_id}, {attempt.report['procedure']['name']}, "
+            print(f"{trace}: attempt {attempt_id} of {trainee}, {attempt.report['procedure']['name']}, "
                   f"score {attempt.report['score']:.1f} ({outcome})")
-    print(f"{sum(i is not None for i in ids)} attempt(s) recorded for {trainee} in {where}", file=sys.stderr)
+    trainees = ", ".join(sorted({trainee for _, trainee in pairs}))
+    print(f"{sum(i is not None for i in ids)} attempt(s) recorded for {trainees} in {where}", file=sys.stderr)
     return 0
 
 

@@ -86,3 +86,35 @@ def record_live_attempt(
     """Record the session `surgsim run --trainee` has just run and scored, in the default history database."""
     with open_history() as history:
         return record_session(history, trainee, trace_path, procedure_path, report, verification="live")
+
+
+def read_manifest(path: str | os.PathLike) -> list[tuple[str, str]]:
+    """(trace, trainee) pairs from a CSV manifest with the columns ``trace`` and ``trainee`` (others are ignored);
+    trace paths are relative to the manifest's folder unless absolute."""
+    import csv
+
+    manifest = Path(path)
+    try:
+        with open(manifest, newline="", encoding="utf-8") as file:
+            rows = list(csv.DictReader(file))
+            columns = set(rows[0]) if rows else set()
+    except OSError as error:
+        raise InputError(path, f"cannot read the manifest: {error.strerror}.") from error
+    except (csv.Error, UnicodeDecodeError) as error:
+        raise InputError(path, f"is not a readable CSV file: {error}.") from error
+    if not rows:
+        raise InputError(path, "the manifest lists no sessions; it needs a header line `trace,trainee` and a row per "
+                               "trace.")
+    if not {"trace", "trainee"} <= columns:
+        raise InputError(path, f"the manifest needs the columns trace and trainee; it has {', '.join(sorted(columns))}.")
+    pairs = []
+    for line, row in enumerate(rows, start=2):
+        trace, trainee = (row.get("trace") or "").strip(), (row.get("trainee") or "").strip()
+        if not trace or not trainee:
+            raise InputError(f"{path}:{line}", "every row needs a trace and a trainee.")
+        try:
+            check_trainee_id(trainee)
+        except InputError as error:
+            raise InputError(f"{path}:{line}", error.problem) from None
+        pairs.append((str(manifest.parent / trace) if not Path(trace).is_absolute() else trace, trainee))
+    return pairs

@@ -85,3 +85,16 @@ def test_results_go_into_the_trainee_history(traces, tmp_path, monkeypatch):
     with open_history() as history:
         assert [attempt.trace_path for attempt in history.attempts("dana")] == [
             str(Path(trace).resolve()) for trace in traces]
+
+
+def test_a_manifest_records_each_trace_for_its_trainee(traces, tmp_path, monkeypatch):
+    from surgsim.history import open_history
+
+    monkeypatch.setenv("SURGSIM_HOME", str(tmp_path / "home"))
+    manifest = tmp_path / "course.csv"
+    manifest.write_text("trace,trainee\n" + "".join(f"{Path(t).name},{'gail' if k % 2 else 'hugo'}\n"
+                                                    for k, t in enumerate(traces)))
+    assert run_batch([], jobs=2, json_out=None, procedure=None, trainee=None, manifest=str(manifest)) == 1
+    with open_history() as history:
+        assert len(history.attempts("hugo")) == 3 and all(a.passed for a in history.attempts("hugo"))
+        assert len(history.attempts("gail")) == 3 and not any(a.passed for a in history.attempts("gail"))

@@ -63,3 +63,22 @@ def test_cohort_groups(surgsim_home, capsys):
     assert main(["history", "cohort", "carol", "-"]) == 0
     with open_history() as history:
         assert history.trainees() == {"carol": None}
+
+
+def test_manifest_says_whose_each_trace_is(surgsim_home, tmp_path, box_trainer, capsys):
+    expert, novice = _traces(tmp_path, box_trainer)
+    manifest = tmp_path / "course.csv"
+    manifest.write_text(f"trace,trainee,note\n{expert.name},erin,first day\n{novice},frank,\n")
+    assert main(["history", "add", "--manifest", str(manifest)]) == 0
+    with open_history() as history:
+        assert [a.trace_path for a in history.attempts("erin")] == [str(expert.resolve())]
+        assert [a.trace_path for a in history.attempts("frank")] == [str(novice.resolve())]
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"trace,trainee\n{expert.name},two words\n")
+    assert main(["history", "add", "--manifest", str(bad)]) == 2
+    assert "bad.csv:2" in capsys.readouterr().err
+    no_columns = tmp_path / "cols.csv"
+    no_columns.write_text("file,person\nx,y\n")
+    assert main(["history", "add", "--manifest", str(no_columns)]) == 2
+    assert main(["history", "add", str(expert)]) == 2  # whose?
+    assert "--trainee" in capsys.readouterr().err
