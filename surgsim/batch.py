@@ -1,4 +1,5 @@
-"""Scoring many traces at once: a local process pool (``surgsim score TRACE... --jobs N``).
+"""Scoring many traces at once: a local process pool (``surgsim score TRACE... --jobs N``), or Ray tasks on a
+local Ray instance or a cluster (``--ray [ADDRESS]``, with the optional extra ``surgsim[cluster]``).
 
 Each trace is scored by the public entry points (:func:`surgsim.scoring.load_session`,
 :func:`surgsim.scoring.score_session`) in a worker process, and its report comes back as the very bytes
@@ -9,6 +10,7 @@ the others: it is reported with its problem, and the batch exits 2.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -73,6 +75,49 @@ def score_many(
     return results  # type: ignore[return-value]
 
 
+RAY_LOCAL = "local"
+
+
+def score_many_ray(
+    traces: Sequence[str], address: str = RAY_LOCAL, procedure: str | None = None,
+    progress: Callable[[BatchResult], None] | None = None,
+) -> list[BatchResult]:
+    """Score ``traces`` as Ray tasks: on a new local Ray instance (``address="local"``) or the cluster at
+    ``address`` ("auto", "ray://head:10001", ...). Workers open the traces and procedures by the paths given here, so
+    on a cluster they must see the same files (a shared filesystem, as HPC and most cloud clusters have)."""
+    try:
+        import ray
+    except ImportError as error:
+        raise InputError("--ray", "needs Ray, which is an optional extra: pip install 'surgsim[cluster]'.") from error
+    absolute = [str(Path(trace).resolve()) for trace in traces]
+    procedure_path = str(Path(procedure).resolve()) if procedure else None
+    started_here = not ray.is_initialized()
+    if started_here:
+        try:
+            ray.init(address=None if address == RAY_LOCAL else address, include_dashboard=False,
+                     log_to_driver=False, configure_logging=False)
+        except (ConnectionError, ValueError, RuntimeError) as error:
+            raise InputError("--ray", f"cannot connect to the Ray cluster at '{address}': {error}") from error
+    try:
+        task = ray.remote(score_one)
+        pending = {task.remote(trace, procedure_path): k for k, trace in enumerate(absolute)}
+        results: list[BatchResult | None] = [None] * len(traces)
+        waiting = list(pending)
+        while waiting:
+            done, waiting = ray.wait(waiting, num_returns=1)
+            for ref in done:
+                k = pending[ref]
+                # report the trace as it was named here, not its absolute path
+                result = dataclasses.replace(ray.get(ref), trace=traces[k])
+                results[k] = result
+                if progress:
+                    progress(result)
+        return results  # type: ignore[return-value]
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
 def default_jobs() -> int:
     """Every CPU this process may use."""
     try:
@@ -95,11 +140,12 @@ def json_paths(traces: Sequence[str], folder: str | os.PathLike) -> list[Path]:
 
 
 def run_batch(traces: Sequence[str], *, jobs: int, json_out: str | None, procedure: str | None,
-              trainee: str | None, manifest: str | None = None) -> int:
+              trainee: str | None, manifest: str | None = None, ray_address: str | None = None) -> int:
     """`surgsim score TRACE... [--jobs N] [--json DIR] [--trainee ID | --manifest CSV]`: a table of results; exit 0
     when every trace passed, 1 when any failed, 2 when any could not be scored (the others are still scored and
     written). With --trainee the traces are recorded in that trainee's history; a manifest (columns trace, trainee)
-    adds its traces, each recorded for the trainee it names."""
+    adds its traces, each recorded for the trainee it names. ``ray_address`` (--ray) scores them as Ray tasks
+    instead of in a local pool."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
@@ -124,7 +170,10 @@ def run_batch(traces: Sequence[str], *, jobs: int, json_out: str | None, procedu
                    console=Console(file=sys.stderr), transient=True, disable=not sys.stderr.isatty())
     with bar:
         task = bar.add_task("scoring", total=len(traces))
-        results = score_many(traces, jobs, procedure, progress=lambda _: bar.advance(task))
+        if ray_address is not None:
+            results = score_many_ray(traces, ray_address, procedure, progress=lambda _: bar.advance(task))
+        else:
+            results = score_many(traces, jobs, procedure, progress=lambda _: bar.advance(task))
 
     from surgsim.fileio import atomic_output
 
