@@ -18,7 +18,10 @@ from surgsim import __version__
 from surgsim.errors import InputError
 
 # Order is the order shown by --help.
-COMMAND_MODULES = ("demo", "doctor", "run", "mesh", "procedure", "score", "replay", "bench", "history", "rubric", "report", "script", "preview")
+COMMAND_MODULES = (
+    "demo", "doctor", "run", "mesh", "procedure", "score", "replay", "bench", "history", "rubric", "report", "script",
+    "preview",
+)
 
 EPILOG = """\
 examples:
