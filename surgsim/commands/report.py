@@ -16,7 +16,7 @@ def register(subparsers) -> None:
         "--png DIR also writes each figure as its own PNG.",
         epilog="examples:\n"
         "  surgsim report session sessions/alice-1.jsonl -o alice-1.html\n"
-        "  surgsim report session s.jsonl --snapshot last.png -o s.html   (last.png from surgsim replay --snapshot)\n"
+        "  xvfb-run -a surgsim report session s.jsonl --replay -o s.html   (verified, with the last frame)\n"
         "  surgsim report trainee alice -o alice.html --png figures/\n"
         "  surgsim report cohort liver_retraction --experts e/*.jsonl --novices n/*.jsonl -o cohort.html",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -30,6 +30,11 @@ def register(subparsers) -> None:
     session.add_argument("trace", metavar="TRACE")
     session.add_argument("--procedure", metavar="FILE", help="the procedure file, when not where the header says")
     session.add_argument("--snapshot", metavar="PNG", help="a last-frame PNG to include (surgsim replay --snapshot)")
+    session.add_argument("--replay", action="store_true",
+                         help="re-simulate the session: check it reproduces the recording, and draw its last frame "
+                              "when a display (or Xvfb) is available")
+    session.add_argument("--arch", default="cpu", choices=("auto", "cuda", "vulkan", "metal", "cpu"),
+                         help="backend for --replay (default cpu)")
     _output_options(session)
     session.set_defaults(func=run_session)
 
@@ -75,7 +80,7 @@ def _write(page, args) -> int:
 def run_session(args) -> int:
     from surgsim.reports.kinds import session_page
 
-    return _write(session_page(args.trace, args.procedure, args.snapshot), args)
+    return _write(session_page(args.trace, args.procedure, args.snapshot, args.replay, args.arch), args)
 
 
 def run_trainee(args) -> int:

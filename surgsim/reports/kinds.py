@@ -24,7 +24,8 @@ from surgsim.reports.page import Page, figure_html, image_html, paragraph, table
 
 
 # -- one session -------------------------------------------------------------------------------------------------------
-def session_page(trace_path: str, procedure_path: str | None = None, snapshot: str | None = None) -> Page:
+def session_page(trace_path: str, procedure_path: str | None = None, snapshot: str | None = None,
+                 replay: bool = False, arch: str = "cpu") -> Page:
     from surgsim.scoring import load_session, score_session
 
     procedure, trace = load_session(trace_path, procedure_path)
@@ -79,6 +80,8 @@ def session_page(trace_path: str, procedure_path: str | None = None, snapshot: s
     if tips:
         motion.parts.append(figure_html(page, "tip_paths", figures.png_bytes(figures.tip_paths(tips)),
                                         "Instrument tip paths in the patient frame (mm), three projections."))
+    if replay:
+        snapshot = _replay_section(page, trace_path, procedure_path, arch) or snapshot
     if snapshot:
         try:
             png = Path(snapshot).read_bytes()
@@ -90,6 +93,40 @@ def session_page(trace_path: str, procedure_path: str | None = None, snapshot: s
         page.figures["snapshot"] = png
         page.section("Last frame").parts.append(image_html(png, "The last frame of the session."))
     return page
+
+
+def _replay_section(page: Page, trace_path: str, procedure_path: str | None, arch: str) -> str | None:
+    """Re-simulate the session from its commands, say whether it reproduces the recording, and (with a display or
+    Xvfb) draw its last frame; the snapshot's path, or None when no frame could be drawn."""
+    import os
+    import tempfile
+
+    from surgsim.replay import replay_trace
+
+    has_display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    viewer = None
+    if has_display:
+        from surgsim.render.viewer import make_viewer
+
+        viewer = make_viewer("offscreen")
+    scratch = Path(tempfile.mkdtemp(prefix="surgsim-report-"))
+    snapshot = scratch / "last_frame.png" if viewer is not None else None
+    result = replay_trace(trace_path, arch=arch, procedure_path=procedure_path, viewer=viewer, snapshot_path=snapshot)
+    section = page.section("Verification")
+    if result.matches:
+        section.parts.append(paragraph(
+            f"The replay reproduces the recording: {result.ticks} ticks on {result.backend}; "
+            f"{result.compared['events']} events, {result.compared['samples']} samples and "
+            f"{result.compared['commands']} commands identical; final tissue state sha256 "
+            f"{result.tissue_digest[:16]}…", "pass"))
+    else:
+        section.parts.append(paragraph(
+            "The replay differs from the recording (" + ", ".join(m.kind for m in result.mismatches) + "): it was "
+            "recorded on another backend or surgsim version, or edited.", "fail"))
+    if not has_display:
+        section.parts.append(paragraph("No display: the last frame was not drawn (run under `xvfb-run -a` to "
+                                       "include it).", "note"))
+    return str(result.snapshot) if result.snapshot else None
 
 
 # -- one trainee -------------------------------------------------------------------------------------------------------

@@ -109,3 +109,23 @@ def test_bad_input_exits_2_and_writes_nothing(surgsim_home, tmp_path, cohort_tra
     assert main(["report", "session", str(experts[0]), "--snapshot", str(bad_rubric), "-o",
                  str(tmp_path / "x.html")]) == 2
     assert not list(tmp_path.glob("x.*"))
+
+
+@pytest.mark.slow
+def test_session_report_with_replay_verifies_and_draws_the_last_frame(tmp_path):
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    trace = Path(__file__).parents[2] / "procedures" / "traces" / "liver_retraction.expert.jsonl"
+    out = tmp_path / "verified.html"
+    command = [sys.executable, "-m", "surgsim", "report", "session", str(trace), "--replay", "-o", str(out)]
+    if shutil.which("xvfb-run") and not os.environ.get("DISPLAY"):
+        command = ["xvfb-run", "-a", *command]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+    subprocess.run(command, check=True, env=env, capture_output=True, timeout=900)
+    html = out.read_text()
+    assert "The replay reproduces the recording" in html
+    if shutil.which("xvfb-run") or os.environ.get("DISPLAY"):
+        assert_self_contained_with_figures(out, 3)  # force, tip paths, the last frame
