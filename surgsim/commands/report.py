@@ -18,7 +18,8 @@ def register(subparsers) -> None:
         "  surgsim report session sessions/alice-1.jsonl -o alice-1.html\n"
         "  xvfb-run -a surgsim report session s.jsonl --replay -o s.html   (verified, with the last frame)\n"
         "  surgsim report trainee alice -o alice.html --png figures/\n"
-        "  surgsim report cohort liver_retraction --experts e/*.jsonl --novices n/*.jsonl -o cohort.html",
+        "  surgsim report cohort liver_retraction --experts e/*.jsonl --novices n/*.jsonl -o cohort.html\n"
+        "  surgsim report cohort liver_retraction --expert-group faculty --novice-group PGY-1 -o cohort.html",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     kinds = parser.add_subparsers(dest="report_kind", metavar="KIND", required=True)
@@ -54,8 +55,11 @@ def register(subparsers) -> None:
                               "per group, Mann-Whitney U with its p-value and effect size, and the ROC curve of the "
                               "score with the pass mark (the procedure's, or --rubric's).")
     cohort.add_argument("procedure", metavar="PROCEDURE", help="a procedure file, or the name of a shipped one")
-    cohort.add_argument("--experts", nargs="+", required=True, metavar="TRACE")
-    cohort.add_argument("--novices", nargs="+", required=True, metavar="TRACE")
+    cohort.add_argument("--experts", nargs="+", default=[], metavar="TRACE", help="expert session traces")
+    cohort.add_argument("--novices", nargs="+", default=[], metavar="TRACE", help="novice session traces")
+    cohort.add_argument("--expert-group", metavar="GROUP",
+                        help="also the attempts of the trainees in this history group (surgsim history cohort)")
+    cohort.add_argument("--novice-group", metavar="GROUP", help="likewise for the novices")
     cohort.add_argument("--rubric", metavar="RUBRIC.yaml", help="score with this rubric (surgsim rubric derive output)")
     _output_options(cohort)
     cohort.set_defaults(func=run_cohort)
@@ -95,4 +99,5 @@ def run_cohort(args) -> int:
     from surgsim.reports.kinds import cohort_page
 
     procedure = resolve_procedure(args.procedure)
-    return _write(cohort_page(str(procedure), args.experts, args.novices, args.rubric), args)
+    return _write(cohort_page(str(procedure), args.experts, args.novices, args.rubric, args.expert_group,
+                              args.novice_group), args)

@@ -265,8 +265,30 @@ def load_rubric_file(path: str):
         raise InputError(path, f"the rubric is not valid at rubric.{location}: {first['msg']}.") from error
 
 
+def group_sessions(procedure, group: str) -> list:
+    """The attempts at ``procedure`` (a ProcedureFile) of every trainee in history cohort ``group``, as scored
+    sessions. Only attempts scored against this very procedure file (same sha256) count."""
+    from surgsim.derivation import ScoredSession
+    from surgsim.history import open_history
+
+    with open_history() as history:
+        members = [trainee for trainee, cohort in history.trainees().items() if cohort == group]
+        attempts = [attempt for trainee in members for attempt in history.attempts(trainee, procedure.spec.name)
+                    if attempt.procedure_sha256 == procedure.sha256]
+    if not attempts:
+        who = f"{len(members)} trainee(s)" if members else "no trainee (see `surgsim history cohort ID GROUP`)"
+        raise InputError(group, f"the history group '{group}' has {who} and no attempt at this version of "
+                                f"{procedure.spec.name}.")
+    return [ScoredSession(attempt.trace_path, attempt.trace_sha256, attempt.session_time, attempt.recorded_with,
+                          {key: value for key, value in attempt.metrics.items() if key != "instruments"})
+            for attempt in attempts]
+
+
 def cohort_page(procedure_path: str, expert_traces: Sequence[str], novice_traces: Sequence[str],
-                rubric_path: str | None = None) -> Page:
+                rubric_path: str | None = None, expert_group: str | None = None,
+                novice_group: str | None = None) -> Page:
+    """Experts against novices: from traces, or from the history's cohort groups (``expert_group``,
+    ``novice_group``), or both."""
     from surgsim.derivation import score_traces
     from surgsim.procedure.loader import load_procedure
     from surgsim.scoring.rubric import score_components, weighted_score
@@ -275,6 +297,13 @@ def cohort_page(procedure_path: str, expert_traces: Sequence[str], novice_traces
     rubric = load_rubric_file(rubric_path) if rubric_path else procedure.spec.rubric
     experts = score_traces(procedure.path, expert_traces)
     novices = score_traces(procedure.path, novice_traces)
+    if expert_group:
+        experts += group_sessions(procedure, expert_group)
+    if novice_group:
+        novices += group_sessions(procedure, novice_group)
+    if not experts or not novices:
+        raise InputError("--experts/--novices", "a cohort report needs expert and novice sessions: traces, or a "
+                                                "history group with --expert-group / --novice-group.")
     benchmarks = rubric.metrics.weighted()
 
     def score(session) -> float:

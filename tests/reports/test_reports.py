@@ -129,3 +129,26 @@ def test_session_report_with_replay_verifies_and_draws_the_last_frame(tmp_path):
     assert "The replay reproduces the recording" in html
     if shutil.which("xvfb-run") or os.environ.get("DISPLAY"):
         assert_self_contained_with_figures(out, 3)  # force, tip paths, the last frame
+
+
+def test_cohort_report_from_history_groups(surgsim_home, tmp_path, cohort_traces, capsys):
+    procedure, experts, novices = cohort_traces
+    assert main(["history", "add", *map(str, experts[:2]), "--trainee", "prof_a"]) == 0
+    assert main(["history", "add", *map(str, experts[2:]), "--trainee", "prof_b"]) == 0
+    assert main(["history", "add", *map(str, novices), "--trainee", "resident"]) == 0
+    for trainee, group in (("prof_a", "faculty"), ("prof_b", "faculty"), ("resident", "PGY-1")):
+        assert main(["history", "cohort", trainee, group]) == 0
+    from_groups, from_traces = tmp_path / "groups.html", tmp_path / "traces.html"
+    assert main(["report", "cohort", str(procedure), "--expert-group", "faculty", "--novice-group", "PGY-1", "-o",
+                 str(from_groups)]) == 0
+    assert main(["report", "cohort", str(procedure), "--experts", *map(str, experts), "--novices",
+                 *map(str, novices), "-o", str(from_traces)]) == 0
+
+    def separation_table(path):
+        html = path.read_text()
+        return html[html.index("Expert vs novice separation"):html.index("Distributions")]
+
+    assert separation_table(from_groups) == separation_table(from_traces)  # the same sessions, the same statistics
+    assert main(["report", "cohort", str(procedure), "--expert-group", "nobody", "--novices", str(novices[0]),
+                 "-o", str(tmp_path / "x.html")]) == 2
+    assert "history group 'nobody'" in capsys.readouterr().err
