@@ -31,8 +31,11 @@ def register(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     derive.add_argument("procedure", metavar="PROCEDURE", help="a procedure file, or the name of a shipped one")
-    derive.add_argument("--experts", nargs="+", required=True, metavar="TRACE", help="expert session traces")
+    derive.add_argument("--experts", nargs="+", default=[], metavar="TRACE", help="expert session traces")
     derive.add_argument("--novices", nargs="+", default=[], metavar="TRACE", help="novice session traces")
+    derive.add_argument("--expert-group", metavar="GROUP",
+                        help="also the attempts of the trainees in this history group (surgsim history cohort)")
+    derive.add_argument("--novice-group", metavar="GROUP", help="likewise for the novices")
     derive.add_argument("--statistic", choices=("mean", "median"), default="mean",
                         help="expert benchmark and novice anchor: mean (default) or median")
     derive.add_argument("-o", "--output", required=True, metavar="RUBRIC.yaml", help="where to write the result")
@@ -55,6 +58,14 @@ def run_derive(args) -> int:
         raise InputError(sorted(overlap)[0], "is given both as an expert and as a novice session.")
     experts = score_traces(procedure.path, args.experts)
     novices = score_traces(procedure.path, args.novices)
+    if args.expert_group or args.novice_group:
+        from surgsim.reports.kinds import group_sessions
+
+        experts += group_sessions(procedure, args.expert_group) if args.expert_group else []
+        novices += group_sessions(procedure, args.novice_group) if args.novice_group else []
+    if not experts:
+        raise InputError("--experts", "benchmarks need expert sessions: traces, or a history group with "
+                                      "--expert-group.")
     derivation = derive_rubric(procedure, experts, novices, args.statistic)
     derived_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     text = (

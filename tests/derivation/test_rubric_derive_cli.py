@@ -68,3 +68,20 @@ def test_a_trace_of_another_procedure_exits_2_and_writes_nothing(sessions, tmp_p
     assert main(["rubric", "derive", str(procedure), "--experts", str(experts[0]), "--novices", str(experts[0]),
                  "-o", str(out)]) == 2
     assert not out.exists()
+
+
+def test_derive_from_history_groups_matches_derive_from_traces(sessions, tmp_path, monkeypatch):
+    monkeypatch.setenv("SURGSIM_HOME", str(tmp_path / "home"))
+    procedure, experts, novices = sessions
+    assert main(["history", "add", *map(str, experts), "--trainee", "attending"]) == 0
+    assert main(["history", "add", *map(str, novices), "--trainee", "intern"]) == 0
+    assert main(["history", "cohort", "attending", "faculty"]) == 0
+    assert main(["history", "cohort", "intern", "PGY-1"]) == 0
+    from_groups, from_traces = tmp_path / "groups.yaml", tmp_path / "traces.yaml"
+    assert main(["rubric", "derive", str(procedure), "--expert-group", "faculty", "--novice-group", "PGY-1", "-o",
+                 str(from_groups)]) == 0
+    assert main(["rubric", "derive", str(procedure), "--experts", *map(str, experts), "--novices",
+                 *map(str, novices), "-o", str(from_traces)]) == 0
+    groups, traces = yaml.safe_load(from_groups.read_text()), yaml.safe_load(from_traces.read_text())
+    assert groups["rubric"] == traces["rubric"] and groups["derivation"] == traces["derivation"]
+    assert main(["rubric", "derive", str(procedure), "-o", str(tmp_path / "none.yaml")]) == 2
