@@ -212,7 +212,8 @@ def _record(owners: dict[str, str], results: Sequence[BatchResult]) -> None:
     attempts = [
         NewAttempt(trainee=owners[result.trace], procedure_path=result.procedure_path, trace_path=str(Path(result.trace).resolve()),
                    trace_sha256=trace_sha256(result.trace), session_time=session_time(result.trace),
-                   verification="recorded", report=json.loads(result.report_json))
+                   verification="replayed" if json.loads(result.report_json).get("verified") is True else "recorded",
+                   report=json.loads(result.report_json))
         for result in results
     ]
     with open_history() as history:

@@ -51,6 +51,9 @@ def new_attempt(
     trainee: str, trace_path: str | os.PathLike, procedure_path: str | os.PathLike, report: ScoreReport,
     verification: str,
 ) -> NewAttempt:
+    report_json = json.loads(report.json_bytes())
+    if verification == "recorded" and report_json.get("verified") is True:
+        verification = "replayed"  # scored from a re-simulation that reproduced the recording
     return NewAttempt(
         trainee=trainee,
         procedure_path=str(Path(procedure_path).resolve()),
@@ -59,7 +62,7 @@ def new_attempt(
         session_time=session_time(trace_path),
         verification=verification,
         # The report's own deterministic JSON (rounded floats), so the history holds what `surgsim score` prints.
-        report=json.loads(report.json_bytes()),
+        report=report_json,
     )
 
 
