@@ -233,11 +233,14 @@ def _damage_reported(path: Path) -> Iterator[None]:
     """SQLite's "file is not a database" / "database disk image is malformed" as an InputError naming the file."""
     try:
         yield
-    except sqlite3.DatabaseError as error:
-        if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
+    except sqlite3.OperationalError as error:  # the file may be fine: locked, read-only, unreachable
+        if "locked" in str(error) or "busy" in str(error):
             raise InputError(
                 path, f"the history database stayed busy for more than {BUSY_TIMEOUT_S:g} s ({error}); try again."
             ) from error
+        raise InputError(path, f"cannot use the history database: {error} (is the file or its folder read-only? "
+                               "SQLite also needs to create files beside it).") from error
+    except sqlite3.DatabaseError as error:  # "file is not a database", "database disk image is malformed"
         raise InputError(path, _damaged(error)) from error
 
 
@@ -260,11 +263,16 @@ def open_history(path: str | os.PathLike | None = None, *, create: bool = True) 
     if not path.exists():
         if not create:
             raise InputError(path, "there is no history database here yet; record an attempt first.")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise InputError(path, f"cannot create the folder for the history database: {error.strerror or error} "
+                                   "(set SURGSIM_HOME to a folder you can write).") from error
     existed = path.exists() and path.stat().st_size > 0
     if existed:
         _check_header(path)
-    db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    with _damage_reported(path):
+        db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
     try:
         with _damage_reported(path):
             db.execute("PRAGMA foreign_keys = ON")

@@ -165,3 +165,25 @@ def test_two_concurrent_writers_lose_nothing(surgsim_home):
             assert sorted(a.score for a in history.attempts(trainee)) == [float(n) for n in range(count)]
     with sqlite3.connect(default_history_path()) as raw:
         assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root can write into read-only folders")
+def test_a_read_only_folder_is_a_clear_error(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        with pytest.raises(InputError) as error:
+            open_history(folder / "history.sqlite3")
+        assert "read-only" in error.value.problem
+    finally:
+        folder.chmod(0o700)
+
+
+def test_a_folder_that_cannot_be_made_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("a file where SURGSIM_HOME should be a folder\n")
+    with pytest.raises(InputError) as error:
+        open_history(blocker / "history.sqlite3")
+    assert "cannot create" in error.value.problem
+    assert blocker.read_text() == "a file where SURGSIM_HOME should be a folder\n"
