@@ -158,8 +158,16 @@ def held_displacement_mm(ctl: Controller, instrument: str, direction) -> float:
 
 def retract(ctl: Controller, instrument: str, direction, distance_mm: float, *, speed: float = 0.015,
             margin_mm: float = 1.5, max_travel_m: float = 0.06, step_m: float = 0.001) -> Motion:
-    """Move the held tissue along ``direction`` until it is ``distance_mm`` (+ ``margin_mm``) from its rest position,
-    measured on the grasped nodes as a retract goal measures it; the tip travels at most ``max_travel_m``."""
+    """Move the held tissue along ``direction`` ([x, y, z], or a name as in procedures: "cranial", "right", ...)
+    until it is ``distance_mm`` (+ ``margin_mm``) from its rest position, measured on the grasped nodes as a retract
+    goal measures it; the tip travels at most ``max_travel_m``."""
+    if isinstance(direction, str):
+        from surgsim.procedure.schema import NAMED_DIRECTIONS
+
+        if direction not in NAMED_DIRECTIONS:
+            raise InputError("direction", f"unknown direction '{direction}'; use one of "
+                                          f"{', '.join(NAMED_DIRECTIONS)} or [x, y, z].")
+        direction = NAMED_DIRECTIONS[direction]
     unit = np.asarray(direction, dtype=np.float64)
     norm = float(np.linalg.norm(unit))
     if not norm > 0:
