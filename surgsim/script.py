@@ -12,8 +12,11 @@ targets in the scene as it is at that moment (settled under gravity, moved by ea
         yield from retract(ctl, "grasper", direction=[0, 0, 1], distance_mm=15)
         yield from ctl.wait(3.0)
 
-or, for procedures made of grasp, retract, touch, cauterize and clip steps, ``yield from demonstrate(ctl)`` does every
-step in order from its goal. Every motion follows a minimum-jerk profile with the peak tip speed given (m/s); see
+or ``yield from demonstrate(ctl)``, which does every step in order from its goal. ``demonstrate`` passes
+``procedures/examples/tissue_lift.yaml`` and the shipped liver retraction (85 / 100); clip and cut steps on real
+anatomy need more care than a generic motion gives (where to press, how deep, which way the blades open: see
+``tools/scripted/gallbladder_dissection.py``), so script those steps with ``clip``, ``cut_along`` or
+``ctl.cut_stroke`` and tune them. Every motion follows a minimum-jerk profile with the peak tip speed given (m/s); see
 :mod:`surgsim.scripted` for the geometry (aiming a shaft through its trocar, the jaws' roll) and the lower-level
 motions (``ctl.move``, ``ctl.path``, ``ctl.close``, ``ctl.release``, ``ctl.cut_stroke``, ``ctl.together``).
 
@@ -282,13 +285,12 @@ def perform(ctl: Controller, step, *, instrument: str | None = None, speed: floa
 
 def demonstrate(ctl: Controller, *, speed: float = 0.04, timeout_s: float = 10.0) -> Motion:
     """Every step of the procedure in order, each from its goal; waits (up to ``timeout_s``) for each to complete.
-    A grasper still holding tissue that a later step does not retract with lets go first."""
+    What an instrument holds it keeps holding (a retraction stays up while the other hand works), unless a later
+    step needs that instrument for something else: then it lets go first."""
     steps = ctl.session.spec.steps
     for index, step in enumerate(steps):
         name = instrument_for(ctl, step)
-        keeps_hold = step.goal.kind == "retract"
-        for other in ctl.arms:
-            if len(ctl.grasped(other)) and not (keeps_hold and other == name):
-                yield from ctl.release(other)
+        if len(ctl.grasped(name)) and step.goal.kind != "retract":
+            yield from ctl.release(name)
         yield from perform(ctl, step, instrument=name, speed=speed)
         yield from ctl.until_step(index + 1, timeout_s=timeout_s)
