@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 from scripted_sessions import expert_session, novice_session, write_scripted_trace
 
@@ -11,10 +12,14 @@ from surgsim.history import open_history
 
 
 def _traces(tmp_path, box_trainer):
+    """An expert and a novice trace; the novice's session is the earlier one (attempts are ordered by session time,
+    which is the trace's modification time)."""
     tips, events = expert_session()
     expert = write_scripted_trace(tmp_path / "expert.jsonl", box_trainer, tips, events, end_s=20.0)
     tips, events = novice_session()
     novice = write_scripted_trace(tmp_path / "novice.jsonl", box_trainer, tips, events, end_s=20.0, end_reason="quit")
+    os.utime(novice, (1_700_000_000, 1_700_000_000))
+    os.utime(expert, (1_700_000_600, 1_700_000_600))
     return expert, novice
 
 
@@ -26,6 +31,7 @@ def test_add_then_list_then_progress(surgsim_home, tmp_path, box_trainer, capsys
     assert main(["history", "--trainee", "alice@example.org", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert [attempt["passed"] for attempt in listed] == [False, True]
+    assert [attempt["session_time"] for attempt in listed] == ["2023-11-14T22:13:20+00:00", "2023-11-14T22:23:20+00:00"]
     assert listed[1]["score"] == 100.0 and listed[1]["trace_path"] == str(expert.resolve())
     assert listed[0]["metrics"]["forbidden_contacts"] == 1
     assert main(["history", "--trainee", "nobody", "--json"]) == 0
