@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from surgsim.errors import InputError
 
@@ -73,6 +74,8 @@ def _output_options(parser: argparse.ArgumentParser) -> None:
 def _write(page, args) -> int:
     if not str(args.output).lower().endswith((".html", ".htm")):
         raise InputError(args.output, "the report is HTML; give the output a .html name.")
+    if args.png and Path(args.png).exists() and not Path(args.png).is_dir():
+        raise InputError(args.png, "--png names a folder for the figures, and this is a file.")
     page.write(args.output)
     print(f"wrote {args.output}", file=sys.stderr)
     if args.png:

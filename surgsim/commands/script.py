@@ -69,6 +69,7 @@ def run(args) -> int:
     from rich.console import Console
 
     from surgsim.commands.run import resolve_procedure
+    from surgsim.fileio import prepare_output
     from surgsim.scoring import score_session
     from surgsim.scoring.report import render
     from surgsim.scripted import run_script
@@ -80,7 +81,7 @@ def run(args) -> int:
     output = Path(args.output)
     if output.exists():
         raise InputError(output, "a trace is never overwritten; choose another -o path.")
-    output.parent.mkdir(parents=True, exist_ok=True)
+    prepare_output(output)  # a folder, a device or an unwritable place is refused before the session is built
     temporary = output.with_name(f".{output.name}.partial")
     temporary.unlink(missing_ok=True)
     try:

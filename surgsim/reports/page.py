@@ -67,7 +67,10 @@ class Page:
 
     def write_pngs(self, folder: str | os.PathLike) -> list[Path]:
         folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
+        if folder.exists() and not folder.is_dir():
+            from surgsim.errors import InputError
+
+            raise InputError(folder, "--png names a folder for the figures, and this is a file.")
         written = []
         for name, png in self.figures.items():
             with atomic_output(folder / f"{name}.png") as tmp:

@@ -152,3 +152,11 @@ def test_cohort_report_from_history_groups(surgsim_home, tmp_path, cohort_traces
     assert main(["report", "cohort", str(procedure), "--expert-group", "nobody", "--novices", str(novices[0]),
                  "-o", str(tmp_path / "x.html")]) == 2
     assert "history group 'nobody'" in capsys.readouterr().err
+
+
+def test_png_into_a_file_is_an_input_error(tmp_path, cohort_traces, capsys):
+    _, experts, _ = cohort_traces
+    blocker = tmp_path / "figures"
+    blocker.write_text("not a folder\n")
+    assert main(["report", "session", str(experts[0]), "-o", str(tmp_path / "s.html"), "--png", str(blocker)]) == 2
+    assert blocker.read_text() == "not a folder\n" and not (tmp_path / "s.html").exists()
