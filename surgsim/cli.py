@@ -42,6 +42,7 @@ examples:
   surgsim rubric derive liver_retraction --experts e/*.jsonl --novices n/*.jsonl -o rubric.yaml
   surgsim script procedures/examples/tissue_lift.yaml demo.py -o demo.jsonl   record a scripted demonstration
   surgsim preview liver_retraction --snapshot scene.png    the scene without simulating
+  surgsim score sessions/*.jsonl --jobs 4 --json reports/   score many traces in worker processes
 """
 
 
