@@ -18,7 +18,10 @@ from surgsim import __version__
 from surgsim.errors import InputError
 
 # Order is the order shown by --help.
-COMMAND_MODULES = ("demo", "doctor", "run", "mesh", "procedure", "score", "replay", "bench")
+COMMAND_MODULES = (
+    "demo", "doctor", "run", "mesh", "procedure", "score", "replay", "bench", "history", "rubric", "report", "script",
+    "preview",
+)
 
 EPILOG = """\
 examples:
@@ -34,6 +37,12 @@ examples:
   surgsim replay session.jsonl                     re-run a session headless, check it reproduces, score it
   surgsim bench solver                             solver speed on 1k-100k node meshes
   surgsim bench tick                               the whole tick by stage, real-time factor per procedure
+  surgsim history add s/*.jsonl --trainee alice    record attempts; `surgsim history` lists them
+  surgsim report trainee alice -o alice.html       learning curves, CUSUM, proficiency (also session, cohort)
+  surgsim rubric derive liver_retraction --experts e/*.jsonl --novices n/*.jsonl -o rubric.yaml
+  surgsim script procedures/examples/tissue_lift.yaml demo.py -o demo.jsonl   record a scripted demonstration
+  surgsim preview liver_retraction --snapshot scene.png    the scene without simulating
+  surgsim score sessions/*.jsonl --jobs 4 --json reports/   score many traces in worker processes
 """
 
 

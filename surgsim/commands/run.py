@@ -43,6 +43,7 @@ def register(subparsers) -> None:
                         help="tissue model resolution: auto (default) measures this machine and, when it cannot hold "
                              "real time, meshes the organs more coarsely; full forces the procedure's own; a share "
                              "in (0, 1] of the organs' target_nodes")
+    parser.add_argument("--trainee", metavar="ID", help="record the attempt in this trainee's history (surgsim history)")
     parser.set_defaults(func=run)
 
 
@@ -82,6 +83,10 @@ def run(args) -> int:
     procedure_file = load_procedure(procedure)
     if args.max_seconds is not None and not 0 < args.max_seconds < math.inf:
         raise InputError("--max-seconds", f"must be a positive, finite number of seconds, not {args.max_seconds}.")
+    if args.trainee:
+        from surgsim.history.record import check_can_record
+
+        check_can_record(args.trainee)
     if args.viewer != "null" and not _has_display():
         expert = PROCEDURES_DIR / "traces" / f"{procedure.stem}.expert.jsonl"
         raise InputError(
@@ -121,6 +126,10 @@ def run(args) -> int:
         device.close()
     console = Console(width=None if Console().is_terminal else 110)
     render(report, console)
+    if args.trainee:
+        from surgsim.history import record_live_attempt
+
+        record_live_attempt(args.trainee, trace_path, procedure, report)
     print(f"session {result.reason} after {result.ticks * session.dt_s:.1f} s; trace: {trace_path}", file=sys.stderr)
     return 0 if report.passed else 1
 

@@ -29,7 +29,8 @@ def register(subparsers) -> None:
         "  surgsim score session.jsonl --no-verify          fast: trust the recorded outcome",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("trace", metavar="TRACE", help="a session trace (.jsonl)")
+    parser.add_argument("trace", nargs="*", metavar="TRACE",
+                        help="session traces (.jsonl); several are scored as a batch (surgsim.batch)")
     parser.add_argument("--json", metavar="OUT", dest="json_out", help="also write the report as JSON to OUT")
     parser.add_argument(
         "--procedure", metavar="FILE",
@@ -39,10 +40,26 @@ def register(subparsers) -> None:
                         help="score the outcome recorded in the trace without re-simulating it")
     parser.add_argument("--arch", default="cpu", choices=("auto", "cuda", "vulkan", "metal", "cpu"),
                         help="compute backend of the re-simulation (default cpu)")
-    parser.set_defaults(func=run)
+    # Batch scoring (surgsim.batch): several traces, worker processes or Ray, results into the trainee history.
+    parser.add_argument("--jobs", type=int, default=1, metavar="N", help="score the traces in N worker processes")
+    parser.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                        help="score the traces as Ray tasks: a local Ray instance, or the cluster at ADDRESS "
+                             "(needs surgsim[cluster])")
+    parser.add_argument("--trainee", metavar="ID", help="also record each attempt in this trainee's history")
+    parser.add_argument("--manifest", metavar="CSV", help="traces and whose they are (columns trace, trainee)")
+    parser.set_defaults(func=run, score_parser=parser)
 
 
 def run(args) -> int:
+    if not args.trace and not args.manifest:
+        args.score_parser.error("the following arguments are required: TRACE (or --manifest CSV)")
+    if len(args.trace) != 1 or args.jobs != 1 or args.ray or args.trainee or args.manifest:
+        from surgsim.batch import run_batch
+
+        return run_batch(args.trace, jobs=args.jobs, json_out=args.json_out, procedure=args.procedure,
+                         trainee=args.trainee, manifest=args.manifest, ray_address=args.ray,
+                         verify=not args.no_verify, arch=args.arch)
+    args.trace = args.trace[0]
     from rich.console import Console
 
     from surgsim.fileio import prepare_output

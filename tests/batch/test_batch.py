@@ -1,0 +1,100 @@
+"""Batch scoring: the same report bytes as scoring one by one, in the order given, bad traces reported not fatal."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from scripted_sessions import expert_session, novice_session, write_scripted_trace
+
+from surgsim.batch import json_paths, run_batch, score_many
+from surgsim.cli import main
+from surgsim.errors import InputError
+
+SCORING_TESTS = Path(__file__).parents[1] / "scoring"
+
+
+@pytest.fixture
+def traces(tmp_path) -> list[str]:
+    procedure = Path(shutil.copy(SCORING_TESTS / "box_trainer.yaml", tmp_path / "box_trainer.yaml"))
+    paths = []
+    for k, end_s in enumerate((20.0, 23.0, 26.0)):
+        tips, events = expert_session()
+        paths.append(write_scripted_trace(tmp_path / f"expert{k}.jsonl", procedure, tips, events, end_s=end_s))
+        tips, events = novice_session()
+        paths.append(write_scripted_trace(tmp_path / f"novice{k}.jsonl", procedure, tips, events, end_s=end_s + 5,
+                                          end_reason="quit"))
+    return [str(path) for path in paths]
+
+
+def one_by_one(traces: list[str], folder: Path) -> dict[str, bytes]:
+    reports = {}
+    for trace in traces:
+        out = folder / (Path(trace).stem + ".score.json")
+        assert main(["score", trace, "--no-verify", "--json", str(out)]) in (0, 1)
+        reports[trace] = out.read_bytes()
+    return reports
+
+
+def test_pool_gives_the_same_bytes_as_one_by_one_in_order(traces, tmp_path):
+    expected = one_by_one(traces, tmp_path / "single")
+    for jobs in (1, 2):
+        results = score_many(traces, jobs=jobs, verify=False)
+        assert [result.trace for result in results] == traces
+        for result in results:
+            assert result.report_json == expected[result.trace], (jobs, result.trace)
+    assert [result.passed for result in results] == [True, False] * 3
+
+
+def test_run_batch_writes_each_report_and_exit_code(traces, tmp_path, capsys):
+    expected = one_by_one(traces, tmp_path / "single")
+    folder = tmp_path / "batch"
+    assert run_batch(traces, jobs=2, json_out=str(folder), procedure=None, trainee=None) == 1  # novices fail
+    for trace, path in zip(traces, json_paths(traces, folder)):
+        assert path.read_bytes() == expected[trace]
+    assert run_batch(traces[::2], jobs=2, json_out=None, procedure=None, trainee=None) == 0  # experts only
+    assert "3 trace(s)" in capsys.readouterr().out
+
+
+def test_a_bad_trace_is_reported_and_the_rest_still_scored(traces, tmp_path, capsys):
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("not a trace\n")
+    mixed = [traces[0], str(broken), traces[2]]
+    results = score_many(mixed, jobs=2, verify=False)
+    assert [result.ok for result in results] == [True, False, True]
+    assert str(broken) in results[1].problem
+    folder = tmp_path / "out"
+    assert run_batch(mixed, jobs=2, json_out=str(folder), procedure=None, trainee=None) == 2
+    assert sorted(path.name for path in folder.iterdir()) == ["expert0.score.json", "expert1.score.json"]
+    assert str(broken) in capsys.readouterr().err
+
+
+def test_same_names_and_bad_jobs_are_input_errors(traces, tmp_path):
+    with pytest.raises(InputError):
+        json_paths([traces[0], str(tmp_path / "elsewhere" / Path(traces[0]).name)], tmp_path)
+    with pytest.raises(InputError):
+        score_many(traces, jobs=0)
+
+
+def test_results_go_into_the_trainee_history(traces, tmp_path, monkeypatch):
+    from surgsim.history import open_history
+
+    monkeypatch.setenv("SURGSIM_HOME", str(tmp_path / "home"))
+    assert run_batch(traces, jobs=2, json_out=None, procedure=None, trainee="dana") == 1
+    with open_history() as history:
+        assert [attempt.trace_path for attempt in history.attempts("dana")] == [
+            str(Path(trace).resolve()) for trace in traces]
+
+
+def test_a_manifest_records_each_trace_for_its_trainee(traces, tmp_path, monkeypatch):
+    from surgsim.history import open_history
+
+    monkeypatch.setenv("SURGSIM_HOME", str(tmp_path / "home"))
+    manifest = tmp_path / "course.csv"
+    manifest.write_text("trace,trainee\n" + "".join(f"{Path(t).name},{'gail' if k % 2 else 'hugo'}\n"
+                                                    for k, t in enumerate(traces)))
+    assert run_batch([], jobs=2, json_out=None, procedure=None, trainee=None, manifest=str(manifest)) == 1
+    with open_history() as history:
+        assert len(history.attempts("hugo")) == 3 and all(a.passed for a in history.attempts("hugo"))
+        assert len(history.attempts("gail")) == 3 and not any(a.passed for a in history.attempts("gail"))
