@@ -164,6 +164,12 @@ class ScoredSession:
     metrics: dict  # scalar metrics by name
 
 
+def _report_rounded(value):
+    from surgsim.scoring.report import _rounded
+
+    return _rounded(value) if isinstance(value, float) and math.isfinite(value) else value
+
+
 def score_traces(procedure_path, traces: Sequence[str]) -> list[ScoredSession]:
     """Score each trace against the procedure at ``procedure_path`` (each trace's header must hash to it)."""
     from pathlib import Path
@@ -175,8 +181,10 @@ def score_traces(procedure_path, traces: Sequence[str]) -> list[ScoredSession]:
     for trace_path in traces:
         procedure, trace = load_session(trace_path, procedure_path)
         report = score_session(procedure.spec, trace)
+        # The metrics as a report states them (rounded to its documented precision), as the history stores them.
+        scalars = {name: _report_rounded(value) for name, value in report.metrics.scalars().items()}
         sessions.append(ScoredSession(str(Path(trace_path)), trace_sha256(trace_path), session_time(trace_path),
-                                      report.recorded_with, report.metrics.scalars()))
+                                      report.recorded_with, scalars))
     return sessions
 
 
