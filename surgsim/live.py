@@ -7,7 +7,7 @@ waits while it is drawn. Both threads run Python under one interpreter lock; dra
 calls, each of which gives the lock up, and a physics thread that is behind the wall clock (it never sleeps) would
 take it back for a whole switch interval after each one: the window froze at ~3 FPS. Waiting out the draw costs the
 physics the drawing time (a few ms a frame) and keeps the window at its frame rate whatever the physics does; the
-rate drops from 60 to :data:`BEHIND_FPS` frames a second while the physics is behind. A slow frame delays drawing,
+rate drops from 60 to :data:`BEHIND_FPS` frames a second (and the interpreter hands its lock over every :data:`SWITCH_INTERVAL_S`) while the physics is behind. A slow frame delays drawing,
 never the ticks' inputs: with a device whose commands depend only on the tick (a replay, a script), the trace is the
 same at any frame rate. The physics thread measures its real-time factor (:attr:`LiveLoop.physics_rate`), which the
 HUD shows when it falls below real time.
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -38,8 +39,13 @@ RAD_PER_M = math.radians(60.0) / 0.08
 INSERTION_PER_M = 0.25 / 0.16
 # An open-surgery tool moves as the hand does (1:1): the stylus's ±8 cm reach ±8 cm around the tool's start.
 FREE_MOTION_SCALE = 1.0
-# The drawing rate while the physics is behind the wall clock: every frame costs the physics its drawing time.
-BEHIND_FPS = 30.0
+# The drawing rate while the physics is behind the wall clock: every frame costs the physics its drawing time. Aimed a
+# little above 30 so that the frames' own cost still leaves at least 30 a second.
+BEHIND_FPS = 34.0
+# While the live loop runs, a thread waiting for the interpreter lock gets it after this long instead of Python's 5 ms:
+# the drawing thread wakes from its frame pause and asks for the lock while the physics thread runs kernels that hold
+# it, and at 5 ms a hand-over took so long that the window drew 4 frames a second (measured on 2 cores, Mesa).
+SWITCH_INTERVAL_S = 0.0005
 # The physics' real-time factor is measured over windows of this length [s] of wall time.
 RATE_WINDOW_S = 0.5
 
@@ -262,6 +268,8 @@ class LiveLoop:
         viewer.open(session.scene.render_scene())
         physics = threading.Thread(target=self._physics, name="surgsim-physics", daemon=True)
         started = time.perf_counter()
+        switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         physics.start()
         try:
             while not self._stop.is_set():
@@ -290,6 +298,7 @@ class LiveLoop:
             self._stop.set()
             self._frame_drawn.set()
             physics.join()
+            sys.setswitchinterval(switch_interval)
         if self._error is not None:
             raise self._error
         viewer.draw(session.frame(active_instrument=self.active_instrument, camera=self.camera))
