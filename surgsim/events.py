@@ -64,16 +64,3 @@ class Event:
         if self.position_m is not None:
             record["position_m"] = [float(v) for v in self.position_m]
         return record
-
-    @classmethod
-    def from_json(cls, record: dict) -> "Event":
-        position = record.get("position_m")
-        return cls(
-            time_s=float(record["time_s"]),
-            kind=record["kind"],
-            instrument=record.get("instrument"),
-            region=record.get("region"),
-            force_n=record.get("force_n"),
-            position_m=tuple(position) if position is not None else None,
-            detail=dict(record.get("detail", {})),
-        )

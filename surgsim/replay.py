@@ -90,10 +90,6 @@ class ReplayResult:
         return self._matches("samples")
 
     @property
-    def commands_match(self) -> bool:
-        return self._matches("commands")
-
-    @property
     def compared(self) -> dict[str, int]:
         """How many records of each kind were compared."""
         return {"events": len(self.recorded.events), "samples": len(self.recorded.samples),

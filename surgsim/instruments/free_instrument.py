@@ -74,11 +74,6 @@ class FreeInstrument(InstrumentBase):
         """Whether cautery energy is on (only ever for an instrument that has energy)."""
         return self._targets.energy
 
-    @property
-    def target_pose(self) -> tuple[np.ndarray, np.ndarray]:
-        """(position [m], rotation 3×3) the hand is moving the distal frame to this tick (slew-limited)."""
-        return np.array(self._targets.position), rotation_from_quaternion(self._targets.orientation)
-
     def drive(self) -> None:
         """Move the pose target one tick toward the command and hand it to the hand's constraint and the jaw motors
         (before a physics step)."""

@@ -143,22 +143,6 @@ class RigidWorld:
         return self._add(name, "sphere", shape, center_m, (0.0, 0.0, 0.0, 1.0), p0_m=tuple(center_m),
                          p1_m=tuple(center_m), radius_m=float(radius_m))
 
-    def add_capsule(self, name: str, p0_m, p1_m, radius_m: float) -> StaticBody:
-        p0, p1 = np.asarray(p0_m, dtype=np.float64), np.asarray(p1_m, dtype=np.float64)
-        axis = p1 - p0
-        length = float(np.linalg.norm(axis))
-        if length == 0:
-            return self.add_sphere(name, p0_m, radius_m)
-        z = axis / length
-        helper = np.array([1.0, 0.0, 0.0]) if abs(z[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
-        x = np.cross(helper, z)
-        x /= np.linalg.norm(x)
-        rotation = np.column_stack([x, np.cross(z, x), z])
-        shape = pybullet.createCollisionShape(pybullet.GEOM_CAPSULE, radius=radius_m, height=length,
-                                              physicsClientId=self.client)
-        return self._add(name, "capsule", shape, (p0 + p1) / 2.0, quaternion_from_matrix(rotation),
-                         p0_m=tuple(p0), p1_m=tuple(p1), radius_m=float(radius_m))
-
     def _add(self, name: str, kind: str, shape: int, position, orientation, **geometry) -> StaticBody:
         if any(body.name == name for body in self.static_bodies):
             raise InputError("rigid anatomy", f"a static body called '{name}' already exists.")

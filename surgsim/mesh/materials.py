@@ -14,7 +14,7 @@ the source it was taken from. Soft tissue is non-linear and visco-elastic: the Y
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from surgsim.errors import InputError
 
@@ -27,10 +27,6 @@ class Material:
     poisson_ratio: float
     damping_ratio: float
     tear_strain: float
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
 
 MATERIALS: dict[str, Material] = {
     # density: IT'IS Foundation tissue property database v4.1 (2022), "Liver" 1079 kg/m³.

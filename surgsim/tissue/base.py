@@ -153,13 +153,6 @@ class SolverBase:
         self.attach_stiffness[ids] = 0.0
         self._anchors_changed(membership=membership, rows=None if membership else ids)
 
-    def clear_anchors(self) -> None:
-        for key in list(self._frames):
-            self.drop_anchor_frame(key)
-        self.anchored[:] = False
-        self.attach_stiffness[:] = 0.0
-        self._anchors_changed()
-
     @property
     def anchored_nodes(self) -> np.ndarray:
         return np.flatnonzero(self.anchored).astype(np.int32)
