@@ -48,8 +48,9 @@ class ResolutionChoice:
 
 
 def _cache_file() -> Path:
-    root = os.environ.get("SURGSIM_CACHE_DIR") or Path.home() / ".cache" / "surgsim"
-    return Path(root) / "resolution.json"
+    from surgsim.mesh.cache import cache_dir
+
+    return cache_dir() / "resolution.json"
 
 
 def _machine_key(procedure_sha256: str, backend: str) -> str:

@@ -212,17 +212,9 @@ def _gmsh_mesh_near_target(
     with _GmshVolume(surface, source=source) as gmsh_volume:
         # Sizing attempts use the raw Delaunay mesh (optimisation barely changes the node count); only the chosen
         # size is optimised.
-        attempts: list[tuple[float, TetMesh]] = []
-        for _ in range(MAX_SIZING_ATTEMPTS):
-            mesh, surface_nodes = gmsh_volume.mesh(edge_length)
-            attempts.append((edge_length, mesh))
-            if abs(mesh.used_node_count / target_nodes - 1.0) <= NODE_COUNT_AIM:
-                break
-            corrected = _corrected_edge_length(edge_length, mesh, surface_nodes, target_nodes)
-            if edge_length >= longest_edge and corrected >= longest_edge:
-                _log_thin_organ(source, mesh, target_nodes)
-                break
-            edge_length = min(corrected, longest_edge)
+        attempts = _sizing_attempts(gmsh_volume.mesh, edge_length, longest_edge, target_nodes, NODE_COUNT_AIM,
+                                    source=source)
+        edge_length = attempts[-1][0]
         best_edge_length, _ = _closest_to_target(attempts, target_nodes)
         if best_edge_length != edge_length:
             gmsh_volume.mesh(best_edge_length)
@@ -466,18 +458,29 @@ def _tetgen_mesh_near_target(
     surface: pv.PolyData, edge_length: float, longest_edge: float, target_nodes: int, *, source: str | Path
 ) -> TetMesh:
     """tetgen at corrected edge lengths until the node count lands within :data:`NODE_COUNT_TOLERANCE`."""
+    attempts = _sizing_attempts(
+        lambda length: _tetgen_with_edge_length(surface, length, target_nodes, source=source),
+        edge_length, longest_edge, target_nodes, NODE_COUNT_TOLERANCE, source=source)
+    return _closest_to_target(attempts, target_nodes)[1]
+
+
+def _sizing_attempts(mesh_at, edge_length: float, longest_edge: float, target_nodes: int, tolerance: float, *,
+                     source: str | Path) -> list[tuple[float, TetMesh]]:
+    """(edge length, mesh) of each try of ``mesh_at(edge length) -> (mesh, surface nodes)`` at a length corrected
+    toward ``target_nodes``, until the node count lands within ``tolerance`` (a share) or the organ is too thin to
+    coarsen further; the last try is the mesher's current mesh."""
     attempts: list[tuple[float, TetMesh]] = []
     for _ in range(MAX_SIZING_ATTEMPTS):
-        mesh, surface_nodes = _tetgen_with_edge_length(surface, edge_length, target_nodes, source=source)
+        mesh, surface_nodes = mesh_at(edge_length)
         attempts.append((edge_length, mesh))
-        if abs(mesh.used_node_count / target_nodes - 1.0) <= NODE_COUNT_TOLERANCE:
+        if abs(mesh.used_node_count / target_nodes - 1.0) <= tolerance:
             break
         corrected = _corrected_edge_length(edge_length, mesh, surface_nodes, target_nodes)
         if edge_length >= longest_edge and corrected >= longest_edge:
             _log_thin_organ(source, mesh, target_nodes)
             break
         edge_length = min(corrected, longest_edge)
-    return _closest_to_target(attempts, target_nodes)[1]
+    return attempts
 
 
 def _tetgen_with_edge_length(
