@@ -77,6 +77,7 @@ from surgsim import backend
 from surgsim.mesh.model import TissueModel
 from surgsim.tissue.base import SolverBase, chebyshev_omegas
 from surgsim.tissue.events import SolverEvent
+from surgsim.tissue.host_view import HostView
 from surgsim.tissue.options import SolverOptions
 from surgsim.tissue.state import FIELDS, TissueState
 
@@ -122,6 +123,7 @@ class TissueSolver(SolverBase):
         self._buf_b = ti.Vector.ndarray(3, ti.f64, shape=n)
         self._yhat = ti.Vector.ndarray(3, ti.f64, shape=n)
         self._guard = ti.ndarray(ti.f64, shape=1)
+        self._guard_view = HostView(self._guard)
         self._scratch = TissueState.allocate(n)
         self._obstacles = None
         self._frame_rows: dict = {}
@@ -203,7 +205,8 @@ class TissueSolver(SolverBase):
             args["omegas"].from_numpy(np.array(omegas, dtype=np.float64))
             self._omegas_h[substeps] = h
         graph.run(args)
-        return float(self._guard[0])
+        guard = self._guard_view.array
+        return float(self._guard[0] if guard is None else guard[0])
 
     def _graph(self, substeps: int):
         graph = self._graphs.get(substeps)

@@ -64,6 +64,7 @@ class TissueState:
     forces: object
     time: float = 0.0
     node_count: int = field(default=0)
+    _views: dict = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
     def allocate(cls, n: int) -> "TissueState":
@@ -72,15 +73,23 @@ class TissueState:
         arrays = [ti.Vector.ndarray(3, ti.f64, shape=n) for _ in FIELDS]
         return cls(*arrays, time=0.0, node_count=n)
 
-    # -- numpy access (copies; not for the per-step hot path) -----------------------------------------------------
+    # -- numpy access (copies: a memcpy on the CPU backend, see surgsim.tissue.host_view; a device copy elsewhere) ---
+    def _copy(self, name: str) -> np.ndarray:
+        view = self._views.get(name)
+        if view is None or view.ndarray is not getattr(self, name):
+            from surgsim.tissue.host_view import HostView
+
+            view = self._views[name] = HostView(getattr(self, name))
+        return view.copy()
+
     def numpy(self) -> StateArrays:
-        return StateArrays(*(getattr(self, f).to_numpy() for f in FIELDS), time=self.time)
+        return StateArrays(*(self._copy(f) for f in FIELDS), time=self.time)
 
     def positions_numpy(self) -> np.ndarray:
-        return self.positions.to_numpy()
+        return self._copy("positions")
 
     def velocities_numpy(self) -> np.ndarray:
-        return self.velocities.to_numpy()
+        return self._copy("velocities")
 
     def load(self, arrays: StateArrays) -> None:
         for f in FIELDS:

@@ -89,6 +89,7 @@ import numpy as np
 from surgsim.mesh.build import orient_tets, tet_spring_ids
 from surgsim.mesh.model import TissueModel
 from surgsim.tissue.launch import BoundLaunch
+from surgsim.tissue.host_view import HostView
 
 CAPSULE_WIDTH = 16
 MAX_CAPSULES = 31
@@ -230,9 +231,10 @@ class SectionBuffer:
         self.offsets = np.concatenate([[0], np.cumsum([sizes[name] for name in names])]).astype(np.int64)
         self.array = ti.ndarray(dtype, shape=int(max(1, self.offsets[-1])))
         self._dtype = np.float64 if dtype == ti.f64 else np.int32
+        self._view = HostView(self.array)
 
     def read(self) -> np.ndarray:
-        return self.array.to_numpy()
+        return self._view.copy()
 
     def section(self, host: np.ndarray, name: str) -> np.ndarray:
         """The view of section ``name`` in a host copy."""
