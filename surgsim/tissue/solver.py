@@ -119,6 +119,9 @@ class TissueSolver(SolverBase):
             self._adjacency.from_numpy(lay.adjacency)
         self._node = ti.Vector.ndarray(4, ti.f64, shape=n)
         self._anchor = ti.Vector.ndarray(4, ti.f64, shape=n)
+        # On the CPU backend the anchor table is written in place (a grasp or clip moves rows every tissue step; a
+        # kernel launch costs 20-150 µs of Python, a NumPy row write a few); elsewhere kernels upload it.
+        self._anchor_host = HostView(self._anchor).array
         self._buf_a = ti.Vector.ndarray(3, ti.f64, shape=n)
         self._buf_b = ti.Vector.ndarray(3, ti.f64, shape=n)
         self._yhat = ti.Vector.ndarray(3, ti.f64, shape=n)
@@ -279,10 +282,17 @@ class TissueSolver(SolverBase):
             # place, instead of re-uploading the whole n × 4 table (0.2-0.3 ms on the liver on a CPU). A grasp moving
             # with the jaws sends only its frame (_frame_moved).
             if len(rows):
-                self._k.set_anchor_rows(self._anchor, self.anchor_rows(rows))
+                if self._anchor_host is not None:
+                    self._anchor_host[rows, :3] = self.anchor_targets[rows]
+                    self._anchor_host[rows, 3] = np.where(self.anchored[rows], 1.0, -self.attach_stiffness[rows])
+                else:
+                    self._k.set_anchor_rows(self._anchor, self.anchor_rows(rows))
             return
         packed = np.column_stack([self.anchor_targets, np.where(self.anchored, 1.0, -self.attach_stiffness)])
-        self._anchor.from_numpy(np.ascontiguousarray(packed))
+        if self._anchor_host is not None:
+            self._anchor_host[...] = packed
+        else:
+            self._anchor.from_numpy(np.ascontiguousarray(packed))
 
     def _frame_set(self, key) -> None:
         ids, local = self._frames[key]
