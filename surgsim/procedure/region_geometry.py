@@ -146,11 +146,29 @@ class Surface:
         self.longest_edges = np.max(np.linalg.norm(corners - np.roll(corners, 1, axis=1), axis=2), axis=1)
         self.max_edge = float(self.longest_edges.max()) if len(triangles) else 0.0
 
-    def nearest_within(self, p0: np.ndarray, p1: np.ndarray, reach: float) -> np.ndarray | None:
+    @property
+    def fixed(self) -> bool:
+        """Whether the surface never moves (rigid anatomy): a distance found once stays valid while the tool stays."""
+        return self.sample_positions is not None
+
+    def clearance(self, p0: np.ndarray, p1: np.ndarray) -> tuple[float, np.ndarray | None]:
+        """A lower bound [m] of the distance from segment ``p0``-``p1`` to the surface, and the segment's distance to
+        each vertex when they were needed for it (:meth:`nearest_within` takes them)."""
+        gaps = np.maximum(np.maximum(self.low - np.maximum(p0, p1), np.minimum(p0, p1) - self.high), 0.0)
+        bound = float(np.max(gaps))  # the gap between the segment's box and the surface's box along one axis
+        if bound > 0.0:
+            return bound, None
+        distances = segment_point_distances(p0, p1, self.vertices)
+        # Every point of a triangle lies within the triangle's longest edge of each of its corners.
+        return max(0.0, float(distances.min()) - self.max_edge), distances
+
+    def nearest_within(self, p0: np.ndarray, p1: np.ndarray, reach: float,
+                       distances: np.ndarray | None = None) -> np.ndarray | None:
         # Samples are convex combinations of vertices, so nothing lies outside the vertices' bounding box.
         if np.any(np.minimum(p0, p1) > self.high + reach) or np.any(np.maximum(p0, p1) < self.low - reach):
             return None
-        distances = segment_point_distances(p0, p1, self.vertices)
+        if distances is None:
+            distances = segment_point_distances(p0, p1, self.vertices)
         best = int(np.argmin(distances))
         # Every point of a triangle lies within the triangle's longest edge of each of its corners.
         if distances[best] > reach + self.max_edge:
@@ -220,13 +238,35 @@ def _nearest_of_ball(center: np.ndarray, radius: float, point: np.ndarray, reach
     return center + offset * (radius / distance)
 
 
-def capsule_contact(shape: Shape, capsules, margin_m: float) -> np.ndarray | None:
+def capsule_contact(shape: Shape, capsules, margin_m: float, clearances: dict | None = None) -> np.ndarray | None:
     """The point of ``shape`` touched by the first of ``capsules`` [(p0, p1, radius)] [m] that comes within its radius
-    + ``margin_m`` of it, or None."""
-    for p0, p1, radius in capsules:
-        point = shape.nearest_within(
-            np.asarray(p0, dtype=np.float64), np.asarray(p1, dtype=np.float64), float(radius) + margin_m
-        )
+    + ``margin_m`` of it, or None.
+
+    ``clearances``: a dict kept by the caller between ticks for one instrument and one fixed shape (rigid anatomy:
+    :attr:`Surface.fixed`). It remembers, per capsule, where the capsule was when the shape's clearance from it was
+    measured; no point of a segment moves farther than its farther end, so while the capsule has moved less than the
+    clearance minus its reach, it cannot touch the shape and the exact test is skipped (a forbidden organ far from the
+    tools costs a subtraction per tick instead of a distance to each of its vertices).
+    """
+    remember = clearances is not None and getattr(shape, "fixed", False)
+    for index, (p0, p1, radius) in enumerate(capsules):
+        p0 = np.asarray(p0, dtype=np.float64)
+        p1 = np.asarray(p1, dtype=np.float64)
+        reach = float(radius) + margin_m
+        if remember:
+            known = clearances.get(index)
+            if known is not None and known[0] is shape:
+                _, q0, q1, clearance = known
+                moved = max(float(np.linalg.norm(p0 - q0)), float(np.linalg.norm(p1 - q1)))
+                if clearance - moved > reach:
+                    continue
+            clearance, distances = shape.clearance(p0, p1)
+            clearances[index] = (shape, p0.copy(), p1.copy(), clearance)
+            if clearance > reach:
+                continue
+            point = shape.nearest_within(p0, p1, reach, distances)
+        else:
+            point = shape.nearest_within(p0, p1, reach)
         if point is not None:
             return point
     return None

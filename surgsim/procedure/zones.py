@@ -43,11 +43,12 @@ class ForbiddenZoneMonitor:
         self.zones = zones
         self.instruments = instruments
         self.violations: tuple[ZoneViolation, ...] = ()
+        self._clearances: dict[tuple[int, str], dict] = {}  # (zone, instrument) → capsule_contact's memory
 
     def update(self, view: TickView) -> list[Event]:
         before = {(v.instrument, v.region) for v in self.violations}
         violations, events = [], []
-        for region, max_force_n in self.zones:
+        for zone, (region, max_force_n) in enumerate(self.zones):
             shape = None  # placed only when some instrument's force could break the zone's limit
             for name in self.instruments:
                 instrument = view.instruments[name]
@@ -56,7 +57,8 @@ class ForbiddenZoneMonitor:
                     continue
                 if shape is None:
                     shape = region.geometry.placed(view.positions)
-                point = capsule_contact(shape, instrument.capsules, CONTACT_MARGIN_M)
+                point = capsule_contact(shape, instrument.capsules, CONTACT_MARGIN_M,
+                                        self._clearances.setdefault((zone, name), {}))
                 if point is None:
                     continue
                 violations.append(ZoneViolation(name, region.name, force, max_force_n))

@@ -86,3 +86,39 @@ def test_volume_shapes_report_their_nearest_point():
     near = box.nearest_within(np.array([-0.02, 0.0, 0.002]), np.array([0.02, 0.0, 0.002]), 0.0011)
     assert near is not None and near[2] == pytest.approx(0.001)
     assert box.nearest_within(np.array([-0.02, 0.0, 0.003]), np.array([0.02, 0.0, 0.003]), 0.0019) is None
+
+
+def test_remembered_clearance_of_fixed_anatomy_gives_the_exact_answer_on_every_tick():
+    """A tool wandering toward, into and away from rigid anatomy: the contact answer with the clearance memory equals
+    the exact test on every tick, and the memory skips most exact tests while the tool is far."""
+    block = tet_block((0.04, 0.03, 0.02), (4, 3, 2), tissue="liver")
+    fixed = SurfacePatch(block.surface_triangles, rest_vertices_m=block.positions)
+    shape = fixed.placed(block.positions)
+    assert shape.fixed and shape is fixed.placed(block.positions + 1.0)
+    rng = np.random.default_rng(7)
+    centre = block.positions.mean(axis=0)
+    memory, skipped, contacts = {}, 0, 0
+    calls = {"n": 0}
+    original = type(shape).clearance
+
+    def counting(self, p0, p1):
+        calls["n"] += 1
+        return original(self, p0, p1)
+
+    type(shape).clearance = counting
+    try:
+        for tick in range(600):
+            # far (10 cm) → through the block → far again, with a wobble
+            phase = abs((tick % 300) - 150) / 150.0
+            tip = centre + np.array([0.0, 0.0, 0.005 + 0.1 * phase]) + rng.normal(0, 0.0003, 3)
+            capsules = [(tip, tip + [0.0, 0.0, 0.2], 0.0025), (tip, tip + [0.004, 0.0, 0.0], 0.001)]
+            exact = capsule_contact(shape, capsules, 0.001)
+            remembered = capsule_contact(shape, capsules, 0.001, memory)
+            assert (exact is None) == (remembered is None)
+            if exact is not None:
+                contacts += 1
+                np.testing.assert_array_equal(exact, remembered)
+    finally:
+        type(shape).clearance = original
+    assert contacts > 50
+    assert calls["n"] < 0.6 * 2 * 600  # far ticks reuse the remembered clearance
