@@ -121,8 +121,17 @@ def closest_points_of_segments(
 
 # -- shapes at one instant -------------------------------------------------------------------------------------------
 class Shape(Protocol):
-    def nearest_within(self, p0: np.ndarray, p1: np.ndarray, reach: float) -> np.ndarray | None:
-        """The shape's point nearest to segment ``p0``-``p1`` [m] if within ``reach`` [m] of it, else None."""
+    def nearest_within(self, p0: np.ndarray, p1: np.ndarray, reach: float, hint=None) -> np.ndarray | None:
+        """The shape's point nearest to segment ``p0``-``p1`` [m] if within ``reach`` [m] of it, else None (``hint``:
+        what :meth:`clearance` computed for the same segment, to reuse)."""
+
+    def motion_points(self) -> np.ndarray | None:
+        """[K, 3] points such that no point of the shape moves farther than the farthest of them between two ticks
+        (empty: the shape never moves), or None when no such bound is known."""
+
+    def clearance(self, p0: np.ndarray, p1: np.ndarray) -> tuple[float, object]:
+        """A lower bound [m] of the distance from segment ``p0``-``p1`` to the shape, and a hint for
+        :meth:`nearest_within`. Needed only where :meth:`motion_points` is not None."""
 
 
 class Surface:
@@ -151,6 +160,10 @@ class Surface:
         """Whether the surface never moves (rigid anatomy): a distance found once stays valid while the tool stays."""
         return self.sample_positions is not None
 
+    def motion_points(self) -> np.ndarray | None:
+        """Points whose displacement bounds the shape's (none for a fixed surface); None for tissue that deforms."""
+        return np.zeros((0, 3)) if self.fixed else None
+
     def clearance(self, p0: np.ndarray, p1: np.ndarray) -> tuple[float, np.ndarray | None]:
         """A lower bound [m] of the distance from segment ``p0``-``p1`` to the surface, and the segment's distance to
         each vertex when they were needed for it (:meth:`nearest_within` takes them)."""
@@ -163,7 +176,8 @@ class Surface:
         return max(0.0, float(distances.min()) - self.max_edge), distances
 
     def nearest_within(self, p0: np.ndarray, p1: np.ndarray, reach: float,
-                       distances: np.ndarray | None = None) -> np.ndarray | None:
+                       hint: np.ndarray | None = None) -> np.ndarray | None:
+        distances = hint  # the segment's distance to each vertex, when clearance() computed them
         # Samples are convex combinations of vertices, so nothing lies outside the vertices' bounding box.
         if np.any(np.minimum(p0, p1) > self.high + reach) or np.any(np.maximum(p0, p1) < self.low - reach):
             return None
@@ -194,7 +208,14 @@ class Ball:
     center: np.ndarray
     radius_m: float
 
-    def nearest_within(self, p0: np.ndarray, p1: np.ndarray, reach: float) -> np.ndarray | None:
+    def motion_points(self) -> np.ndarray:
+        return self.center[None]
+
+    def clearance(self, p0: np.ndarray, p1: np.ndarray) -> tuple[float, None]:
+        on_segment = closest_on_segment(p0, p1, self.center[None])[0]
+        return max(0.0, math.dist(on_segment, self.center) - self.radius_m), None
+
+    def nearest_within(self, p0: np.ndarray, p1: np.ndarray, reach: float, hint=None) -> np.ndarray | None:
         on_segment = closest_on_segment(p0, p1, self.center[None])[0]
         return _nearest_of_ball(self.center, self.radius_m, on_segment, reach)
 
@@ -207,7 +228,14 @@ class Tube:
     end: np.ndarray
     radius_m: float
 
-    def nearest_within(self, p0: np.ndarray, p1: np.ndarray, reach: float) -> np.ndarray | None:
+    def motion_points(self) -> np.ndarray:
+        return np.stack([self.start, self.end])
+
+    def clearance(self, p0: np.ndarray, p1: np.ndarray) -> tuple[float, None]:
+        on_axis, on_segment = closest_points_of_segments(self.start, self.end, p0, p1)
+        return max(0.0, math.dist(on_axis, on_segment) - self.radius_m), None
+
+    def nearest_within(self, p0: np.ndarray, p1: np.ndarray, reach: float, hint=None) -> np.ndarray | None:
         on_axis, on_segment = closest_points_of_segments(self.start, self.end, p0, p1)
         return _nearest_of_ball(on_axis, self.radius_m, on_segment, reach)
 
@@ -217,7 +245,10 @@ class AlignedBox:
     center: np.ndarray
     half_extents_m: np.ndarray
 
-    def nearest_within(self, p0: np.ndarray, p1: np.ndarray, reach: float) -> np.ndarray | None:
+    def motion_points(self) -> None:
+        return None  # sampled, not exact: no clearance to remember
+
+    def nearest_within(self, p0: np.ndarray, p1: np.ndarray, reach: float, hint=None) -> np.ndarray | None:
         # The segment is sampled finely rather than solved exactly: the error is below the surface sampling's.
         count = max(2, int(math.ceil(np.linalg.norm(p1 - p0) / SURFACE_SAMPLE_SPACING_M)) + 1)
         points = p0 + np.linspace(0.0, 1.0, count)[:, None] * (p1 - p0)
@@ -242,29 +273,31 @@ def capsule_contact(shape: Shape, capsules, margin_m: float, clearances: dict | 
     """The point of ``shape`` touched by the first of ``capsules`` [(p0, p1, radius)] [m] that comes within its radius
     + ``margin_m`` of it, or None.
 
-    ``clearances``: a dict kept by the caller between ticks for one instrument and one fixed shape (rigid anatomy:
-    :attr:`Surface.fixed`). It remembers, per capsule, where the capsule was when the shape's clearance from it was
-    measured; no point of a segment moves farther than its farther end, so while the capsule has moved less than the
-    clearance minus its reach, it cannot touch the shape and the exact test is skipped (a forbidden organ far from the
-    tools costs a subtraction per tick instead of a distance to each of its vertices).
+    ``clearances``: a dict kept by the caller between ticks for one instrument and one region. It remembers, per
+    capsule, where the capsule and the shape's :meth:`~Shape.motion_points` were when the shape's clearance from the
+    capsule was measured. No point of a segment moves farther than its farther end, and no point of the shape farther
+    than its farthest motion point, so while the two have moved less in total than the clearance minus the reach, the
+    capsule cannot touch the shape and the exact test is skipped (a forbidden organ or vessel far from the tools
+    costs a few subtractions per tick instead of a distance to each of its vertices). Shapes without a motion bound
+    (deforming tissue surfaces) are tested exactly every time.
     """
-    remember = clearances is not None and getattr(shape, "fixed", False)
+    anchors = shape.motion_points() if clearances is not None else None
     for index, (p0, p1, radius) in enumerate(capsules):
         p0 = np.asarray(p0, dtype=np.float64)
         p1 = np.asarray(p1, dtype=np.float64)
         reach = float(radius) + margin_m
-        if remember:
+        if anchors is not None:
             known = clearances.get(index)
-            if known is not None and known[0] is shape:
-                _, q0, q1, clearance = known
-                moved = max(float(np.linalg.norm(p0 - q0)), float(np.linalg.norm(p1 - q1)))
-                if clearance - moved > reach:
+            if known is not None and known[0].shape == anchors.shape:
+                was, q0, q1, clearance = known
+                shape_moved = max((math.dist(a, b) for a, b in zip(anchors, was)), default=0.0)
+                if clearance - max(math.dist(p0, q0), math.dist(p1, q1)) - shape_moved > reach:
                     continue
-            clearance, distances = shape.clearance(p0, p1)
-            clearances[index] = (shape, p0.copy(), p1.copy(), clearance)
+            clearance, hint = shape.clearance(p0, p1)
+            clearances[index] = (anchors, p0.copy(), p1.copy(), clearance)
             if clearance > reach:
                 continue
-            point = shape.nearest_within(p0, p1, reach, distances)
+            point = shape.nearest_within(p0, p1, reach, hint)
         else:
             point = shape.nearest_within(p0, p1, reach)
         if point is not None:

@@ -95,6 +95,7 @@ def test_remembered_clearance_of_fixed_anatomy_gives_the_exact_answer_on_every_t
     fixed = SurfacePatch(block.surface_triangles, rest_vertices_m=block.positions)
     shape = fixed.placed(block.positions)
     assert shape.fixed and shape is fixed.placed(block.positions + 1.0)
+    assert len(shape.motion_points()) == 0
     rng = np.random.default_rng(7)
     centre = block.positions.mean(axis=0)
     memory, skipped, contacts = {}, 0, 0
@@ -122,3 +123,22 @@ def test_remembered_clearance_of_fixed_anatomy_gives_the_exact_answer_on_every_t
         type(shape).clearance = original
     assert contacts > 50
     assert calls["n"] < 0.6 * 2 * 600  # far ticks reuse the remembered clearance
+
+
+def test_remembered_clearance_of_a_moving_vessel_gives_the_exact_answer_on_every_tick():
+    """A marked vessel (a tube whose ends ride on the tissue) swaying while a tool approaches and leaves it."""
+    rng = np.random.default_rng(3)
+    memory, contacts = {}, 0
+    for tick in range(800):
+        sway = 0.004 * np.sin(tick / 40.0)
+        vessel = Tube(np.array([0.0, sway, 0.0]), np.array([0.03, sway, 0.002]), 0.0025)
+        phase = abs((tick % 400) - 200) / 200.0
+        tip = np.array([0.015, 0.0, 0.003 + 0.05 * phase]) + rng.normal(0, 0.0002, 3)
+        capsules = [(tip, tip + [0.0, 0.0, 0.2], 0.0025)]
+        exact = capsule_contact(vessel, capsules, 0.001)
+        remembered = capsule_contact(vessel, capsules, 0.001, memory)
+        assert (exact is None) == (remembered is None)
+        if exact is not None:
+            contacts += 1
+            np.testing.assert_array_equal(exact, remembered)
+    assert contacts > 20
