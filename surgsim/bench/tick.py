@@ -79,8 +79,11 @@ def _stages(session, device) -> dict[str, list[Stopwatch]]:
     return watches
 
 
-def bench_procedure(name: str, *, arch: str = "cpu", warmup_ticks: int = 500, max_ticks: int | None = None) -> dict:
-    """Replay ``name``'s expert trace and time its ticks by stage (see the module's docstring)."""
+def bench_procedure(name: str, *, arch: str = "cpu", warmup_ticks: int = 500, max_ticks: int | None = None,
+                    resolution: float = 1.0) -> dict:
+    """Replay ``name``'s expert trace and time its ticks by stage (see the module's docstring). ``resolution``: the
+    share of the organs' ``target_nodes`` to mesh them with (1: the procedure's own; the commands are the expert's
+    either way, so a coarser model is timed on the same motions)."""
     from surgsim.devices.replay import ReplayDevice
     from surgsim.replay import replay_ticks
     from surgsim.scoring import load_session
@@ -94,7 +97,7 @@ def bench_procedure(name: str, *, arch: str = "cpu", warmup_ticks: int = 500, ma
     with tempfile.TemporaryDirectory(prefix="surgsim-bench-") as folder:
         started = time.perf_counter()
         session = Session(procedure.path, arch=arch, dt_s=header.dt_s, seed=header.seed,
-                          trace_path=Path(folder) / "bench.jsonl")
+                          trace_path=Path(folder) / "bench.jsonl", resolution=resolution)
         setup_s = time.perf_counter() - started
         with session:
             device = ReplayDevice.from_trace(recorded)
@@ -115,6 +118,7 @@ def bench_procedure(name: str, *, arch: str = "cpu", warmup_ticks: int = 500, ma
     info = session.solver.info()
     return {
         "procedure": name,
+        "resolution": resolution,
         "real_time_factor": header.dt_s * 1e3 / per_tick,
         "ms_per_tick": per_tick,
         # CPU time of this process per tick: what the tick costs when another process shares the cores.
@@ -149,13 +153,14 @@ def bench_replay(name: str, *, arch: str = "cpu") -> dict:
 
 
 def run(procedures: list[str], *, arch: str = "cpu", warmup_ticks: int = 500, max_ticks: int | None = None,
-        replay: bool = False, json_path: str | None = None, console=None) -> list[dict]:
+        replay: bool = False, json_path: str | None = None, console=None, resolution: float = 1.0) -> list[dict]:
     from surgsim import backend
 
     results = []
     for name in procedures:
-        result = bench_procedure(name, arch=arch, warmup_ticks=warmup_ticks, max_ticks=max_ticks)
-        if replay:
+        result = bench_procedure(name, arch=arch, warmup_ticks=warmup_ticks, max_ticks=max_ticks,
+                                 resolution=resolution)
+        if replay and resolution == 1.0:  # a replay checks the recording, which was made at full resolution
             result.update(bench_replay(name, arch=arch))
         results.append(result)
         if console is not None:

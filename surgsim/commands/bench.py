@@ -58,6 +58,9 @@ def register(subparsers) -> None:
     tick.add_argument("--replay", action="store_true",
                       help="also time `surgsim replay` of each trace in a fresh process (set-up and score included)")
     tick.add_argument("--arch", default="cpu", help="Taichi backend: auto, cuda, vulkan, metal or cpu")
+    tick.add_argument("--resolution", default="full", metavar="SHARE",
+                      help="mesh the imported organs with this share of their target_nodes, as `surgsim run "
+                           "--resolution` does (default: full, the procedure's own)")
     tick.add_argument("--json", dest="json_path", default=None, metavar="OUT", help="write the results as JSON")
     tick.set_defaults(func=run_tick)
     bench.set_defaults(func=lambda args: (bench.print_help(), 2)[1])
@@ -76,8 +79,13 @@ def run_tick(args) -> int:
     warmup = _count(args.warmup, "--warmup", 1_000_000) if args.warmup != "0" else 0
     ticks = None if args.ticks is None else _count(args.ticks, "--ticks", 10_000_000)
     _check_arch(args.arch)
+    from surgsim.resolution import parse_resolution
+
+    resolution = parse_resolution(args.resolution)
+    if resolution is None:
+        raise InputError("--resolution", "bench tick measures a given resolution: full or a share in (0, 1].")
     run(args.procedures or known, arch=args.arch, warmup_ticks=warmup, max_ticks=ticks, replay=args.replay,
-        json_path=args.json_path, console=Console())
+        json_path=args.json_path, console=Console(), resolution=resolution)
     return 0
 
 
