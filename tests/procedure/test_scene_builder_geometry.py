@@ -88,7 +88,30 @@ def test_volume_shapes_report_their_nearest_point():
     assert box.nearest_within(np.array([-0.02, 0.0, 0.003]), np.array([0.02, 0.0, 0.003]), 0.0019) is None
 
 
-def test_remembered_clearance_of_fixed_anatomy_gives_the_exact_answer_on_every_tick():
+def _contacts_agree(shape_at, capsules_at, ticks: int) -> int:
+    """Tick a shape and a tool's capsules; the answer with the clearance memory must equal the exact one every tick.
+    Returns the ticks in contact."""
+    memory, contacts = {}, 0
+    for tick in range(ticks):
+        shape, capsules = shape_at(tick), capsules_at(tick)
+        exact = capsule_contact(shape, capsules, 0.001)
+        remembered = capsule_contact(shape, capsules, 0.001, memory)
+        assert (exact is None) == (remembered is None), tick
+        if exact is not None:
+            contacts += 1
+            np.testing.assert_array_equal(exact, remembered)
+    return contacts
+
+
+def _to_and_fro(start: np.ndarray, reach_m: float, period: int, rng, wobble_m: float):
+    """A tip that goes from ``reach_m`` above ``start`` down to it and back every ``period`` ticks."""
+    def tip(tick: int) -> np.ndarray:
+        phase = abs((tick % period) - period / 2) / (period / 2)
+        return start + np.array([0.0, 0.0, reach_m * phase]) + rng.normal(0, wobble_m, 3)
+    return tip
+
+
+def test_remembered_clearance_of_fixed_anatomy_gives_the_exact_answer_on_every_tick(monkeypatch):
     """A tool wandering toward, into and away from rigid anatomy: the contact answer with the clearance memory equals
     the exact test on every tick, and the memory skips most exact tests while the tool is far."""
     block = tet_block((0.04, 0.03, 0.02), (4, 3, 2), tissue="liver")
@@ -96,49 +119,29 @@ def test_remembered_clearance_of_fixed_anatomy_gives_the_exact_answer_on_every_t
     shape = fixed.placed(block.positions)
     assert shape.fixed and shape is fixed.placed(block.positions + 1.0)
     assert len(shape.motion_points()) == 0
-    rng = np.random.default_rng(7)
-    centre = block.positions.mean(axis=0)
-    memory, skipped, contacts = {}, 0, 0
-    calls = {"n": 0}
-    original = type(shape).clearance
+    calls = []
+    measure = type(shape).clearance
+    monkeypatch.setattr(type(shape), "clearance", lambda self, p0, p1: calls.append(1) or measure(self, p0, p1))
+    tip = _to_and_fro(block.positions.mean(axis=0) + [0.0, 0.0, 0.005], 0.1, 300, np.random.default_rng(7), 0.0003)
 
-    def counting(self, p0, p1):
-        calls["n"] += 1
-        return original(self, p0, p1)
+    def capsules(tick):
+        t = tip(tick)
+        return [(t, t + [0.0, 0.0, 0.2], 0.0025), (t, t + [0.004, 0.0, 0.0], 0.001)]
 
-    type(shape).clearance = counting
-    try:
-        for tick in range(600):
-            # far (10 cm) → through the block → far again, with a wobble
-            phase = abs((tick % 300) - 150) / 150.0
-            tip = centre + np.array([0.0, 0.0, 0.005 + 0.1 * phase]) + rng.normal(0, 0.0003, 3)
-            capsules = [(tip, tip + [0.0, 0.0, 0.2], 0.0025), (tip, tip + [0.004, 0.0, 0.0], 0.001)]
-            exact = capsule_contact(shape, capsules, 0.001)
-            remembered = capsule_contact(shape, capsules, 0.001, memory)
-            assert (exact is None) == (remembered is None)
-            if exact is not None:
-                contacts += 1
-                np.testing.assert_array_equal(exact, remembered)
-    finally:
-        type(shape).clearance = original
-    assert contacts > 50
-    assert calls["n"] < 0.6 * 2 * 600  # far ticks reuse the remembered clearance
+    assert _contacts_agree(lambda tick: shape, capsules, 600) > 50
+    assert len(calls) < 0.6 * 2 * 600  # far ticks reuse the remembered clearance
 
 
 def test_remembered_clearance_of_a_moving_vessel_gives_the_exact_answer_on_every_tick():
     """A marked vessel (a tube whose ends ride on the tissue) swaying while a tool approaches and leaves it."""
-    rng = np.random.default_rng(3)
-    memory, contacts = {}, 0
-    for tick in range(800):
+    def vessel(tick):
         sway = 0.004 * np.sin(tick / 40.0)
-        vessel = Tube(np.array([0.0, sway, 0.0]), np.array([0.03, sway, 0.002]), 0.0025)
-        phase = abs((tick % 400) - 200) / 200.0
-        tip = np.array([0.015, 0.0, 0.003 + 0.05 * phase]) + rng.normal(0, 0.0002, 3)
-        capsules = [(tip, tip + [0.0, 0.0, 0.2], 0.0025)]
-        exact = capsule_contact(vessel, capsules, 0.001)
-        remembered = capsule_contact(vessel, capsules, 0.001, memory)
-        assert (exact is None) == (remembered is None)
-        if exact is not None:
-            contacts += 1
-            np.testing.assert_array_equal(exact, remembered)
-    assert contacts > 20
+        return Tube(np.array([0.0, sway, 0.0]), np.array([0.03, sway, 0.002]), 0.0025)
+
+    tip = _to_and_fro(np.array([0.015, 0.0, 0.003]), 0.05, 400, np.random.default_rng(3), 0.0002)
+
+    def capsules(tick):
+        t = tip(tick)
+        return [(t, t + [0.0, 0.0, 0.2], 0.0025)]
+
+    assert _contacts_agree(vessel, capsules, 800) > 20
