@@ -42,7 +42,7 @@ import numpy as np
 
 from surgsim.errors import InputError
 from surgsim.instruments.builder import quaternion_from_matrix
-from surgsim.trace import FreePoseCommand, InstrumentCommand
+from surgsim.instrument_command import FreePoseCommand, InstrumentCommand
 
 Motion = Iterator[None]
 MIN_JERK_PEAK = 1.875  # peak speed of a minimum-jerk move / its mean speed

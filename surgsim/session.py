@@ -35,7 +35,8 @@ from surgsim.procedure.runtime import ProcedureRuntime
 from surgsim.procedure.scene_builder import TISSUE_MESH_NAME, build_scene
 from surgsim.procedure.tick_view import InstrumentView, TickView
 from surgsim.scoring.tick_forces import TickForceRecorder
-from surgsim.trace import Command, EndReason, TraceHeader, TraceWriter
+from surgsim.instrument_command import Command
+from surgsim.trace import EndReason, TraceHeader, TraceWriter
 
 # Samples every 10 ticks = 100 Hz at the 1 kHz haptic rate: path length and forces at a resolution finer than a
 # trainee's motion, at a tenth of the trace size.

@@ -27,7 +27,7 @@ import numpy as np
 from surgsim import backend
 from surgsim.bench.stopwatch import Stopwatch
 from surgsim.mesh.model import TissueModel
-from surgsim.trace import InstrumentCommand
+from surgsim.instrument_command import InstrumentCommand
 
 LIVER = Path(__file__).resolve().parents[2] / "assets" / "meshes" / "liver.npz"
 PORT_DISTANCE_M = 0.12

@@ -3,7 +3,7 @@
 Every input device — mouse and keyboard, a recorded trace, a scripted haptic arm in tests, a Touch, a Force
 Dimension arm, a SpaceMouse — is opened, read once per tick, sent a force, and closed the same way. A reading
 carries either a 6-DOF pose (haptic arms: ``position_m`` and ``rotation``) or ready-made commands
-(:class:`~surgsim.trace.InstrumentCommand` for a laparoscopic instrument, :class:`~surgsim.trace.FreePoseCommand` for
+(:class:`~surgsim.instrument_command.InstrumentCommand` for a laparoscopic instrument, :class:`~surgsim.instrument_command.FreePoseCommand` for
 an open-surgery one; mouse and keyboard, replay, SpaceMouse), plus buttons and UI actions.
 
 Open-surgery instruments (no trocar) are moved in the frame of the view: a device that drives them is told each one's
@@ -23,7 +23,7 @@ import numpy as np
 
 from surgsim.render import camera
 from surgsim.render.frame import CameraPose
-from surgsim.trace import Command, FreePoseCommand
+from surgsim.instrument_command import Command, FreePoseCommand
 
 
 class DeviceUnavailable(RuntimeError):

@@ -52,7 +52,7 @@ from surgsim.devices.base import (CameraMotion, DeviceReading, FreeTool, Instrum
                                   within_reach)
 from surgsim.errors import InputError
 from surgsim.render.input import FocusChange, InputEvent, Key, MouseButton, MouseMove, Wheel
-from surgsim.trace import Command, InstrumentCommand
+from surgsim.instrument_command import Command, InstrumentCommand
 
 MAPPING: tuple[tuple[str, str], ...] = (
     ("right-drag", "pivot the active instrument: right = yaw +, up = pitch +"),

@@ -20,7 +20,7 @@ import numpy as np
 
 from surgsim.devices.base import (DeviceReading, DeviceUnavailable, FreeTool, InstrumentLimits, rotation_about,
                                   within_reach)
-from surgsim.trace import InstrumentCommand
+from surgsim.instrument_command import InstrumentCommand
 
 INSTALL_HINT = "pip install 'surgsim[haptics]' (the pyspacemouse package)"
 MAX_STEP_S = 0.1  # a stalled loop must not turn one deflection into a leap

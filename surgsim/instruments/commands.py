@@ -1,4 +1,4 @@
-"""From a device's :class:`~surgsim.trace.InstrumentCommand` to joint targets: refuse what is not a number, clamp what
+"""From a device's :class:`~surgsim.instrument_command.InstrumentCommand` to joint targets: refuse what is not a number, clamp what
 is out of reach, and limit how fast targets move.
 
 - A non-finite value (NaN, ±inf) in any field is refused with :class:`~surgsim.errors.InputError` naming the
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from surgsim.errors import InputError
 from surgsim.instruments.specs import InstrumentSpec
 from surgsim.instruments.trocar import Trocar
-from surgsim.trace import InstrumentCommand
+from surgsim.instrument_command import InstrumentCommand
 
 # Fastest target motion per axis: pivot angles [rad/s], insertion [m/s], roll [rad/s], jaw [1/s] (open to closed in
 # 0.1 s). Hand motions in laparoscopy stay well below these (tool-tip speeds of a few cm/s to ~0.3 m/s).

@@ -22,7 +22,7 @@ from surgsim.instruments.commands import JointTargets, validate_command
 from surgsim.instruments.specs import InstrumentSpec
 from surgsim.instruments.tool import JOINT_FORCE_LIMITS, POSITION_GAIN, InstrumentBase, ToolCapsule
 from surgsim.instruments.trocar import Trocar
-from surgsim.trace import InstrumentCommand
+from surgsim.instrument_command import InstrumentCommand
 
 __all__ = ["Instrument", "ToolCapsule", "JOINT_FORCE_LIMITS", "POSITION_GAIN"]
 

@@ -11,7 +11,7 @@ from surgsim.devices.base import InstrumentLimits, UiAction
 from surgsim.devices.mouse_keyboard import MAPPING, MouseKeyboard, MouseKeyboardGains
 from surgsim.errors import InputError
 from surgsim.render.input import FocusChange, Key, MouseButton, MouseMove, Wheel
-from surgsim.trace import InstrumentCommand
+from surgsim.instrument_command import InstrumentCommand
 
 GAINS = MouseKeyboardGains(pivot_rad_per_px=0.001, roll_rad_per_px=0.004, insertion_m_per_notch=0.002)
 INSTRUMENTS = ("left_grasper", "right_scissors", "hook")

@@ -10,7 +10,7 @@ import pytest
 from surgsim.errors import InputError
 from surgsim.instruments import RigidWorld, Trocar, load_spec
 from surgsim.instruments.commands import SLEW_LIMITS, JointTargets, validate_command
-from surgsim.trace import InstrumentCommand
+from surgsim.instrument_command import InstrumentCommand
 
 TROCAR = Trocar((0.0, 0.0, 0.2), (0.0, 0.0, 0.0), math.radians(60))
 

@@ -8,7 +8,7 @@ import pybullet
 
 from surgsim.instruments import RigidWorld
 from surgsim.instruments.world import SHARED_PORT_M
-from surgsim.trace import FreePoseCommand, InstrumentCommand
+from surgsim.instrument_command import FreePoseCommand, InstrumentCommand
 
 
 def command(yaw: float, insertion: float) -> InstrumentCommand:

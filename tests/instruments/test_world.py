@@ -10,7 +10,7 @@ import pytest
 
 from surgsim.errors import InputError
 from surgsim.instruments import RigidWorld
-from surgsim.trace import InstrumentCommand
+from surgsim.instrument_command import InstrumentCommand
 
 
 def drive(world, ticks: int, **commands):

@@ -83,7 +83,8 @@ def test_a_session_drives_records_and_replays_an_open_instrument(write_procedure
     from surgsim.instruments.builder import quaternion_from_matrix
     from surgsim.replay import replay_trace
     from surgsim.session import Session
-    from surgsim.trace import FreePoseCommand, read_trace
+    from surgsim.instrument_command import FreePoseCommand
+    from surgsim.trace import read_trace
 
     path = write_procedure([(TROCAR_SCISSORS, OPEN_SCISSORS), MIDDLE_WITH_NODES])
     trace_path = tmp_path / "open.jsonl"
@@ -108,7 +109,8 @@ def test_the_live_loop_drives_an_open_instrument_with_a_haptic_stylus(write_proc
     from surgsim.live import LiveLoop
     from surgsim.render.viewer import NullViewer
     from surgsim.session import Session
-    from surgsim.trace import FreePoseCommand, read_trace
+    from surgsim.instrument_command import FreePoseCommand
+    from surgsim.trace import read_trace
 
     path = write_procedure([(TROCAR_SCISSORS, OPEN_SCISSORS), MIDDLE_WITH_NODES])
     session = Session(path, arch=taichi_cpu, trace_path=tmp_path / "haptic.jsonl")

@@ -10,7 +10,8 @@ import numpy as np
 
 from surgsim.events import Event
 from surgsim.procedure import load_procedure
-from surgsim.trace import InstrumentCommand, InstrumentSample, TraceHeader, TraceWriter
+from surgsim.instrument_command import InstrumentCommand
+from surgsim.trace import InstrumentSample, TraceHeader, TraceWriter
 
 DT_S = 0.001
 SAMPLE_EVERY_TICKS = 100  # 0.1 s between samples

@@ -13,7 +13,8 @@ from surgsim.live import LiveLoop
 from surgsim.render.viewer import NullViewer
 from surgsim.scoring import score_session
 from surgsim.session import Session
-from surgsim.trace import CommandRecord, InstrumentCommand, read_trace
+from surgsim.instrument_command import InstrumentCommand
+from surgsim.trace import CommandRecord, read_trace
 
 PROCEDURE = "procedures/pattern_cutting.yaml"
 TICKS = 250
