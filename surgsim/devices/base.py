@@ -21,9 +21,9 @@ from typing import Mapping, Protocol, runtime_checkable
 
 import numpy as np
 
-from surgsim.render import camera
-from surgsim.render.frame import CameraPose
 from surgsim.instrument_command import Command, FreePoseCommand
+from surgsim.view import camera
+from surgsim.view.camera import CameraPose
 
 
 class DeviceUnavailable(RuntimeError):
@@ -81,7 +81,9 @@ class FreeTool:
     @staticmethod
     def command(position_m, rotation, *, jaw: float, energy: bool) -> FreePoseCommand:
         """The free pose command for the distal frame at ``position_m`` [m] turned to ``rotation`` (3×3)."""
-        from surgsim.instruments.builder import quaternion_from_matrix  # here: devices load without PyBullet
+        from surgsim.instruments.builder import (
+            quaternion_from_matrix,  # here: devices load without PyBullet
+        )
 
         return FreePoseCommand(position_m=[float(v) for v in position_m],
                                orientation_xyzw=list(quaternion_from_matrix(rotation)), jaw=float(jaw),

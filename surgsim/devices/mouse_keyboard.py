@@ -51,7 +51,7 @@ import numpy as np
 from surgsim.devices.base import (CameraMotion, DeviceReading, FreeTool, InstrumentLimits, UiAction, rotation_about,
                                   within_reach)
 from surgsim.errors import InputError
-from surgsim.render.input import FocusChange, InputEvent, Key, MouseButton, MouseMove, Wheel
+from surgsim.view.input import FocusChange, InputEvent, Key, MouseButton, MouseMove, Wheel
 from surgsim.instrument_command import Command, InstrumentCommand
 
 MAPPING: tuple[tuple[str, str], ...] = (
