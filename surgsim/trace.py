@@ -53,7 +53,12 @@ from surgsim import __version__
 from surgsim.errors import InputError
 from surgsim.events import Event
 from surgsim.fileio import OutputError, output_problem, require_input_file
-from surgsim.instrument_command import Command, FreePoseCommand, InstrumentCommand, is_free_pose_record
+from surgsim.instrument_command import (
+    Command,
+    FreePoseCommand,
+    InstrumentCommand,
+    is_free_pose_record,
+)
 
 TRACE_FORMAT = "surgsim-trace"
 TRACE_FORMAT_VERSION = 1

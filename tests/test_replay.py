@@ -11,7 +11,7 @@ import pytest
 
 from surgsim.cli import main
 from surgsim.instruments.trocar import Trocar
-from surgsim.scripted import aim, opening_roll, run_script, shaft_frame
+from surgsim.script import aim, opening_roll, run_script, shaft_frame
 
 PROCEDURE = "procedures/pattern_cutting.yaml"
 

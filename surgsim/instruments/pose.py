@@ -25,10 +25,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from surgsim.errors import InputError
+from surgsim.instrument_command import FreePoseCommand
 from surgsim.instruments.commands import SLEW_LIMITS
 from surgsim.instruments.specs import InstrumentSpec
 from surgsim.instruments.trocar import port_rotation
-from surgsim.instrument_command import FreePoseCommand
 
 # Fastest target motion: distal end [m/s] (a hand's fast reach; the trocar's insertion limit), orientation [rad/s]
 # (the trocar's pivot limit), jaw [1/s] as for a trocar instrument.

@@ -9,8 +9,8 @@ import pybullet
 import pytest
 
 from surgsim.errors import InputError
-from surgsim.instruments import RigidWorld
 from surgsim.instrument_command import InstrumentCommand
+from surgsim.instruments import RigidWorld
 
 
 def drive(world, ticks: int, **commands):

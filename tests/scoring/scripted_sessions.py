@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from surgsim.events import Event
-from surgsim.procedure import load_procedure
 from surgsim.instrument_command import InstrumentCommand
+from surgsim.procedure import load_procedure
 from surgsim.trace import InstrumentSample, TraceHeader, TraceWriter
 
 DT_S = 0.001
