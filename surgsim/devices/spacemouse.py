@@ -49,8 +49,7 @@ class SpaceMouseDevice:
         self.free_rate_m_s = free_rate_m_s
         self.dead_band = dead_band
         self.limits = limits
-        start = initial or InstrumentCommand(pivot_yaw_rad=0.0, pivot_pitch_rad=0.0, insertion_m=0.0, roll_rad=0.0,
-                                             jaw=0.0, energy=False)
+        start = initial or InstrumentCommand()
         self._pose = np.array([start.pivot_yaw_rad, start.pivot_pitch_rad, start.insertion_m, start.roll_rad])
         self._device = None
         self._last_read_s: float | None = None
