@@ -60,6 +60,10 @@ class Session:
     ``solver_options`` override the solver's (``iterations`` defaults to the procedure's ``physics``); ``trace_path``, when given, records
     the session there (the file must not exist); ``resolution`` meshes the imported organs with that share of their
     ``target_nodes`` (see :mod:`surgsim.resolution`). Call :meth:`tick` with each tick's commands, then :meth:`finish`.
+
+    From Python (README "Python API"): :meth:`from_procedure` (a file or YAML text, the fastest backend), :meth:`step`
+    (hold commands for a while) and the read-only :attr:`node_positions`, :attr:`instrument_tips`,
+    :attr:`instrument_forces`, :attr:`events`, :attr:`current_step`, :attr:`goal_progress` and :attr:`time_s`.
     """
 
     def __init__(
@@ -155,10 +159,12 @@ class Session:
     # -- the tick --------------------------------------------------------------------------------------------------
     @property
     def tick_count(self) -> int:
+        """Ticks simulated so far."""
         return self.coupler.tick
 
     @property
     def time_s(self) -> float:
+        """Simulated time since the start [s]."""
         return self.coupler.time_s
 
     @property
