@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -293,6 +294,8 @@ class Session:
         Stops early when the session is :attr:`finished`.
         """
         named = self._named_commands(commands)
+        if seconds is not None and not (isinstance(seconds, (int, float)) and math.isfinite(seconds) and seconds >= 0):
+            raise InputError("seconds", f"{seconds!r} is not a duration; give a finite number of seconds ≥ 0.")
         ticks = 1 if seconds is None else max(1, round(float(seconds) / self.dt_s))
         events: list[Event] = []
         for _ in range(ticks):

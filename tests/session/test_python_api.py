@@ -117,6 +117,9 @@ def test_step_names_bad_commands(session):
         session.step({"scalpel": surgsim.InstrumentCommand()})
     with pytest.raises(InputError, match="one per instrument.*got 2"):
         session.step([surgsim.InstrumentCommand(), surgsim.InstrumentCommand()])
+    for seconds in (-0.1, float("nan"), "1"):
+        with pytest.raises(InputError, match="not a duration"):
+            session.step(seconds=seconds)
 
 
 def test_from_yaml_text_builds_the_same_scene_as_from_the_file(session, tmp_path):
