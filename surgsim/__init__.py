@@ -19,3 +19,32 @@ def init(arch: str = "auto", **options) -> str:
     from surgsim import backend
 
     return backend.init(arch, **options)
+
+
+# The public Python API (README "Python API"), imported on first use so that `import surgsim` stays fast (a session
+# pulls in Taichi and PyBullet).
+_EXPORTS = {
+    "Session": "surgsim.session",
+    "InstrumentCommand": "surgsim.instrument_command",
+    "FreePoseCommand": "surgsim.instrument_command",
+    "Command": "surgsim.instrument_command",
+    "Event": "surgsim.events",
+    "InputError": "surgsim.errors",
+}
+
+__all__ = ["init", "__version__", *_EXPORTS]
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'surgsim' has no attribute '{name}'")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

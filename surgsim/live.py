@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from surgsim.devices.base import DeviceReading, FreeTool, UiAction, view_axes
-from surgsim.trace import FreePoseCommand, InstrumentCommand
+from surgsim.instrument_command import FreePoseCommand, InstrumentCommand
 
 # A stylus workspace of about ±8 cm maps onto the trocar's ±60° cone and 0-25 cm of insertion.
 RAD_PER_M = math.radians(60.0) / 0.08

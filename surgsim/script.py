@@ -1,6 +1,6 @@
 """Scripted demonstrations for any procedure: the motions an expert makes, aimed at targets from the built scene.
 
-A demonstration script is a generator function ``script(ctl)`` (``ctl``: a :class:`surgsim.scripted.Controller`)
+A demonstration script is a generator function ``script(ctl)`` (``ctl``: a :class:`Controller`)
 that yields once per physics tick; ``surgsim script PROCEDURE SCRIPT.py -o TRACE`` runs it headless and records the
 session. The motions here take names from the procedure (instruments, regions, landmarks, steps) and find their
 targets in the scene as it is at that moment (settled under gravity, moved by earlier steps)::
@@ -16,9 +16,12 @@ or ``yield from demonstrate(ctl)``, which does every step in order from its goal
 ``procedures/examples/tissue_lift.yaml`` and the shipped liver retraction (85 / 100); clip and cut steps on real
 anatomy need more care than a generic motion gives (where to press, how deep, which way the blades open: see
 ``tools/scripted/gallbladder_dissection.py``), so script those steps with ``clip``, ``cut_along`` or
-``ctl.cut_stroke`` and tune them. Every motion follows a minimum-jerk profile with the peak tip speed given (m/s); see
-:mod:`surgsim.scripted` for the geometry (aiming a shaft through its trocar, the jaws' roll) and the lower-level
-motions (``ctl.move``, ``ctl.path``, ``ctl.close``, ``ctl.release``, ``ctl.cut_stroke``, ``ctl.together``).
+``ctl.cut_stroke`` and tune them. Every motion follows a minimum-jerk profile with the peak tip speed given (m/s).
+
+This is the scripting module to import: it also carries the controller layer, which lives with the other command
+sources in :mod:`surgsim.devices.scripted` (:class:`Controller` and its lower-level motions ``ctl.move``,
+``ctl.path``, ``ctl.close``, ``ctl.release``, ``ctl.cut_stroke``, ``ctl.together``; :func:`run_script`; the
+geometry of aiming a shaft through its trocar, :func:`aim`, :func:`opening_roll`, :func:`shaft_frame`).
 
 Where an instrument reaches a region: the region's surface node nearest the instrument's port (a free instrument:
 nearest its tip), at its current position; the shaft then comes in along the line from the port through it and the
@@ -33,28 +36,51 @@ from typing import Sequence
 
 import numpy as np
 
+from surgsim.devices.scripted import (
+    Arm,
+    Controller,
+    FreeArm,
+    Motion,
+    aim,
+    first_ray_hit,
+    minimum_jerk,
+    opening_roll,
+    run_script,
+    shaft_frame,
+)
 from surgsim.errors import InputError
-from surgsim.scripted import Controller, Motion, aim, opening_roll
 
 UP = np.array([0.0, 0.0, 1.0])
 
 
 # -- where things are ------------------------------------------------------------------------------------------------
-def _scene(ctl: Controller):
-    return ctl.session.scene
-
-
 def region_surface_nodes(ctl: Controller, region: str) -> np.ndarray:
     """The node ids of ``region`` that lie on the tissue's surface (all its nodes when none does)."""
-    scene = _scene(ctl)
-    if region not in scene.regions:
-        known = ", ".join(sorted(scene.regions))
-        raise InputError(f"region '{region}'", f"is not a region of this procedure's scene; its regions: {known}.")
-    nodes = np.asarray(scene.regions[region].nodes)
+    nodes = ctl.region_nodes(region)
     if not len(nodes):
         raise InputError(f"region '{region}'", "selects no tissue node, so there is nothing there to reach.")
-    on_surface = np.intersect1d(nodes, np.unique(scene.model.surface_triangles))
+    on_surface = np.intersect1d(nodes, ctl.rest_surface_nodes())
     return on_surface if len(on_surface) else nodes
+
+
+def embedded_points(ctl: Controller, points_m) -> list:
+    """Points given at rest [m], embedded in the tissue so that a script can follow them as it moves:
+    ``embedded.position(ctl.positions())`` is where one is now (landmarks are followed the same way)."""
+    from surgsim.procedure.region_geometry import embed_point
+
+    rest = ctl.rest_positions()
+    candidates = np.arange(len(rest))
+    return [embed_point(point, rest, ctl.tets(), candidates) for point in points_m]
+
+
+def segment_distance(p0, p1, q0, q1) -> float:
+    """The smallest distance between segments p0-p1 and q0-q1 [m] (the first sampled at 400 points: fine enough to
+    keep two instrument shafts apart)."""
+    from surgsim.procedure.region_geometry import segment_point_distances
+
+    p0, p1 = np.asarray(p0, dtype=np.float64), np.asarray(p1, dtype=np.float64)
+    samples = p0 + np.linspace(0.0, 1.0, 400)[:, None] * (p1 - p0)
+    return float(segment_point_distances(np.asarray(q0), np.asarray(q1), samples).min())
 
 
 def _instrument(ctl: Controller, name: str):
@@ -69,25 +95,23 @@ def region_target(ctl: Controller, instrument: str, region: str) -> np.ndarray:
     arm = _instrument(ctl, instrument)
     nodes = region_surface_nodes(ctl, region)
     positions = ctl.positions()[nodes]
-    origin = arm.trocar.pivot if getattr(arm, "trocar", None) is not None else arm.point
+    origin = arm.pivot if arm.trocar is not None else arm.point
     return positions[np.argmin(np.linalg.norm(positions - origin, axis=1))].copy()
 
 
 def landmark_target(ctl: Controller, landmark: str) -> np.ndarray:
-    if landmark not in _scene(ctl).landmarks:
-        known = ", ".join(sorted(_scene(ctl).landmarks)) or "none"
-        raise InputError(f"landmark '{landmark}'", f"is not a landmark of this procedure's scene; its landmarks: {known}.")
+    """Where landmark ``landmark`` is now [m] (a copy)."""
     return ctl.landmark(landmark).copy()
 
 
 def _entry(ctl: Controller, instrument: str, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Where the instrument's approach to ``target`` meets the surface, and the unit direction of that approach."""
     arm = ctl.arms[instrument]
-    if getattr(arm, "trocar", None) is None:
+    if arm.trocar is None:
         direction = target - arm.point
         norm = float(np.linalg.norm(direction))
         return target, direction / norm if norm > 1e-9 else arm.direction
-    shaft = target - arm.trocar.pivot
+    shaft = target - arm.pivot
     shaft /= np.linalg.norm(shaft)
     entry = ctl.surface_along(instrument, target)
     return (target if entry is None else entry), shaft
@@ -100,12 +124,16 @@ def _across(shaft: np.ndarray, across) -> np.ndarray:
     return sideways if np.linalg.norm(sideways) > 1e-6 else np.array([1.0, 0.0, 0.0])
 
 
-def _roll(ctl: Controller, instrument: str, target: np.ndarray, across) -> float | None:
-    arm = ctl.arms[instrument]
-    if getattr(arm, "trocar", None) is None:
+def jaw_roll(ctl: Controller, instrument: str, target_m, across=None) -> float | None:
+    """The roll [rad] at which the jaws of trocar instrument ``instrument``, aimed at ``target_m``, open along
+    ``across`` (its part perpendicular to the shaft; None: horizontally, across the shaft and +z), the one of the two
+    nearest its commanded roll; None for an open-surgery instrument (no port to aim through)."""
+    arm = _instrument(ctl, instrument)
+    if arm.trocar is None:
         return None
+    target = np.asarray(target_m, dtype=np.float64)
     yaw, pitch, _ = aim(arm.trocar, target)
-    shaft = (target - arm.trocar.pivot) / np.linalg.norm(target - arm.trocar.pivot)
+    shaft = (target - arm.pivot) / np.linalg.norm(target - arm.pivot)
     return opening_roll(arm.trocar, yaw, pitch, _across(shaft, across), near=arm.roll)
 
 
@@ -116,7 +144,7 @@ def approach_point(ctl: Controller, instrument: str, target_m, *, standoff_m: fl
     target = np.asarray(target_m, dtype=np.float64)
     entry, direction = _entry(ctl, instrument, target)
     kwargs = {} if jaw is None else {"jaw": jaw}
-    roll = _roll(ctl, instrument, entry, across)
+    roll = jaw_roll(ctl, instrument, entry, across)
     yield from ctl.move(instrument, entry - standoff_m * direction, speed=speed, roll=roll, **kwargs)
 
 
@@ -148,14 +176,17 @@ def grasp(ctl: Controller, instrument: str, region: str, *, bite_m: float = 0.00
     yield from ctl.close(instrument, seconds=0.12, settle_s=0.03)
 
 
-def held_displacement_mm(ctl: Controller, instrument: str, direction) -> float:
-    """How far the tissue ``instrument`` holds has moved along ``direction`` from its rest position [mm]."""
+def held_displacement_mm(ctl: Controller, instrument: str, direction, *, region: str | None = None) -> float:
+    """How far the tissue ``instrument`` holds (of ``region`` only, when given) has moved along ``direction`` from its
+    rest position [mm], measured on the held nodes' centroid as a retract goal measures it; 0 when it holds none."""
     held = ctl.grasped(instrument)
+    if region is not None:
+        held = held[np.isin(held, ctl.region_nodes(region))]
     if not len(held):
         return 0.0
     unit = np.asarray(direction, dtype=np.float64)
     unit = unit / np.linalg.norm(unit)
-    rest = _scene(ctl).model.positions
+    rest = ctl.rest_positions()
     return float((ctl.positions()[held].mean(axis=0) - rest[held].mean(axis=0)) @ unit) * 1e3
 
 
@@ -255,7 +286,7 @@ def instrument_for(ctl: Controller, step) -> str:
     goal = step.goal
     if goal.instrument:
         return goal.instrument
-    for instrument in ctl.session.spec.instruments:
+    for instrument in ctl.procedure.instruments:
         if instrument.type in GOAL_INSTRUMENT_TYPES[goal.kind]:
             return instrument.name
     raise InputError(f"step '{step.name}'", f"no instrument of this procedure can reach a {goal.kind} goal.")
@@ -287,10 +318,23 @@ def demonstrate(ctl: Controller, *, speed: float = 0.04, timeout_s: float = 10.0
     """Every step of the procedure in order, each from its goal; waits (up to ``timeout_s``) for each to complete.
     What an instrument holds it keeps holding (a retraction stays up while the other hand works), unless a later
     step needs that instrument for something else: then it lets go first."""
-    steps = ctl.session.spec.steps
+    steps = ctl.procedure.steps
     for index, step in enumerate(steps):
         name = instrument_for(ctl, step)
         if len(ctl.grasped(name)) and step.goal.kind != "retract":
             yield from ctl.release(name)
         yield from perform(ctl, step, instrument=name, speed=speed)
         yield from ctl.until_step(index + 1, timeout_s=timeout_s)
+
+
+__all__ = [
+    # the controller layer (surgsim.devices.scripted)
+    "Arm", "Controller", "FreeArm", "Motion", "aim", "first_ray_hit", "minimum_jerk", "opening_roll", "run_script",
+    "shaft_frame",
+    # where things are
+    "region_surface_nodes", "embedded_points", "segment_distance", "region_target", "landmark_target", "jaw_roll",
+    "held_displacement_mm", "line_points",
+    # motions and whole steps
+    "approach_point", "approach", "touch", "grasp", "retract", "cauterize", "clip", "cut_along", "instrument_for",
+    "perform", "demonstrate",
+]

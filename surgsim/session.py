@@ -22,20 +22,25 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 import os
+import tempfile
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 
+from surgsim.errors import InputError
 from surgsim.events import Event
+from surgsim.fileio import OutputError, output_problem
+from surgsim.instrument_command import Command
 from surgsim.procedure import load_procedure
 from surgsim.procedure.identity import ProcedureIdentity
 from surgsim.procedure.runtime import ProcedureRuntime
 from surgsim.procedure.scene_builder import TISSUE_MESH_NAME, build_scene
 from surgsim.procedure.tick_view import InstrumentView, TickView
 from surgsim.scoring.tick_forces import TickForceRecorder
-from surgsim.trace import Command, EndReason, TraceHeader, TraceWriter
+from surgsim.trace import EndReason, TraceHeader, TraceWriter
 
 # Samples every 10 ticks = 100 Hz at the 1 kHz haptic rate: path length and forces at a resolution finer than a
 # trainee's motion, at a tenth of the trace size.
@@ -56,6 +61,10 @@ class Session:
     ``solver_options`` override the solver's (``iterations`` defaults to the procedure's ``physics``); ``trace_path``, when given, records
     the session there (the file must not exist); ``resolution`` meshes the imported organs with that share of their
     ``target_nodes`` (see :mod:`surgsim.resolution`). Call :meth:`tick` with each tick's commands, then :meth:`finish`.
+
+    From Python (README "Python API"): :meth:`from_procedure` (a file or YAML text, the fastest backend), :meth:`step`
+    (hold commands for a while) and the read-only :attr:`node_positions`, :attr:`instrument_tips`,
+    :attr:`instrument_forces`, :attr:`events`, :attr:`current_step`, :attr:`goal_progress` and :attr:`time_s`.
     """
 
     def __init__(
@@ -105,7 +114,7 @@ class Session:
         self.coupler.state.set_positions(settled)
         self.runtime = ProcedureRuntime(self.spec, self.scene)
         self.instrument_names = tuple(instrument.name for instrument in self.scene.instruments)
-        self.events: list[Event] = []
+        self._events: list[Event] = []
         self._tick_forces = TickForceRecorder(self.instrument_names)
         self._trace: TraceWriter | None = None
         if trace_path is not None:
@@ -151,10 +160,12 @@ class Session:
     # -- the tick --------------------------------------------------------------------------------------------------
     @property
     def tick_count(self) -> int:
+        """Ticks simulated so far."""
         return self.coupler.tick
 
     @property
     def time_s(self) -> float:
+        """Simulated time since the start [s]."""
         return self.coupler.time_s
 
     @property
@@ -175,7 +186,7 @@ class Session:
         if tissue_tick:
             # Goals and zones at the tissue's rate: between its steps nothing they read of the tissue changes.
             events += self.runtime.update(self._tick_view(events))
-        self.events.extend(events)
+        self._events.extend(events)
         if self._trace is not None:
             self._tick_forces.add(self.coupler.reaction_force)
             for event in events:
@@ -227,6 +238,119 @@ class Session:
             self.world.close()
             self.ended = "quit"
 
+    # -- the public Python API (README "Python API") ---------------------------------------------------------------
+    @classmethod
+    def from_procedure(
+        cls,
+        path_or_yaml_text: str | os.PathLike,
+        *,
+        arch: str = "auto",
+        trace: str | os.PathLike | None = None,
+        resolution: float = 1.0,
+    ) -> "Session":
+        """A session of a procedure given as a file or as YAML text.
+
+        ``path_or_yaml_text``: a path (a :class:`~pathlib.Path`, or a string without a line break), or the
+        procedure's YAML itself (a string with a line break, or one starting with ``{``). YAML text is written to a
+        file first, because a session and its trace name their procedure by file: next to ``trace`` as
+        ``<trace name>.procedure.yaml`` when recording (so that the trace can be replayed and scored), else in a
+        private temporary folder; relative paths in it (imported meshes) are read from that folder, so YAML text
+        should use absolute paths or generated organs. ``arch``: the compute backend ("auto", "cuda", "vulkan",
+        "metal" or "cpu"); ``trace``: record the session to this new file; ``resolution``: mesh imported organs with
+        that share of their ``target_nodes`` (0 < r ≤ 1). A missing file or a bad procedure raises
+        :class:`~surgsim.errors.InputError` naming it.
+        """
+        text_folder, written = None, None
+        if isinstance(path_or_yaml_text, str) and _looks_like_yaml_text(path_or_yaml_text):
+            procedure_path, text_folder, written = _write_procedure_text(path_or_yaml_text, trace)
+        elif isinstance(path_or_yaml_text, (str, os.PathLike)):
+            procedure_path = Path(path_or_yaml_text)
+        else:
+            raise InputError("procedure", f"expected a path or YAML text, not a {type(path_or_yaml_text).__name__}.")
+        try:
+            session = cls(procedure_path, arch=arch, trace_path=trace, resolution=resolution)
+        except InputError as error:
+            if written is not None:  # no trace to go with it
+                written.unlink(missing_ok=True)
+            if text_folder is not None or written is not None:
+                if error.source == str(procedure_path):  # the user gave text: name it, not our file
+                    raise InputError("the procedure's YAML text", error.problem) from None
+            raise
+        except BaseException:
+            if written is not None:
+                written.unlink(missing_ok=True)
+            raise
+        session._procedure_text_folder = text_folder  # removed with the session
+        return session
+
+    def step(self, commands: Mapping[str, Command] | Sequence[Command] | None = None, *,
+             seconds: float | None = None) -> list[Event]:
+        """Hold ``commands`` for ``seconds`` of simulated time (rounded to whole ticks; None: one tick) and return
+        the events of those ticks.
+
+        ``commands``: instrument name → :class:`~surgsim.instrument_command.InstrumentCommand` (trocar
+        instruments) or :class:`~surgsim.instrument_command.FreePoseCommand` (open-surgery ones), or a list with
+        one command per instrument in :attr:`instrument_names` order; instruments left out keep their last command.
+        Stops early when the session is :attr:`finished`.
+        """
+        named = self._named_commands(commands)
+        if seconds is not None and not (isinstance(seconds, (int, float)) and math.isfinite(seconds) and seconds >= 0):
+            raise InputError("seconds", f"{seconds!r} is not a duration; give a finite number of seconds ≥ 0.")
+        ticks = 1 if seconds is None else max(1, round(float(seconds) / self.dt_s))
+        events: list[Event] = []
+        for _ in range(ticks):
+            if self.finished:
+                break
+            events += self.tick(named)
+        return events
+
+    def _named_commands(self, commands) -> dict[str, Command]:
+        if commands is None:
+            return {}
+        if isinstance(commands, Mapping):
+            unknown = sorted(set(commands) - set(self.instrument_names))
+            if unknown:
+                raise InputError(f"instrument '{unknown[0]}'", "is not an instrument of this procedure; its "
+                                 f"instruments: {', '.join(self.instrument_names)}.")
+            return dict(commands)
+        commands = list(commands)
+        if len(commands) != len(self.instrument_names):
+            raise InputError("commands", f"a list of commands needs one per instrument, in the order "
+                             f"{', '.join(self.instrument_names)}; got {len(commands)}.")
+        return dict(zip(self.instrument_names, commands))
+
+    @property
+    def node_positions(self) -> np.ndarray:
+        """The tissue's node positions now, [N, 3] metres in the scene's frame (a copy)."""
+        return np.array(self.coupler.positions(), dtype=np.float64, copy=True)
+
+    @property
+    def instrument_tips(self) -> dict[str, np.ndarray]:
+        """Each instrument's tip (the working end: between the jaw ends, a hook's end) now, name → [3] metres."""
+        return {name: np.array(instrument.tip_position(), dtype=np.float64)
+                for name, instrument in self.world.instruments.items()}
+
+    @property
+    def instrument_forces(self) -> dict[str, np.ndarray]:
+        """The tissue's force on each instrument in the last tick, name → [3] newtons (zero when not touching)."""
+        return {name: np.array(self.coupler.reaction_force(name), dtype=np.float64) for name in self.instrument_names}
+
+    @property
+    def events(self) -> tuple[Event, ...]:
+        """Every event so far, in order (grasps, cuts, tears, step completions, warnings), in simulated time."""
+        return tuple(self._events)
+
+    @property
+    def current_step(self) -> str | None:
+        """The name of the procedure step being worked on; None once every step is complete."""
+        step = self.runtime.current_step
+        return None if step is None else step.name
+
+    @property
+    def goal_progress(self) -> dict[str, bool]:
+        """Each step's name → whether its goal has been reached (steps complete in the procedure's order)."""
+        return {step.name: index < self.runtime.step_index for index, step in enumerate(self.spec.steps)}
+
     # -- what the outside reads ------------------------------------------------------------------------------------
     def tissue_digest(self) -> str:
         """SHA-256 of the tissue's positions and velocities: equal digests mean bit-identical states."""
@@ -256,6 +380,35 @@ class Session:
         clips = tuple(Capsule(tuple(p0), tuple(p1), radius, "clip")
                       for p0, p1, radius in (clip.capsule() for clip in self.coupler.clipping.clips))
         return FrameData({TISSUE_MESH_NAME: tissue}, camera or self.scene.camera.pose(), instruments, hud, clips)
+
+
+def _looks_like_yaml_text(text: str) -> bool:
+    """A string is a procedure's YAML when it spans lines or is a flow mapping; else it is a path."""
+    return "\n" in text or text.lstrip().startswith("{")
+
+
+def _write_procedure_text(text: str, trace: str | os.PathLike | None):
+    """Write procedure YAML text to a file a session (and its trace) can name: ``<trace>.procedure.yaml`` beside the
+    trace, or a temporary folder's ``procedure.yaml``. Returns the path, the temporary folder (None beside a
+    trace), which must live as long as the session, and the path again when this call created it beside the trace."""
+    if trace is not None:
+        trace = Path(trace)
+        path = trace.with_name(f"{trace.stem}.procedure.yaml")
+        try:
+            with open(path, "x", encoding="utf-8") as handle:
+                handle.write(text)
+        except FileExistsError:
+            if path.read_text(encoding="utf-8") != text:
+                raise InputError(path, "a different procedure is already written here for this trace; choose "
+                                       "another trace path or remove it.") from None
+            return path, None, None
+        except OSError as error:
+            raise OutputError(path, output_problem(error)) from None
+        return path, None, path
+    folder = tempfile.TemporaryDirectory(prefix="surgsim-procedure-")
+    path = Path(folder.name) / "procedure.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path, folder, None
 
 
 def _settle_cache_path(settler, backend: str, use_cache: bool) -> Path | None:

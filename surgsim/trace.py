@@ -13,13 +13,14 @@ value read back is bit-identical). Time is counted in physics ticks; the time of
    differs from the instrument's previous command. Two layouts, told apart by their keys (no tag, so that the
    records of trocar instruments are the same bytes they always were):
 
-   - a laparoscopic instrument (:class:`InstrumentCommand`): ``"pivot_yaw_rad", "pivot_pitch_rad", "insertion_m",
+   - a laparoscopic instrument (:class:`~surgsim.instrument_command.InstrumentCommand`): ``"pivot_yaw_rad", "pivot_pitch_rad", "insertion_m",
      "roll_rad", "jaw", "energy"``;
-   - an open-surgery instrument moved freely (:class:`FreePoseCommand`): ``"position_m": [x, y, z]`` the distal end
+   - an open-surgery instrument moved freely (:class:`~surgsim.instrument_command.FreePoseCommand`): ``"position_m": [x, y, z]`` the distal end
      of the shaft, ``"orientation_xyzw": [x, y, z, w]`` the distal frame's orientation (a unit quaternion, scene
      frame), ``"jaw", "energy"``.
 
-   ``jaw`` is 0 (open) to 1 (closed), ``energy`` whether cautery is on.
+   ``jaw`` is 0 (open) to 1 (closed), ``energy`` whether cautery is on. Every field is written, and a record
+   without one is refused (the command types' defaults are for programs, not for files).
 3. ``{"type": "sample", "tick", "instruments": {name: {"tip_m": [x, y, z], "force_n": [fx, fy, fz], "jaw",
    "energy", "tick_forces_n": [f, ...]}}}``: the observed state of every instrument (RAS metres, the tissue's force
    on the tip in newtons); ``tick_forces_n`` are the force magnitudes at every tick since the previous sample, this
@@ -52,6 +53,12 @@ from surgsim import __version__
 from surgsim.errors import InputError
 from surgsim.events import Event
 from surgsim.fileio import OutputError, output_problem, require_input_file
+from surgsim.instrument_command import (
+    Command,
+    FreePoseCommand,
+    InstrumentCommand,
+    is_free_pose_record,
+)
 
 TRACE_FORMAT = "surgsim-trace"
 TRACE_FORMAT_VERSION = 1
@@ -59,7 +66,6 @@ FSYNC_INTERVAL_S = 1.0
 EndReason = Literal["completed", "quit", "time_limit"]
 
 _Vec3 = Annotated[list[float], Field(min_length=3, max_length=3)]
-_Vec4 = Annotated[list[float], Field(min_length=4, max_length=4)]
 
 
 class _Record(BaseModel):
@@ -123,42 +129,6 @@ class TraceHeader(_Record):
     def procedure_path(self, trace_path: str | os.PathLike) -> Path:
         """Where the procedure is, for a trace read from ``trace_path``."""
         return Path(trace_path).resolve().parent / self.procedure
-
-
-class InstrumentCommand(_Record):
-    """A device's command to one instrument: pivot angles about the trocar, insertion depth, roll, jaw, energy."""
-
-    pivot_yaw_rad: float
-    pivot_pitch_rad: float
-    insertion_m: float
-    roll_rad: float
-    jaw: float = Field(ge=0, le=1)
-    energy: bool
-
-
-class FreePoseCommand(_Record):
-    """A device's command to an open-surgery instrument (no trocar): the pose of its distal frame in the scene frame.
-
-    ``position_m`` is the distal end of the shaft [m] (the jaws' hinge; a probe's tip); ``orientation_xyzw`` the
-    distal frame's orientation as a unit quaternion (x, y, z, w; columns of its rotation: x the hinge pin, y the jaw
-    opening, z along the shaft toward the tip). The instrument checks the numbers (finite, unit quaternion) and names
-    itself when they are not: see :mod:`surgsim.instruments.pose`.
-    """
-
-    position_m: _Vec3
-    orientation_xyzw: _Vec4
-    jaw: float = Field(ge=0, le=1)
-    energy: bool
-
-
-Command = InstrumentCommand | FreePoseCommand
-"""A command to either kind of instrument: a trocar instrument takes :class:`InstrumentCommand`, a free one
-:class:`FreePoseCommand`."""
-
-
-def _is_free_pose(record: dict) -> bool:
-    """Whether a command record's fields are a :class:`FreePoseCommand`'s."""
-    return "position_m" in record or "orientation_xyzw" in record
 
 
 class InstrumentSample(_Record):
@@ -393,7 +363,10 @@ class _TraceReader:
             self.events.append(self._validate(number, kind, _validate_event, record))
         elif kind == "command":
             tick, instrument = record.pop("tick", None), record.pop("instrument", None)
-            model = FreePoseCommand if _is_free_pose(record) else InstrumentCommand
+            model = FreePoseCommand if is_free_pose_record(record) else InstrumentCommand
+            missing = [name for name in model.model_fields if name not in record]
+            if missing:
+                self.fail(number, f"bad {kind} record: command.{missing[0]}: Field required.")
             command = self._validate(number, kind, model.model_validate, record, within=("command",))
             nested = {"tick": tick, "instrument": instrument, "command": command}
             self.commands.append(self._validate(number, kind, CommandRecord.model_validate, nested))

@@ -11,7 +11,7 @@ import pytest
 
 from surgsim.cli import main
 from surgsim.instruments.trocar import Trocar
-from surgsim.scripted import aim, opening_roll, run_script, shaft_frame
+from surgsim.script import aim, opening_roll, run_script, shaft_frame
 
 PROCEDURE = "procedures/pattern_cutting.yaml"
 
@@ -38,7 +38,7 @@ def test_opening_roll_opens_the_jaws_along_the_direction_asked(taichi_cpu):
         wanted = np.array([1.0, 0.0, 0.0])
         roll = opening_roll(grasper.trocar, yaw, pitch, wanted, near=2.0)
         assert abs(roll - 2.0) <= math.pi / 2 + 1e-9  # of the two equivalent rolls, the one nearer 2 rad
-        from surgsim.trace import InstrumentCommand
+        from surgsim.instrument_command import InstrumentCommand
 
         grasper.command(InstrumentCommand(pivot_yaw_rad=yaw, pivot_pitch_rad=pitch, insertion_m=0.1,
                                           roll_rad=roll, jaw=0.0, energy=False))

@@ -211,9 +211,12 @@ def bad_trace(tmp_path: Path, edit) -> Path:
         (lambda lines: [lines[0], lines[1].replace('"jaw":0.0', '"jaw":"closed"')] + lines[2:],
          "line 2: bad command record"),
         (lambda lines: [lines[0].replace('"dt_s":0.001', '"dt_s":-1')] + lines[1:], "line 1: bad header record"),
+        # the command types have defaults, but a trace must say every field
+        (lambda lines: [lines[0], lines[1].replace('"roll_rad":0.0,', '')] + lines[2:],
+         "line 2: bad command record: command.roll_rad: Field required"),
     ],
     ids=["malformed", "unknown-type", "after-end", "no-header", "newer-format", "ticks-backwards", "bad-field",
-         "bad-header"],
+         "bad-header", "missing-field"],
 )
 def test_bad_traces_name_file_and_line(tmp_path, edit, message):
     path = bad_trace(tmp_path, edit)

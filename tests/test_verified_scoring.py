@@ -42,7 +42,7 @@ def _procedure_text() -> str:
 def recorded(tmp_path_factory, taichi_cpu):
     """A 0.7 s scripted session: the grasper comes down on the middle of the gauze (a forbidden spot here) and
     closes on it; the first step completes."""
-    from surgsim.scripted import run_script
+    from surgsim.script import run_script
     from surgsim.session import Session
 
     folder = tmp_path_factory.mktemp("verified")

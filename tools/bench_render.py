@@ -28,7 +28,6 @@ from pathlib import Path
 import numpy as np
 
 from surgsim.mesh.model import TissueModel
-from surgsim.render import camera
 from surgsim.render.frame import (
     Capsule,
     FrameData,
@@ -40,6 +39,7 @@ from surgsim.render.frame import (
     TissueMesh,
 )
 from surgsim.render.virtual_display import VirtualDisplay
+from surgsim.view import camera
 
 LIVER = Path(__file__).resolve().parents[1] / "assets" / "meshes" / "liver.npz"
 DT_S = 1e-3

@@ -5,7 +5,7 @@
     python tools/make_traces.py --procedure liver_retraction --kind novice
 
 The scripts are in ``tools/scripted/<procedure>.py`` (``expert(ctl)``, ``novice(ctl)``, ``NOVICE_REASON``,
-``NOVICE_FAILURE``), built on :mod:`surgsim.scripted`. Each trace is written under a temporary name and renamed only
+``NOVICE_FAILURE``), built on :mod:`surgsim.script`. Each trace is written under a temporary name and renamed only
 when the run finished and the verdict is the intended one (the expert passes; the novice fails, for the stated
 reason and no other besides its score), so a failed or wrong run leaves the shipped trace as it was. ``--keep`` renames it regardless (to look
 at a wrong one). Exit code: 0 when every trace came out as intended, 1 otherwise.
@@ -35,7 +35,7 @@ def make_trace(procedure: str, kind: str, *, out_dir: Path, arch: str, keep: boo
                procedures_dir: Path = ROOT / "procedures") -> bool:
     from surgsim.scoring import score_session
     from surgsim.scoring.report import render
-    from surgsim.scripted import run_script
+    from surgsim.script import run_script
     from surgsim.session import Session
     from surgsim.trace import read_trace
 

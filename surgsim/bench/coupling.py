@@ -26,8 +26,8 @@ import numpy as np
 
 from surgsim import backend
 from surgsim.bench.stopwatch import Stopwatch
+from surgsim.instrument_command import InstrumentCommand
 from surgsim.mesh.model import TissueModel
-from surgsim.trace import InstrumentCommand
 
 LIVER = Path(__file__).resolve().parents[2] / "assets" / "meshes" / "liver.npz"
 PORT_DISTANCE_M = 0.12
@@ -35,8 +35,7 @@ SHARE_GOAL = 0.30
 
 
 def command(insertion_m: float, jaw: float = 0.0) -> InstrumentCommand:
-    return InstrumentCommand(pivot_yaw_rad=0.0, pivot_pitch_rad=0.0, insertion_m=insertion_m, roll_rad=0.0, jaw=jaw,
-                             energy=False)
+    return InstrumentCommand(insertion_m=insertion_m, jaw=jaw)
 
 
 def surface_point_and_normal(model: TissueModel, node: int) -> tuple[np.ndarray, np.ndarray]:

@@ -72,7 +72,7 @@ def run(args) -> int:
     from surgsim.fileio import prepare_output
     from surgsim.scoring import score_session
     from surgsim.scoring.report import render
-    from surgsim.scripted import run_script
+    from surgsim.script import run_script
     from surgsim.session import Session
     from surgsim.trace import read_trace
 

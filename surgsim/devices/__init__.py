@@ -4,6 +4,10 @@ force rendering through a :class:`VirtualCoupling` run by a 1 kHz :class:`Haptic
 
 :func:`open_device` opens what was asked for, falling back to :class:`MouseKeyboard` with a one-line message when
 it cannot. Hardware driver packages are imported only when their device is opened.
+
+Every source of :mod:`~surgsim.instrument_command` commands lives here, programs included: scripted demonstrations
+are driven by :mod:`surgsim.devices.scripted` (import it as :mod:`surgsim.script`). Devices take the camera's
+geometry and the window's input events from :mod:`surgsim.view`, never from rendering.
 """
 
 from surgsim.devices.base import (

@@ -3,7 +3,7 @@
 Every input device — mouse and keyboard, a recorded trace, a scripted haptic arm in tests, a Touch, a Force
 Dimension arm, a SpaceMouse — is opened, read once per tick, sent a force, and closed the same way. A reading
 carries either a 6-DOF pose (haptic arms: ``position_m`` and ``rotation``) or ready-made commands
-(:class:`~surgsim.trace.InstrumentCommand` for a laparoscopic instrument, :class:`~surgsim.trace.FreePoseCommand` for
+(:class:`~surgsim.instrument_command.InstrumentCommand` for a laparoscopic instrument, :class:`~surgsim.instrument_command.FreePoseCommand` for
 an open-surgery one; mouse and keyboard, replay, SpaceMouse), plus buttons and UI actions.
 
 Open-surgery instruments (no trocar) are moved in the frame of the view: a device that drives them is told each one's
@@ -21,9 +21,9 @@ from typing import Mapping, Protocol, runtime_checkable
 
 import numpy as np
 
-from surgsim.render import camera
-from surgsim.render.frame import CameraPose
-from surgsim.trace import Command, FreePoseCommand
+from surgsim.instrument_command import Command, FreePoseCommand
+from surgsim.view import camera
+from surgsim.view.camera import CameraPose
 
 
 class DeviceUnavailable(RuntimeError):
@@ -81,7 +81,9 @@ class FreeTool:
     @staticmethod
     def command(position_m, rotation, *, jaw: float, energy: bool) -> FreePoseCommand:
         """The free pose command for the distal frame at ``position_m`` [m] turned to ``rotation`` (3×3)."""
-        from surgsim.instruments.builder import quaternion_from_matrix  # here: devices load without PyBullet
+        from surgsim.instruments.builder import (
+            quaternion_from_matrix,  # here: devices load without PyBullet
+        )
 
         return FreePoseCommand(position_m=[float(v) for v in position_m],
                                orientation_xyzw=list(quaternion_from_matrix(rotation)), jaw=float(jaw),

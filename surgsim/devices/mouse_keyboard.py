@@ -51,8 +51,8 @@ import numpy as np
 from surgsim.devices.base import (CameraMotion, DeviceReading, FreeTool, InstrumentLimits, UiAction, rotation_about,
                                   within_reach)
 from surgsim.errors import InputError
-from surgsim.render.input import FocusChange, InputEvent, Key, MouseButton, MouseMove, Wheel
-from surgsim.trace import Command, InstrumentCommand
+from surgsim.view.input import FocusChange, InputEvent, Key, MouseButton, MouseMove, Wheel
+from surgsim.instrument_command import Command, InstrumentCommand
 
 MAPPING: tuple[tuple[str, str], ...] = (
     ("right-drag", "pivot the active instrument: right = yaw +, up = pitch +"),

@@ -14,7 +14,8 @@ from typing import Sequence
 import numpy as np
 
 from surgsim.devices.base import DeviceReading
-from surgsim.trace import Command, CommandRecord, Trace, read_trace
+from surgsim.instrument_command import Command
+from surgsim.trace import CommandRecord, Trace, read_trace
 
 
 class ReplayDevice:

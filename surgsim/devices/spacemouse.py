@@ -20,7 +20,7 @@ import numpy as np
 
 from surgsim.devices.base import (DeviceReading, DeviceUnavailable, FreeTool, InstrumentLimits, rotation_about,
                                   within_reach)
-from surgsim.trace import InstrumentCommand
+from surgsim.instrument_command import InstrumentCommand
 
 INSTALL_HINT = "pip install 'surgsim[haptics]' (the pyspacemouse package)"
 MAX_STEP_S = 0.1  # a stalled loop must not turn one deflection into a leap
@@ -49,8 +49,7 @@ class SpaceMouseDevice:
         self.free_rate_m_s = free_rate_m_s
         self.dead_band = dead_band
         self.limits = limits
-        start = initial or InstrumentCommand(pivot_yaw_rad=0.0, pivot_pitch_rad=0.0, insertion_m=0.0, roll_rad=0.0,
-                                             jaw=0.0, energy=False)
+        start = initial or InstrumentCommand()
         self._pose = np.array([start.pivot_yaw_rad, start.pivot_pitch_rad, start.insertion_m, start.roll_rad])
         self._device = None
         self._last_read_s: float | None = None

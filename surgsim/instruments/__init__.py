@@ -2,8 +2,8 @@
 
 Public API: :class:`RigidWorld` (one PyBullet client in DIRECT mode; static anatomy; ``add_instrument``,
 ``add_free_instrument``), :class:`Instrument` (a laparoscopic instrument through a :class:`Trocar`, driven by
-:class:`~surgsim.trace.InstrumentCommand`), :class:`FreeInstrument` (an open-surgery instrument moved freely in
-6 DOF, driven by :class:`~surgsim.trace.FreePoseCommand`), :class:`InstrumentBase` (what both show the coupling),
+:class:`~surgsim.instrument_command.InstrumentCommand`), :class:`FreeInstrument` (an open-surgery instrument moved freely in
+6 DOF, driven by :class:`~surgsim.instrument_command.FreePoseCommand`), :class:`InstrumentBase` (what both show the coupling),
 :class:`ToolCapsule` (contact geometry), :class:`InstrumentSpec` and :func:`load_spec` (dimensions from
 ``assets/instruments``), :data:`INSTRUMENT_KINDS`.
 """

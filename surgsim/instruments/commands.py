@@ -1,4 +1,4 @@
-"""From a device's :class:`~surgsim.trace.InstrumentCommand` to joint targets: refuse what is not a number, clamp what
+"""From a device's :class:`~surgsim.instrument_command.InstrumentCommand` to joint targets: refuse what is not a number, clamp what
 is out of reach, and limit how fast targets move.
 
 - A non-finite value (NaN, ±inf) in any field is refused with :class:`~surgsim.errors.InputError` naming the
@@ -7,7 +7,8 @@ is out of reach, and limit how fast targets move.
   insertion to [0, working length] (the handle stops at the trocar), jaw to [0, 1]. Energy on an instrument without
   energy stays off.
 - Targets then move toward the command at most ``SLEW_LIMITS`` per second, so a jump in the command (a dropped
-  device packet, a scripted teleport) becomes a fast but continuous motion that the joint motors can follow.
+  device packet, a scripted teleport) becomes a fast but continuous motion that the joint motors can follow. The
+  targets are themselves an :class:`~surgsim.instrument_command.InstrumentCommand` (the same six fields).
 
 Open-surgery instruments, which take a free pose instead, follow the same rules in :mod:`surgsim.instruments.pose`.
 """
@@ -15,45 +16,33 @@ Open-surgery instruments, which take a free pose instead, follow the same rules 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-
 from surgsim.errors import InputError
+from surgsim.instrument_command import InstrumentCommand
 from surgsim.instruments.specs import InstrumentSpec
 from surgsim.instruments.trocar import Trocar
-from surgsim.trace import InstrumentCommand
 
-# Fastest target motion per axis: pivot angles [rad/s], insertion [m/s], roll [rad/s], jaw [1/s] (open to closed in
-# 0.1 s). Hand motions in laparoscopy stay well below these (tool-tip speeds of a few cm/s to ~0.3 m/s).
-SLEW_LIMITS = {"yaw": 4.0, "pitch": 4.0, "insertion": 0.5, "roll": 12.0, "jaw": 10.0}
-
-_NUMERIC_FIELDS = ("pivot_yaw_rad", "pivot_pitch_rad", "insertion_m", "roll_rad", "jaw")
+# Fastest target motion per command field: pivot angles [rad/s], insertion [m/s], roll [rad/s], jaw [1/s] (open to
+# closed in 0.1 s). Hand motions in laparoscopy stay well below these (tool-tip speeds of a few cm/s to ~0.3 m/s).
+SLEW_LIMITS = {"pivot_yaw_rad": 4.0, "pivot_pitch_rad": 4.0, "insertion_m": 0.5, "roll_rad": 12.0, "jaw": 10.0}
+_NUMERIC_FIELDS = tuple(SLEW_LIMITS)
 
 
-@dataclass(frozen=True)
-class JointTargets:
-    """Where the joints should go: yaw, pitch [rad], insertion [m] (pivot to tip), roll [rad], jaw 0..1, energy."""
-
-    yaw: float = 0.0
-    pitch: float = 0.0
-    insertion: float = 0.0
-    roll: float = 0.0
-    jaw: float = 0.0
-    energy: bool = False
-
-    def approach(self, goal: "JointTargets", dt: float) -> "JointTargets":
-        """One tick of motion from these targets toward ``goal``, each axis limited by :data:`SLEW_LIMITS`."""
-
-        def step(name: str) -> float:
-            now, wanted = getattr(self, name), getattr(goal, name)
-            limit = SLEW_LIMITS[name] * dt
-            return now + min(max(wanted - now, -limit), limit)
-
-        return JointTargets(step("yaw"), step("pitch"), step("insertion"), step("roll"), step("jaw"), goal.energy)
+def approach(targets: InstrumentCommand, goal: InstrumentCommand, dt: float) -> InstrumentCommand:
+    """One tick of motion of the joints' ``targets`` toward the clamped command ``goal``, each field limited by
+    :data:`SLEW_LIMITS`; energy follows the goal at once."""
+    moved = {}
+    for name, rate in SLEW_LIMITS.items():
+        now, wanted = getattr(targets, name), getattr(goal, name)
+        limit = rate * dt
+        moved[name] = now + min(max(wanted - now, -limit), limit)
+    # Built unchecked, every tick: the values are the clamped ones' or between them.
+    return InstrumentCommand.model_construct(**moved, energy=goal.energy)
 
 
 def validate_command(instrument: str, command: InstrumentCommand, spec: InstrumentSpec,
-                     trocar: Trocar) -> tuple[JointTargets, tuple[str, ...]]:
-    """The clamped targets for ``command`` and the names of the fields that were clamped."""
+                     trocar: Trocar) -> tuple[InstrumentCommand, tuple[str, ...]]:
+    """The command clamped to what the instrument can reach (the joints' targets: insertion from the pivot to the
+    tip) and the names of the fields that were clamped."""
     for name in _NUMERIC_FIELDS:
         value = getattr(command, name)
         if not isinstance(value, (int, float)) or not math.isfinite(value):
@@ -61,19 +50,20 @@ def validate_command(instrument: str, command: InstrumentCommand, spec: Instrume
                              f"command field '{name}' is {value!r}; every field must be a finite number.")
     clamped = []
 
-    def clamp(name: str, value: float, lower: float, upper: float) -> float:
+    def clamp(name: str, lower: float, upper: float) -> float:
+        value = getattr(command, name)
         if value < lower or value > upper:
             clamped.append(name)
             return min(max(value, lower), upper)
         return float(value)
 
     limit = trocar.max_angle_rad
-    targets = JointTargets(
-        yaw=clamp("pivot_yaw_rad", command.pivot_yaw_rad, -limit, limit),
-        pitch=clamp("pivot_pitch_rad", command.pivot_pitch_rad, -limit, limit),
-        insertion=clamp("insertion_m", command.insertion_m, 0.0, spec.working_length_m),
-        roll=float(command.roll_rad),
-        jaw=clamp("jaw", command.jaw, 0.0, 1.0) if spec.has_jaws else 0.0,
+    targets = InstrumentCommand.model_construct(
+        pivot_yaw_rad=clamp("pivot_yaw_rad", -limit, limit),
+        pivot_pitch_rad=clamp("pivot_pitch_rad", -limit, limit),
+        insertion_m=clamp("insertion_m", 0.0, spec.working_length_m),
+        roll_rad=float(command.roll_rad),
+        jaw=clamp("jaw", 0.0, 1.0) if spec.has_jaws else 0.0,
         energy=bool(command.energy) and spec.energy,
     )
     return targets, tuple(clamped)

@@ -9,7 +9,7 @@ exceeds what a hand holds. PyBullet bounds the constraint's torque by the same n
 the tissue puts on a tool, so the hand also holds the tool's orientation. The jaws are position-controlled joints
 with the trocar instruments' force limit and gain.
 
-Commands are :class:`~surgsim.trace.FreePoseCommand` (the distal frame's pose in the scene frame, jaw, energy); a
+Commands are :class:`~surgsim.instrument_command.FreePoseCommand` (the distal frame's pose in the scene frame, jaw, energy); a
 trocar command given to a free instrument is refused with :class:`~surgsim.errors.InputError` naming it. The whole
 shaft takes part in contact (there is no abdominal wall outside which it would be), so every capsule is enabled.
 """
@@ -25,7 +25,7 @@ from surgsim.instruments.builder import (FREE_BASE, FREE_JAW_A, FREE_JAW_B, buil
 from surgsim.instruments.pose import PoseTargets, rotation_from_quaternion, validate_free_command
 from surgsim.instruments.specs import InstrumentSpec
 from surgsim.instruments.tool import JAW_FORCE_LIMIT, JOINT_FORCE_LIMITS, POSITION_GAIN, InstrumentBase, ToolCapsule
-from surgsim.trace import FreePoseCommand
+from surgsim.instrument_command import FreePoseCommand
 
 # The most the hand's hold on the tool gives [N] (and [N·m] about it): the trocar instruments' insertion force limit.
 HAND_FORCE_LIMIT_N = JOINT_FORCE_LIMITS[2]

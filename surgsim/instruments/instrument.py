@@ -18,11 +18,11 @@ import pybullet
 
 from surgsim.errors import InputError
 from surgsim.instruments.builder import INSERTION, JAW_A, JAW_B, ROLL, build_instrument
-from surgsim.instruments.commands import JointTargets, validate_command
+from surgsim.instruments.commands import approach, validate_command
 from surgsim.instruments.specs import InstrumentSpec
 from surgsim.instruments.tool import JOINT_FORCE_LIMITS, POSITION_GAIN, InstrumentBase, ToolCapsule
 from surgsim.instruments.trocar import Trocar
-from surgsim.trace import InstrumentCommand
+from surgsim.instrument_command import InstrumentCommand
 
 __all__ = ["Instrument", "ToolCapsule", "JOINT_FORCE_LIMITS", "POSITION_GAIN"]
 
@@ -36,8 +36,7 @@ class Instrument(InstrumentBase):
         super().__init__(client, name, spec, dt=dt)
         self.trocar = trocar
         self.body = build_instrument(client, spec, trocar)
-        self._goal = JointTargets()
-        self._targets = JointTargets()
+        self._goal = self._targets = InstrumentCommand()  # at the port, jaws open
         self._links = [INSERTION, ROLL] + ([JAW_A, JAW_B] if spec.has_jaws else [])
         self.distal_link = ROLL  # the link of the distal frame, where a grasp pulls
         for joint, position in zip(self.body.joints, self._joint_positions(self._targets)):
@@ -61,7 +60,7 @@ class Instrument(InstrumentBase):
 
     def drive(self) -> None:
         """Move the joint targets one tick toward the command and hand them to the motors (before a physics step)."""
-        self._targets = self._targets.approach(self._goal, self.dt)
+        self._targets = approach(self._targets, self._goal, self.dt)
         joints = self.body.joints
         pybullet.setJointMotorControlArray(
             self.body.body_id, joints, pybullet.POSITION_CONTROL,
@@ -69,8 +68,9 @@ class Instrument(InstrumentBase):
             forces=JOINT_FORCE_LIMITS[: len(joints)], positionGains=[POSITION_GAIN] * len(joints),
             physicsClientId=self._client)
 
-    def _joint_positions(self, targets: JointTargets) -> list[float]:
-        positions = [targets.yaw, targets.pitch, targets.insertion - self.spec.tip_length_m, targets.roll]
+    def _joint_positions(self, targets: InstrumentCommand) -> list[float]:
+        positions = [targets.pivot_yaw_rad, targets.pivot_pitch_rad, targets.insertion_m - self.spec.tip_length_m,
+                     targets.roll_rad]
         if self.spec.has_jaws:
             positions += self._jaw_positions(targets.jaw)
         return positions

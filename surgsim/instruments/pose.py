@@ -1,4 +1,4 @@
-"""From a device's :class:`~surgsim.trace.FreePoseCommand` to the pose target of an open-surgery instrument: refuse
+"""From a device's :class:`~surgsim.instrument_command.FreePoseCommand` to the pose target of an open-surgery instrument: refuse
 what is not a pose, clamp what is out of reach, and limit how fast the target moves.
 
 The free counterpart of :mod:`surgsim.instruments.commands` (trocar instruments), with the same rules:
@@ -25,10 +25,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from surgsim.errors import InputError
+from surgsim.instrument_command import FreePoseCommand
 from surgsim.instruments.commands import SLEW_LIMITS
 from surgsim.instruments.specs import InstrumentSpec
 from surgsim.instruments.trocar import port_rotation
-from surgsim.trace import FreePoseCommand
 
 # Fastest target motion: distal end [m/s] (a hand's fast reach; the trocar's insertion limit), orientation [rad/s]
 # (the trocar's pivot limit), jaw [1/s] as for a trocar instrument.

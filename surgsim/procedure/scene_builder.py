@@ -34,8 +34,8 @@ from surgsim.mesh.combine import RigidTransform, combine_models
 from surgsim.mesh.materials import material as material_by_name
 from surgsim.mesh.model import TissueModel
 from surgsim.mesh.pipeline import DEFAULT_TARGET_NODES, import_model
-from surgsim.mesh.tetrahedralize import MIN_TARGET_NODES
 from surgsim.mesh.primitives import tet_block
+from surgsim.mesh.tetrahedralize import MIN_TARGET_NODES
 from surgsim.procedure.loader import ProcedureFile
 from surgsim.procedure.region_geometry import (
     BoxVolume,
@@ -62,10 +62,10 @@ from surgsim.procedure.schema import (
     RigidBody,
     SphereRegion,
 )
-from surgsim.render.camera import laparoscope_pose
-from surgsim.render.frame import CameraPose, InstrumentSpec, RenderScene, RigidMesh, TissueMesh
+from surgsim.render.frame import InstrumentSpec, RenderScene, RigidMesh, TissueMesh
 from surgsim.render.palette import RIGID_ANATOMY, TISSUE_COLOURS
 from surgsim.tissue.contact import Box
+from surgsim.view.camera import CameraPose, laparoscope_pose
 
 MM = 1e-3
 # The whole tissue is one mesh for the viewer: the solver's positions array is its frame data as it is.

@@ -7,8 +7,9 @@ Public API:
   :class:`Capsule`, :class:`CameraPose`, :class:`HudState`, :class:`EndReport`) per frame
 - viewers (:mod:`surgsim.render.viewer`): :class:`Viewer`, :class:`NullViewer`, :func:`make_viewer`;
   :class:`WindowViewer` and :class:`OffscreenViewer` (OpenGL, imported on first use)
-- camera helpers (:mod:`surgsim.render.camera`), input events (:mod:`surgsim.render.input`),
-  :class:`HudPainter`, :class:`VideoWriter`, :class:`VirtualDisplay` (Xvfb)
+- :class:`HudPainter`, :class:`VideoWriter`, :class:`VirtualDisplay` (Xvfb)
+
+The camera's pose and maths and the input events are one floor down, in :mod:`surgsim.view`, which devices use too.
 
 Importing this package needs no display and no OpenGL: the GL modules load only when a GL viewer is created.
 """

@@ -15,6 +15,7 @@ from typing import Literal, Mapping, Sequence
 import numpy as np
 
 from surgsim.render.palette import RIGID_ANATOMY, Colour, tissue_colour
+from surgsim.view.camera import CameraPose
 
 Vec3 = tuple[float, float, float]
 CapsulePart = Literal["shaft", "jaw", "clip"]
@@ -150,26 +151,6 @@ class InstrumentFrame:
     capsules: tuple[Capsule, ...]
     jaw: float = 0.0
     energy: bool = False
-
-
-@dataclass(frozen=True)
-class CameraPose:
-    """The laparoscope.
-
-    The shaft runs from ``eye_m`` (the lens, [m]) toward ``target_m`` [m]. A straight scope
-    (``scope_angle_deg`` = 0) looks along the shaft; an angled one looks ``scope_angle_deg`` off it, toward ``up``
-    when ``scope_roll_rad`` is 0 (turning the light post rotates the view about the shaft). ``fov_deg`` is the
-    vertical field of view; ``near_m``/``far_m`` the depth range drawn. :mod:`surgsim.render.camera` has the maths.
-    """
-
-    eye_m: Vec3
-    target_m: Vec3
-    up: Vec3 = (0.0, 0.0, 1.0)
-    fov_deg: float = 70.0
-    scope_angle_deg: float = 0.0
-    scope_roll_rad: float = 0.0
-    near_m: float = 0.005
-    far_m: float = 2.0
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,10 @@ from surgsim.fileio import atomic_output
 from surgsim.render.frame import FrameData, RenderScene, check_frame
 from surgsim.render.gl_resources import Framebuffer
 from surgsim.render.hud import HudPainter
-from surgsim.render.input import InputEvent
 from surgsim.render.overlay import HudOverlay
 from surgsim.render.scene_renderer import SceneRenderer
 from surgsim.render.window import GlfwWindow
+from surgsim.view.input import InputEvent
 
 
 class _GLViewer:

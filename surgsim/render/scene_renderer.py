@@ -10,10 +10,16 @@ import numpy as np
 from OpenGL import GL
 
 from surgsim.render import palette, shaders
-from surgsim.render.camera import projection_matrix, view_matrix
-from surgsim.render.frame import CameraPose, FrameData, InstrumentFrame, RenderScene, TissueFrame, TissueMesh
+from surgsim.render.frame import (
+    FrameData,
+    InstrumentFrame,
+    RenderScene,
+    TissueFrame,
+    TissueMesh,
+)
 from surgsim.render.geometry import capsule_meshes, vertex_normals
 from surgsim.render.gl_resources import VertexArray, compile_program
+from surgsim.view.camera import CameraPose, projection_matrix, view_matrix
 
 
 class _TissueDrawable:

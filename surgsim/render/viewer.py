@@ -20,7 +20,7 @@ from typing import Iterable, Protocol, runtime_checkable
 
 from surgsim.errors import InputError
 from surgsim.render.frame import FrameData, RenderScene, check_frame
-from surgsim.render.input import InputEvent
+from surgsim.view.input import InputEvent
 
 VIEWER_KINDS: tuple[str, ...] = ("window", "offscreen", "null")
 

@@ -1,4 +1,4 @@
-"""A glfw window with an OpenGL 3.3 core context, and its input as :mod:`surgsim.render.input` events.
+"""A glfw window with an OpenGL 3.3 core context, and its input as :mod:`surgsim.view.input` events.
 
 glfw is initialised when the first window opens and terminated when the last one closes, so that several viewers
 (or tests) can come and go in one process. Without a display, opening raises :class:`DisplayUnavailable` with what
@@ -11,7 +11,7 @@ import os
 
 import glfw
 
-from surgsim.render.input import FocusChange, InputEvent, Key, MouseButton, MouseMove, Wheel
+from surgsim.view.input import FocusChange, InputEvent, Key, MouseButton, MouseMove, Wheel
 
 
 class DisplayUnavailable(RuntimeError):

@@ -50,7 +50,7 @@ class Retraction:
     """The liver scene with a grasper aimed at the edge; ``go(point, jaw, ticks)`` drives the jaws' tip."""
 
     def __init__(self, make_scene, settled_liver, **options):
-        from surgsim.scripted import aim, opening_roll
+        from surgsim.script import aim, opening_roll
         from surgsim.tissue import TissueSolver
 
         model, top, settled, edge = settled_liver

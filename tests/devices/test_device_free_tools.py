@@ -14,9 +14,9 @@ from surgsim.devices.spacemouse import SpaceMouseDevice
 from surgsim.errors import InputError
 from surgsim.instruments.pose import rotation_from_quaternion
 from surgsim.live import pose_to_free_command
-from surgsim.render.camera import laparoscope_pose
-from surgsim.render.input import Key, MouseMove, Wheel
-from surgsim.trace import FreePoseCommand, InstrumentCommand
+from surgsim.view.camera import laparoscope_pose
+from surgsim.view.input import Key, MouseMove, Wheel
+from surgsim.instrument_command import FreePoseCommand, InstrumentCommand
 
 # The camera looks along +y from y = -0.3 m: image right = +x, image up = +z, toward the viewer = -y.
 CAMERA = laparoscope_pose((0.0, -0.3, 0.05), (0.0, 0.0, 0.05))

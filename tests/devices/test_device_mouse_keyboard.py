@@ -10,8 +10,8 @@ from surgsim.devices import mouse_keyboard
 from surgsim.devices.base import InstrumentLimits, UiAction
 from surgsim.devices.mouse_keyboard import MAPPING, MouseKeyboard, MouseKeyboardGains
 from surgsim.errors import InputError
-from surgsim.render.input import FocusChange, Key, MouseButton, MouseMove, Wheel
-from surgsim.trace import InstrumentCommand
+from surgsim.instrument_command import InstrumentCommand
+from surgsim.view.input import FocusChange, Key, MouseButton, MouseMove, Wheel
 
 GAINS = MouseKeyboardGains(pivot_rad_per_px=0.001, roll_rad_per_px=0.004, insertion_m_per_notch=0.002)
 INSTRUMENTS = ("left_grasper", "right_scissors", "hook")
@@ -150,7 +150,7 @@ def test_camera_mode_turns_drags_and_wheel_into_camera_motion(device):
 
 
 def test_camera_motion_applies_to_a_pose(device):
-    from surgsim.render import camera
+    from surgsim.view import camera
 
     pose = camera.laparoscope_pose([0, 0.3, 0], [0, 0, 0])
     device.handle(press("c") + [Wheel(1)])

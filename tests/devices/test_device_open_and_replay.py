@@ -18,7 +18,8 @@ from surgsim.devices.simulated import SimulatedHaptic
 from surgsim.devices.spacemouse import SpaceMouseDevice
 from surgsim.devices.touch import TouchDevice
 from surgsim.errors import InputError
-from surgsim.trace import CommandRecord, InstrumentCommand, TraceHeader, TraceWriter
+from surgsim.instrument_command import InstrumentCommand
+from surgsim.trace import CommandRecord, TraceHeader, TraceWriter
 
 INSTRUMENTS = ["grasper"]
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from surgsim.errors import InputError
+from surgsim.instrument_command import InstrumentCommand
 from surgsim.instruments import RigidWorld, Trocar, load_spec
-from surgsim.instruments.commands import SLEW_LIMITS, JointTargets, validate_command
-from surgsim.trace import InstrumentCommand
+from surgsim.instruments.commands import SLEW_LIMITS, approach, validate_command
 
 TROCAR = Trocar((0.0, 0.0, 0.2), (0.0, 0.0, 0.0), math.radians(60))
 
@@ -32,12 +32,13 @@ def test_out_of_range_values_are_clamped_and_reported():
     spec = load_spec("grasper")
     targets, clamped = validate_command("g", command(insertion_m=1.0, pivot_yaw_rad=2.0, pivot_pitch_rad=-3.0,
                                                      jaw=1.5), spec, TROCAR)
-    assert targets.insertion == spec.working_length_m
-    assert targets.yaw == pytest.approx(math.radians(60)) and targets.pitch == pytest.approx(-math.radians(60))
+    assert targets.insertion_m == spec.working_length_m
+    assert targets.pivot_yaw_rad == pytest.approx(math.radians(60))
+    assert targets.pivot_pitch_rad == pytest.approx(-math.radians(60))
     assert targets.jaw == 1.0
     assert set(clamped) == {"insertion_m", "pivot_yaw_rad", "pivot_pitch_rad", "jaw"}
     targets, clamped = validate_command("g", command(insertion_m=-0.05), spec, TROCAR)
-    assert targets.insertion == 0.0 and clamped == ("insertion_m",)
+    assert targets.insertion_m == 0.0 and clamped == ("insertion_m",)
     assert validate_command("g", command(), spec, TROCAR)[1] == ()
 
 
@@ -47,14 +48,18 @@ def test_energy_only_on_instruments_that_have_it():
 
 
 def test_targets_move_at_most_the_slew_limits_per_tick():
-    start = JointTargets()
-    goal = JointTargets(yaw=1.0, pitch=-1.0, insertion=0.3, roll=5.0, jaw=1.0)
-    step = start.approach(goal, 1e-3)
-    assert step.yaw == pytest.approx(SLEW_LIMITS["yaw"] * 1e-3)
-    assert step.pitch == pytest.approx(-SLEW_LIMITS["pitch"] * 1e-3)
-    assert step.insertion == pytest.approx(SLEW_LIMITS["insertion"] * 1e-3)
-    close = JointTargets(insertion=0.3 - 1e-6)
-    assert close.approach(goal, 1e-3).insertion == 0.3
+    start = InstrumentCommand()
+    goal = InstrumentCommand(pivot_yaw_rad=1.0, pivot_pitch_rad=-1.0, insertion_m=0.3, roll_rad=5.0, jaw=1.0,
+                             energy=True)
+    step = approach(start, goal, 1e-3)
+    assert step.pivot_yaw_rad == pytest.approx(SLEW_LIMITS["pivot_yaw_rad"] * 1e-3)
+    assert step.pivot_pitch_rad == pytest.approx(-SLEW_LIMITS["pivot_pitch_rad"] * 1e-3)
+    assert step.insertion_m == pytest.approx(SLEW_LIMITS["insertion_m"] * 1e-3)
+    assert step.roll_rad == pytest.approx(SLEW_LIMITS["roll_rad"] * 1e-3)
+    assert step.jaw == pytest.approx(SLEW_LIMITS["jaw"] * 1e-3)
+    assert step.energy  # energy switches at once
+    close = InstrumentCommand(insertion_m=0.3 - 1e-6)
+    assert approach(close, goal, 1e-3).insertion_m == 0.3
 
 
 def test_an_insertion_beyond_the_shaft_stops_the_handle_at_the_trocar():

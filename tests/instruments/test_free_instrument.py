@@ -13,7 +13,7 @@ from surgsim.instruments import FreeInstrument, RigidWorld
 from surgsim.instruments.builder import quaternion_from_matrix
 from surgsim.instruments.pose import (FREE_SLEW_LIMITS, PoseTargets, quaternion_about, quaternion_multiply,
                                       rotation_angle)
-from surgsim.trace import FreePoseCommand, InstrumentCommand
+from surgsim.instrument_command import FreePoseCommand, InstrumentCommand
 
 START = (0.0, 0.0, 0.1)
 AIM = (0.0, 0.02, 0.0)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pybullet
 
+from surgsim.instrument_command import FreePoseCommand, InstrumentCommand
 from surgsim.instruments import RigidWorld
 from surgsim.instruments.world import SHARED_PORT_M
-from surgsim.trace import FreePoseCommand, InstrumentCommand
 
 
 def command(yaw: float, insertion: float) -> InstrumentCommand:

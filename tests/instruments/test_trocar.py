@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
+from surgsim.instrument_command import InstrumentCommand
 from surgsim.instruments import RigidWorld, Trocar
-from surgsim.trace import InstrumentCommand
 
 PIVOT = (0.05, 0.2, 0.1)
 AIM = (-0.02, 0.1, 0.0)

@@ -9,8 +9,8 @@ import pybullet
 import pytest
 
 from surgsim.errors import InputError
+from surgsim.instrument_command import InstrumentCommand
 from surgsim.instruments import RigidWorld
-from surgsim.trace import InstrumentCommand
 
 
 def drive(world, ticks: int, **commands):

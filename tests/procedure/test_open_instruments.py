@@ -79,11 +79,12 @@ def test_validate_exits_2_for_an_open_instrument_without_its_start(write_procedu
 
 
 def test_a_session_drives_records_and_replays_an_open_instrument(write_procedure, tmp_path, taichi_cpu):
+    from surgsim.instrument_command import FreePoseCommand
     from surgsim.instruments import FreeInstrument, Instrument
     from surgsim.instruments.builder import quaternion_from_matrix
     from surgsim.replay import replay_trace
     from surgsim.session import Session
-    from surgsim.trace import FreePoseCommand, read_trace
+    from surgsim.trace import read_trace
 
     path = write_procedure([(TROCAR_SCISSORS, OPEN_SCISSORS), MIDDLE_WITH_NODES])
     trace_path = tmp_path / "open.jsonl"
@@ -105,10 +106,11 @@ def test_a_session_drives_records_and_replays_an_open_instrument(write_procedure
 
 def test_the_live_loop_drives_an_open_instrument_with_a_haptic_stylus(write_procedure, tmp_path, taichi_cpu):
     from surgsim.devices.simulated import SimulatedHaptic
+    from surgsim.instrument_command import FreePoseCommand
     from surgsim.live import LiveLoop
     from surgsim.render.viewer import NullViewer
     from surgsim.session import Session
-    from surgsim.trace import FreePoseCommand, read_trace
+    from surgsim.trace import read_trace
 
     path = write_procedure([(TROCAR_SCISSORS, OPEN_SCISSORS), MIDDLE_WITH_NODES])
     session = Session(path, arch=taichi_cpu, trace_path=tmp_path / "haptic.jsonl")
@@ -125,7 +127,7 @@ def test_the_live_loop_drives_an_open_instrument_with_a_haptic_stylus(write_proc
 
 
 def test_a_script_moves_an_open_instrument_tip_along_a_line(write_procedure, taichi_cpu):
-    from surgsim.scripted import FreeArm, run_script
+    from surgsim.script import FreeArm, run_script
     from surgsim.session import Session
 
     path = write_procedure([(TROCAR_SCISSORS, OPEN_SCISSORS), MIDDLE_WITH_NODES])

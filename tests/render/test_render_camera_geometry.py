@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from surgsim.render import camera
-from surgsim.render.frame import CameraPose
 from surgsim.render.geometry import capsule_meshes, vertex_normals
+from surgsim.view import camera
+from surgsim.view.camera import CameraPose
 
 PORT = np.array([0.0, 0.268, 0.060])
 LOOK_AT = np.array([0.064, 0.225, 0.120])

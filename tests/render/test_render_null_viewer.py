@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from surgsim.errors import InputError
-from surgsim.render import camera
 from surgsim.render.frame import FrameData, InstrumentFrame, TissueFrame
-from surgsim.render.input import Key, MouseMove
 from surgsim.render.viewer import NullViewer, Viewer, make_viewer
+from surgsim.view import camera
+from surgsim.view.input import Key, MouseMove
 
 
 def test_the_null_viewer_runs_the_session_loop_headless(liver_scene, liver_model, tmp_path):

@@ -8,7 +8,6 @@ from PIL import Image
 from render_helpers import covered, covered_fraction
 from scipy.spatial import ConvexHull
 
-from surgsim.render import camera
 from surgsim.render.frame import (
     Capsule,
     FrameData,
@@ -19,6 +18,7 @@ from surgsim.render.frame import (
     TissueFrame,
     TissueMesh,
 )
+from surgsim.view import camera
 
 WIDTH, HEIGHT = 320, 240
 pytestmark = pytest.mark.usefixtures("virtual_display")

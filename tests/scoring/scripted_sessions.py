@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from surgsim.events import Event
+from surgsim.instrument_command import InstrumentCommand
 from surgsim.procedure import load_procedure
-from surgsim.trace import InstrumentCommand, InstrumentSample, TraceHeader, TraceWriter
+from surgsim.trace import InstrumentSample, TraceHeader, TraceWriter
 
 DT_S = 0.001
 SAMPLE_EVERY_TICKS = 100  # 0.1 s between samples

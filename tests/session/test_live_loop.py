@@ -9,11 +9,12 @@ import pytest
 
 from surgsim.cli import main
 from surgsim.devices.replay import ReplayDevice
+from surgsim.instrument_command import InstrumentCommand
 from surgsim.live import LiveLoop
 from surgsim.render.viewer import NullViewer
 from surgsim.scoring import score_session
 from surgsim.session import Session
-from surgsim.trace import CommandRecord, InstrumentCommand, read_trace
+from surgsim.trace import CommandRecord, read_trace
 
 PROCEDURE = "procedures/pattern_cutting.yaml"
 TICKS = 250

@@ -8,12 +8,13 @@ import pytest
 
 from surgsim.devices.replay import ReplayDevice
 from surgsim.errors import InputError
+from surgsim.instrument_command import InstrumentCommand
 from surgsim.live import LiveLoop
 from surgsim.render.viewer import NullViewer
 from surgsim.replay import replay_trace
 from surgsim.resolution import choose_resolution, parse_resolution
 from surgsim.session import Session
-from surgsim.trace import CommandRecord, InstrumentCommand, read_trace
+from surgsim.trace import CommandRecord, read_trace
 
 PROCEDURE = "procedures/pattern_cutting.yaml"
 

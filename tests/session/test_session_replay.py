@@ -6,11 +6,12 @@ import shutil
 
 from surgsim.cli import main
 from surgsim.devices.replay import ReplayDevice
+from surgsim.instrument_command import InstrumentCommand
 from surgsim.live import LiveLoop
 from surgsim.render.viewer import NullViewer
 from surgsim.replay import replay_trace
 from surgsim.session import Session
-from surgsim.trace import CommandRecord, InstrumentCommand
+from surgsim.trace import CommandRecord
 
 PROCEDURE = "procedures/pattern_cutting.yaml"
 TICKS = 700

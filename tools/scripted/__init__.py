@@ -1,1 +1,2 @@
-"""Per-procedure expert and novice scripts for tools/make_traces.py (see surgsim.scripted for the controller)."""
+"""Per-procedure expert and novice scripts for tools/make_traces.py, built on :mod:`surgsim.script` (the package's
+scripting library)."""

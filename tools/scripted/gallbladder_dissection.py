@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from surgsim.scripted import aim, opening_roll
+from surgsim.script import held_displacement_mm, jaw_roll, region_target
 
 GRASPER, CLIPPER, SCISSORS = "left_grasper", "right_clip_applier", "right_scissors"
 BODY = "gallbladder_body"
@@ -37,24 +37,16 @@ def neck_axis(ctl) -> np.ndarray:
 
 
 def retracted_mm(ctl) -> float:
-    held = ctl.grasped(GRASPER)
-    held = held[np.isin(held, ctl.session.scene.regions[BODY].nodes)]
-    if not len(held):
-        return 0.0
-    rest = ctl.session.scene.model.positions
-    return float((ctl.positions()[held].mean(axis=0) - rest[held].mean(axis=0)) @ RIGHT) * 1e3
+    """How far the held part of the gallbladder's body has moved laterally from rest [mm]."""
+    return held_displacement_mm(ctl, GRASPER, RIGHT, region=BODY)
 
 
 def retract(ctl, *, distance_mm: float, speed: float):
     """Grasp the body (jaws opening across the shaft, horizontally) and pull it laterally to ``distance_mm``."""
     arm = ctl.arms[GRASPER]
-    scene = ctl.session.scene
-    nodes = np.intersect1d(scene.regions[BODY].nodes, np.unique(scene.model.surface_triangles))
-    positions = ctl.positions()
-    target = positions[nodes[np.argmin(np.linalg.norm(positions[nodes] - arm.trocar.pivot, axis=1))]]
-    shaft = (target - arm.trocar.pivot) / np.linalg.norm(target - arm.trocar.pivot)
-    yaw, pitch, _ = aim(arm.trocar, target)
-    roll = opening_roll(arm.trocar, yaw, pitch, np.cross(shaft, [0.0, 0.0, 1.0]))
+    target = region_target(ctl, GRASPER, BODY)
+    shaft = (target - arm.pivot) / np.linalg.norm(target - arm.pivot)
+    roll = jaw_roll(ctl, GRASPER, target, np.cross(shaft, [0.0, 0.0, 1.0]))
     yield from ctl.move(GRASPER, target - 0.012 * shaft, speed=0.06, roll=roll)
     yield from ctl.move(GRASPER, target + 0.006 * shaft, speed=0.02)
     yield from ctl.close(GRASPER, seconds=0.12, settle_s=0.03)
@@ -70,7 +62,7 @@ def retract(ctl, *, distance_mm: float, speed: float):
 
 def surface_point(ctl, name: str, point: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(where the line from instrument ``name``'s port to ``point`` enters the tissue now, the shaft direction)."""
-    pivot = ctl.arms[name].trocar.pivot
+    pivot = ctl.arms[name].pivot
     shaft = (point - pivot) / np.linalg.norm(point - pivot)
     entry = ctl.surface_along(name, point)
     return (point - LANDMARK_DEPTH_M * shaft if entry is None else entry), shaft
@@ -83,11 +75,10 @@ def clip_at(ctl, landmark: str, *, offset_m: float = 0.0, speed: float = 0.04, v
     arm = ctl.arms[CLIPPER]
     axis = neck_axis(ctl)
     surface, shaft = surface_point(ctl, CLIPPER, ctl.landmark(landmark) + offset_m * axis)
-    yaw, pitch, _ = aim(arm.trocar, surface)
-    roll = opening_roll(arm.trocar, yaw, pitch, np.cross(shaft, axis), near=arm.roll)
+    roll = jaw_roll(ctl, CLIPPER, surface, np.cross(shaft, axis))
     if via is not None:  # out along the shaft, across, in to the point and back, across to the clip site
         via = via()
-        towards = (via - arm.trocar.pivot) / np.linalg.norm(via - arm.trocar.pivot)
+        towards = (via - arm.pivot) / np.linalg.norm(via - arm.pivot)
         yield from ctl.move(CLIPPER, arm.point - 0.025 * arm.direction, speed=speed)
         yield from ctl.move(CLIPPER, via - 0.025 * towards, speed=speed, roll=roll, jaw=1.0)  # closed, in free space
         yield from ctl.move(CLIPPER, via, speed=0.02)
@@ -130,7 +121,7 @@ def approach_scissors(ctl):
 
 def withdraw(ctl, name: str, *, speed: float = 0.1):
     arm = ctl.arms[name]
-    yield from ctl.move(name, arm.trocar.pivot + 0.02 * arm.direction, speed=speed)
+    yield from ctl.move(name, arm.pivot + 0.02 * arm.direction, speed=speed)
 
 
 def dissect(ctl, *, clip_via=None):
@@ -156,11 +147,11 @@ def novice(ctl):
 
     def brush():
         # the zone moves with the tissue around it: where it is now
-        zone = ctl.session.scene.regions["cystic_artery"].geometry.placed(ctl.positions())
+        zone = ctl.region_shape("cystic_artery")
         start, end = np.asarray(zone.start), np.asarray(zone.end)
         axis = (end - start) / np.linalg.norm(end - start)
         point = start + (end - start) / 3.0
-        towards_port = ctl.arms[CLIPPER].trocar.pivot - point
+        towards_port = ctl.arms[CLIPPER].pivot - point
         towards_port -= (towards_port @ axis) * axis
         return point + 0.0025 * towards_port / np.linalg.norm(towards_port)
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from surgsim.script import held_displacement_mm, jaw_roll, region_surface_nodes
+
 GRASPER = "right_grasper"
 REGION = "liver_inferior_edge"
 UP = np.array([0.0, 0.0, 1.0])  # cranial
@@ -23,32 +25,23 @@ NOVICE_FAILURE = "goals completed"
 
 def edge_point(ctl) -> np.ndarray:
     """The settled position of the region's most anterior-inferior surface node."""
-    scene = ctl.session.scene
-    nodes = np.intersect1d(scene.regions[REGION].nodes, np.unique(scene.model.surface_triangles))
+    nodes = region_surface_nodes(ctl, REGION)
     positions = ctl.positions()
     return positions[nodes[np.argmin(positions[nodes, 2] - positions[nodes, 1])]]
 
 
 def lift_mm(ctl) -> float:
     """How far the grasped nodes' centroid is above its rest position [mm] (0 when nothing is held)."""
-    held = ctl.grasped(GRASPER)
-    if not len(held):
-        return 0.0
-    rest = ctl.session.scene.model.positions
-    return float((ctl.positions()[held].mean(axis=0) - rest[held].mean(axis=0)) @ UP) * 1e3
+    return held_displacement_mm(ctl, GRASPER, UP)
 
 
 def grasp_edge(ctl, *, approach_speed: float):
     """Open jaws (opening horizontally, across the edge) to the edge along the shaft, a bite past it, close."""
     arm = ctl.arms[GRASPER]
     edge = edge_point(ctl)
-    shaft = edge - arm.trocar.pivot
+    shaft = edge - arm.pivot
     shaft /= np.linalg.norm(shaft)
-    across = np.cross(shaft, UP)
-    from surgsim.scripted import aim, opening_roll
-
-    yaw, pitch, _ = aim(arm.trocar, edge)
-    roll = opening_roll(arm.trocar, yaw, pitch, across)
+    roll = jaw_roll(ctl, GRASPER, edge, np.cross(shaft, UP))
     yield from ctl.move(GRASPER, edge - 0.012 * shaft, speed=approach_speed, roll=roll)
     yield from ctl.move(GRASPER, edge + BITE_M * shaft, speed=0.02)
     yield from ctl.close(GRASPER, seconds=0.12, settle_s=0.03)

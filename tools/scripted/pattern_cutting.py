@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from surgsim.procedure.region_geometry import embed_point
+from surgsim.script import embedded_points, jaw_roll, segment_distance
 
 GRASPER, SCISSORS = "left_grasper", "right_scissors"
 STROKE_SPACING_M = 0.0034  # along the circle, between stroke centres
@@ -29,35 +29,26 @@ NOVICE_FAILURE = "goals completed"
 
 def circle(ctl):
     """(centre [m], radius [m], unit normal) of the cut goal's circle."""
-    line = ctl.session.spec.steps[-1].goal.line
+    line = ctl.procedure.steps[-1].goal.line
     normal = np.asarray(line.normal, dtype=np.float64)
     return np.asarray(line.center_mm) * 1e-3, line.radius_mm * 1e-3, normal / np.linalg.norm(normal)
-
-
-def embedded(ctl, points_m):
-    """Embeddings of rest points in the sheet, to follow them as it moves."""
-    model = ctl.session.scene.model
-    return [embed_point(p, model.positions, model.tets, np.arange(model.node_count)) for p in points_m]
 
 
 def hold_gauze(ctl):
     """Grasp the sheet at the centre of the circle (jaws opening across the shaft, horizontally). The sheet settles
     for a while after the session starts, so the grasp point is found again just before the bite."""
-    from surgsim.scripted import aim, opening_roll
-
     arm = ctl.arms[GRASPER]
     centre, radius, normal = circle(ctl)
-    (mark,) = embedded(ctl, [centre])
+    (mark,) = embedded_points(ctl, [centre])
 
     def entry_point():
         target = mark.position(ctl.positions())
         entry = ctl.surface_along(GRASPER, target)
         entry = target if entry is None else entry
-        return entry, (entry - arm.trocar.pivot) / np.linalg.norm(entry - arm.trocar.pivot)
+        return entry, (entry - arm.pivot) / np.linalg.norm(entry - arm.pivot)
 
     entry, shaft = entry_point()
-    yaw, pitch, _ = aim(arm.trocar, entry)
-    roll = opening_roll(arm.trocar, yaw, pitch, np.cross(shaft, normal))
+    roll = jaw_roll(ctl, GRASPER, entry, np.cross(shaft, normal))
     yield from ctl.move(GRASPER, entry - 0.015 * shaft, speed=0.2, roll=roll)
     entry, shaft = entry_point()
     yield from ctl.move(GRASPER, entry + GRASP_BITE_M * shaft, speed=0.03)
@@ -76,7 +67,7 @@ def stroke_sites(ctl, *, radius_offset_m: float = 0.0) -> list:
     first = np.cross(normal, [1.0, 0.0, 0.0] if abs(normal[0]) < 0.9 else [0.0, 1.0, 0.0])
     first /= np.linalg.norm(first)
     second = np.cross(normal, first)
-    pivot = ctl.arms[SCISSORS].trocar.pivot
+    pivot = ctl.arms[SCISSORS].pivot
     start = math.atan2(float((pivot - centre) @ second), float((pivot - centre) @ first))
     count = math.ceil(2.0 * math.pi * radius / STROKE_SPACING_M)
     steps = 2.0 * math.pi * np.arange(count) / count
@@ -87,7 +78,7 @@ def stroke_sites(ctl, *, radius_offset_m: float = 0.0) -> list:
     def rest(a):
         return centre + (radius + OUTSIDE_M) * (np.cos(a)[:, None] * first + np.sin(a)[:, None] * second)
 
-    sites, ahead, behind = (embedded(ctl, rest(angles + shift)) for shift in (0.0, delta, -delta))
+    sites, ahead, behind = (embedded_points(ctl, rest(angles + shift)) for shift in (0.0, delta, -delta))
     inward = -(np.cos(angles)[:, None] * first + np.sin(angles)[:, None] * second)
     return list(zip(inward, sites, ahead, behind))
 
@@ -109,23 +100,14 @@ def clear_of_grasper(ctl, site) -> bool:
     :data:`SHAFT_CLEARANCE_M` apart within the body)."""
     inward, point, _, _ = site
     target = point.position(ctl.positions()) + OUTSIDE_M * inward
-    pivot = ctl.arms[SCISSORS].trocar.pivot
+    pivot = ctl.arms[SCISSORS].pivot
     shaft = (pivot - target) / np.linalg.norm(pivot - target)
-    grasper = ctl.session.world.instruments[GRASPER]
-    tip, pivot_g = grasper.tip_position(), ctl.arms[GRASPER].trocar.pivot
+    tip, pivot_g = ctl.tip(GRASPER), ctl.arms[GRASPER].pivot
     if segment_distance(target - 0.005 * shaft, pivot, tip, pivot_g) < SHAFT_CLEARANCE_M:
         return False
     # and nothing (the disc, lifted where the grasper holds it) in front of the site
     entry = ctl.surface_along(SCISSORS, target)
     return entry is None or float(np.linalg.norm(entry - target)) < 0.004
-
-
-def segment_distance(p0, p1, q0, q1) -> float:
-    """The smallest distance between segments p0-p1 and q0-q1 [m] (sampled finely enough for shafts)."""
-    from surgsim.procedure.region_geometry import segment_point_distances
-
-    samples = p0 + np.linspace(0.0, 1.0, 400)[:, None] * (p1 - p0)
-    return float(segment_point_distances(np.asarray(q0), np.asarray(q1), samples).min())
 
 
 def cut_circle(ctl, *, fraction: float = 1.0):
@@ -158,7 +140,7 @@ def approach(ctl):
     """The scissors from their port to above the first cut site."""
     centre, radius, _ = circle(ctl)
     arm = ctl.arms[SCISSORS]
-    towards = arm.trocar.pivot - centre
+    towards = arm.pivot - centre
     towards[2] = 0.0
     above = centre + radius * towards / np.linalg.norm(towards) + np.array([0.0, 0.0, 0.02])
     yield from ctl.move(SCISSORS, above, speed=0.2)

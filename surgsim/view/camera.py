@@ -1,4 +1,4 @@
-"""Laparoscope camera maths on :class:`~surgsim.render.frame.CameraPose` (numpy only, no OpenGL).
+"""The laparoscope's pose (:class:`CameraPose`) and its maths (numpy only, no OpenGL).
 
 Matrices are 4×4 float64 in the usual column-vector convention (``clip = P @ V @ [x, y, z, 1]``); OpenGL receives
 them transposed. The helpers return new poses (poses are immutable):
@@ -12,15 +12,36 @@ them transposed. The helpers return new poses (poses are immutable):
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from surgsim.render.frame import CameraPose
+Vec3 = tuple[float, float, float]
 
 MIN_DISTANCE_M = 0.001
 # Orbiting stops this far from straight up/down along ``up``: there the horizon is undefined and the view would flip.
 POLE_MARGIN_RAD = math.radians(5.0)
+
+
+@dataclass(frozen=True)
+class CameraPose:
+    """The laparoscope.
+
+    The shaft runs from ``eye_m`` (the lens, [m]) toward ``target_m`` [m]. A straight scope
+    (``scope_angle_deg`` = 0) looks along the shaft; an angled one looks ``scope_angle_deg`` off it, toward ``up``
+    when ``scope_roll_rad`` is 0 (turning the light post rotates the view about the shaft). ``fov_deg`` is the
+    vertical field of view; ``near_m``/``far_m`` the depth range drawn. The functions below are its maths.
+    """
+
+    eye_m: Vec3
+    target_m: Vec3
+    up: Vec3 = (0.0, 0.0, 1.0)
+    fov_deg: float = 70.0
+    scope_angle_deg: float = 0.0
+    scope_roll_rad: float = 0.0
+    near_m: float = 0.005
+    far_m: float = 2.0
+
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:

@@ -1,5 +1,7 @@
 """Scripted controllers: instruments driven by a program instead of a hand, for expert and novice reference traces
-(``tools/make_traces.py``), tests and benchmarks.
+(``tools/make_traces.py``), tests and benchmarks. Import it as :mod:`surgsim.script`, which adds motions aimed at
+the procedure's regions, landmarks and goals; it lives here with the other command sources (a script is a device
+that computes its commands).
 
 A script is a generator function ``script(ctl)`` that takes a :class:`Controller` and yields once per physics tick;
 :func:`run_script` ticks the session after every yield with the commands the script has set. Motions are generators
@@ -41,8 +43,8 @@ from typing import Callable, Iterator
 import numpy as np
 
 from surgsim.errors import InputError
+from surgsim.instrument_command import FreePoseCommand, InstrumentCommand
 from surgsim.instruments.builder import quaternion_from_matrix
-from surgsim.trace import FreePoseCommand, InstrumentCommand
 
 Motion = Iterator[None]
 MIN_JERK_PEAK = 1.875  # peak speed of a minimum-jerk move / its mean speed
@@ -135,6 +137,11 @@ class Arm:
     def direction(self) -> np.ndarray:
         """The commanded shaft direction (unit, toward the tip)."""
         return self.trocar.shaft_direction(self.yaw, self.pitch)
+
+    @property
+    def pivot(self) -> np.ndarray:
+        """The trocar's pivot, where the shaft crosses the body wall [m]."""
+        return self.trocar.pivot
 
     def set_point(self, target_m) -> None:
         self.yaw, self.pitch, self.insertion = aim(self.trocar, target_m)
@@ -246,8 +253,47 @@ class Controller:
         return trocar
 
     def landmark(self, name: str) -> np.ndarray:
-        """Where the scene's landmark ``name`` is now [m] (it follows the tissue)."""
-        return self.session.scene.landmarks[name].position_m(self.positions())
+        """Where the scene's landmark ``name`` is now [m] (it follows the tissue); an unknown name raises InputError
+        naming the landmarks there are."""
+        landmarks = self.session.scene.landmarks
+        if name not in landmarks:
+            known = ", ".join(sorted(landmarks)) or "none"
+            raise InputError(f"landmark '{name}'", f"is not a landmark of this procedure's scene; its landmarks: {known}.")
+        return landmarks[name].position_m(self.positions())
+
+    # -- what the script may read of the procedure and its scene (fixed for the session) ---------------------------
+    @property
+    def procedure(self):
+        """The procedure being run, as checked (:class:`surgsim.procedure.schema.Procedure`: steps, goals,
+        instruments)."""
+        return self.session.spec
+
+    def rest_positions(self) -> np.ndarray:
+        """Tissue node positions at rest, as meshed before settling [N, 3] [m] (read-only: the model's own)."""
+        return self.session.scene.model.positions
+
+    def rest_surface_nodes(self) -> np.ndarray:
+        """The ids of the nodes on the tissue's surface as meshed (before any cut), sorted."""
+        return np.unique(self.session.scene.model.surface_triangles)
+
+    def tets(self) -> np.ndarray:
+        """The tissue's tetrahedra [T, 4] (node ids)."""
+        return self.session.scene.model.tets
+
+    def region_nodes(self, region: str) -> np.ndarray:
+        """The ids of the nodes of the scene's region ``region``; an unknown name raises InputError naming the
+        regions there are."""
+        regions = self.session.scene.regions
+        if region not in regions:
+            known = ", ".join(sorted(regions))
+            raise InputError(f"region '{region}'", f"is not a region of this procedure's scene; its regions: {known}.")
+        return np.asarray(regions[region].nodes)
+
+    def region_shape(self, region: str):
+        """The shape of region ``region`` where the tissue is now (a ball, a tube, a surface: see
+        :mod:`surgsim.procedure.region_geometry`); it follows the tissue as landmarks do."""
+        self.region_nodes(region)  # the name check
+        return self.session.scene.regions[region].geometry.placed(self.positions())
 
     # -- motions (generators: each yield is one tick) --------------------------------------------------------------
     def ticks(self, seconds: float) -> int:
