@@ -43,7 +43,9 @@ METRIC_DEFINITIONS = {
     "tissue_damage": "damage episodes: tears, cuts and burns off target, over-retractions, over-indentations",
     "tears": "tear episodes (tears of one region less than 0.25 s apart are one episode)",
     "torn_springs": "tissue springs broken by over-stretching",
+    "torn_area_mm2": "tissue surface opened by tears, at rest (each broken spring's dual facet, on the tear's plane)",
     "cuts_off_target": "episodes of cutting away from the cut line's tolerance or outside a cut step",
+    "cut_off_target_area_mm2": "tissue surface opened by cuts (scissors or cautery) off target, likewise",
     "burns_off_target": "episodes of cautery outside the step's target region",
     "over_retractions": "times a retracted region was pulled beyond its goal's max_distance_mm",
     "max_retraction_over_mm": "how far the worst over-retraction went beyond max_distance_mm",
@@ -82,7 +84,9 @@ class WindowMetrics:
     tissue_damage: int
     tears: int
     torn_springs: int
+    torn_area_mm2: float | None
     cuts_off_target: int
+    cut_off_target_area_mm2: float | None
     burns_off_target: int
     over_retractions: int
     max_retraction_over_mm: float | None
@@ -227,7 +231,9 @@ _SESSION_ROWS = (
     ("tissue_damage", "tissue damage episodes", "", 0),
     ("tears", "  tear episodes", "", 0),
     ("torn_springs", "  torn springs", "", 0),
+    ("torn_area_mm2", "  torn surface", "mm²", 1),
     ("cuts_off_target", "  cuts off target", "", 0),
+    ("cut_off_target_area_mm2", "  surface cut off target", "mm²", 1),
     ("burns_off_target", "  burns off target", "", 0),
     ("over_retractions", "  over-retractions", "", 0),
     ("max_retraction_over_mm", "  worst, beyond the maximum", "mm", 1),
