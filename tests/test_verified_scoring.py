@@ -284,3 +284,21 @@ def test_every_procedure_key_is_physics_rubric_or_presentation():
 
     parts = identity.PHYSICS_KEYS + identity.RUBRIC_KEYS + identity.PRESENTATION_KEYS
     assert sorted(parts) == sorted(Procedure.model_fields) and len(set(parts)) == len(parts)
+
+
+def test_a_metric_surgsim_learnt_later_leaves_the_rubric_hash_alone_until_a_rubric_uses_it():
+    """Adding torn_area_mm2 to surgsim did not make the sessions recorded before it 'rescored'; a rubric that
+    weighs it is another rubric."""
+    from surgsim.procedure.identity import LATER_RUBRIC_METRICS
+    from surgsim.procedure.schema import Procedure
+
+    spec = load_procedure(ROOT / "procedures" / "pattern_cutting.yaml").spec
+    recorded = read_trace(ROOT / "procedures" / "traces" / "pattern_cutting.expert.jsonl").header
+    assert ProcedureIdentity.of(spec).rubric_sha256 == recorded.procedure_rubric_sha256
+    data = spec.model_dump(mode="json")
+    for metric in LATER_RUBRIC_METRICS:
+        data["rubric"]["metrics"][metric] = {"weight": 1, "expert": 0, "zero_at": 50}
+        weighed = ProcedureIdentity.of(Procedure.model_validate(data))
+        assert weighed.rubric_sha256 != recorded.procedure_rubric_sha256
+        assert weighed.physics_sha256 == recorded.procedure_physics_sha256
+        del data["rubric"]["metrics"][metric]
