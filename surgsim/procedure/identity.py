@@ -56,8 +56,16 @@ class ProcedureIdentity:
     rubric_sha256: str
 
     @classmethod
-    def of(cls, procedure: Procedure) -> "ProcedureIdentity":
+    def of(cls, procedure: Procedure, asset_digests: dict[str, str] | None = None) -> "ProcedureIdentity":
+        """The identity of ``procedure``. ``asset_digests`` (asset path as written → the file's sha256) hashes the
+        scene's organ and rigid-body files by their content instead of their paths, which a copy of the procedure
+        in another folder writes differently (what :mod:`surgsim.scoring.inputs` compares copies by)."""
         data = procedure.model_dump(mode="json")
+        for group in ("organs", "rigid") if asset_digests is not None else ():
+            for body in data["scene"][group]:
+                written = body["source"].get("path")
+                if written in asset_digests:
+                    body["source"]["path"] = f"sha256:{asset_digests[written]}"
         steps_physics, steps_scoring = [], []
         for step in data["steps"]:
             goal = {key: value for key, value in step["goal"].items() if key not in SCORING_ONLY_GOAL_FIELDS}

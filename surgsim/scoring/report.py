@@ -3,10 +3,11 @@
 The JSON is byte-identical for the same trace, procedure and surgsim version, on any machine: keys sorted, no
 timestamps or machine-specific paths (the procedure's path as the header or the command line wrote it), written
 atomically, and every float rounded to :data:`DECIMALS` = 4 places in its unit: 0.1 mN, 0.1 µm (millimetre
-metrics), 0.1 ms, 0.0001 of a score point. That is far below what any metric can tell apart, and far above the
+metrics), 0.0001 mm² (areas), 0.1 ms, 0.0001 of a score point or of a ratio. That is far below what any metric can tell apart, and far above the
 last-bit differences between machines' JIT-compiled float code (~1e-12, :mod:`surgsim.reproduction`): a value lands
 on the other side of a rounding boundary with a chance of about 1e-8, so a verified score's JSON is the same
-wherever it is computed.
+wherever it is computed. ``tests/scoring/test_score_precision.py`` checks it on the shipped traces, their outcomes
+moved by ±1e-12 of each value as another CPU's re-simulation would.
 """
 
 from __future__ import annotations
@@ -137,6 +138,7 @@ class ProcedureInfo:
     rubric_sha256: str
     recorded_rubric_sha256: str | None
     rescored: bool
+    in_library: bool | None = None  # one of the library's procedures (procedures/); None: not known
 
 
 @dataclass(frozen=True)
@@ -294,6 +296,9 @@ def render(report: ScoreReport, console: Console) -> None:
     if info.rescored:
         recorded = f" (recorded with rubric {info.recorded_rubric_sha256[:12]}…)" if info.recorded_rubric_sha256 else ""
         console.print(f"[yellow]Rescored against the procedure's current rubric{recorded}.[/yellow]", highlight=False)
+    if info.in_library is False:
+        console.print(f"[yellow]The procedure {info.path} is not one of the library's (procedures/): this is a score "
+                      f"under its rubric, not under a shipped procedure's.[/yellow]", highlight=False)
     if report.verified:
         console.print("Verified: the trainee's commands were re-simulated; they reproduce the recording, and the "
                       "re-simulated outcome was scored.")

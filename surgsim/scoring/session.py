@@ -114,6 +114,7 @@ def score_session(
             recorded_rubric_sha256=recorded_rubric,
             rescored=source.rescored if source is not None else (
                 recorded_rubric is not None and recorded_rubric != identity.rubric_sha256),
+            in_library=source.in_library if source is not None else None,
         ),
         verified=verified,
         recorded_with=trace.header.surgsim_version,

@@ -43,6 +43,7 @@ def test_every_procedure_ships_both_traces():
 
 def _check_expert(code: int, report: dict) -> None:
     assert code == 0 and report["passed"], report["failures"]
+    assert report["procedure"]["in_library"] is True
     assert not report["truncated"]
 
 
