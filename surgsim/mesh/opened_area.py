@@ -28,7 +28,7 @@ def spring_dual_vectors(model: TissueModel) -> np.ndarray:
     positions, tets = model.positions, model.tets
     spring_ids = tet_spring_ids(model)
     centroids = positions[tets].mean(axis=1)
-    vectors = np.zeros((model.spring_count, 3))
+    ids, pieces = [], []
     for edge, (a, b) in enumerate(_TET_EDGES):
         start, end = positions[tets[:, a]], positions[tets[:, b]]
         midpoint = 0.5 * (start + end)
@@ -40,8 +40,11 @@ def spring_dual_vectors(model: TissueModel) -> np.ndarray:
             along = np.einsum("ij,ij->i", triangle, end - start)
             facet += np.where(along[:, None] < 0.0, -triangle, triangle)
         forward = tets[:, a] == model.springs[spring_ids[:, edge], 0]
-        np.add.at(vectors, spring_ids[:, edge], np.where(forward[:, None], facet, -facet))
-    return vectors
+        ids.append(spring_ids[:, edge])
+        pieces.append(np.where(forward[:, None], facet, -facet))
+    ids, pieces = np.concatenate(ids), np.concatenate(pieces)
+    return np.column_stack([np.bincount(ids, weights=pieces[:, axis], minlength=model.spring_count)
+                            for axis in range(3)])
 
 
 def opened_area_m2(dual_vectors: np.ndarray) -> float:
