@@ -238,6 +238,18 @@ class RubricDerivation:
         }
 
 
+def _shown_path(path) -> str:
+    """``path`` relative to the working folder when it lies inside it (a derivation kept in a repository names no
+    machine's folders), else as it is."""
+    from pathlib import Path
+
+    path = Path(path)
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def _group_provenance(sessions: Sequence[ScoredSession]) -> dict:
     times = sorted(session.session_time for session in sessions)
     return {
@@ -275,5 +287,5 @@ def derive_rubric(procedure, experts: Sequence[ScoredSession], novices: Sequence
                                            lower_is_better=False)
         if pass_mark is not None:
             thresholds["min_score"] = _r(min(100.0, max(0.0, pass_mark.threshold)))
-    return RubricDerivation(procedure.spec.name, str(procedure.path), procedure.sha256, statistic, derived,
+    return RubricDerivation(procedure.spec.name, _shown_path(procedure.path), procedure.sha256, statistic, derived,
                             thresholds, pass_mark, tuple(experts), tuple(novices))

@@ -20,6 +20,7 @@ input), so a trace's commands replayed on the same backend reproduce its events 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import math
@@ -34,6 +35,7 @@ from surgsim.errors import InputError
 from surgsim.events import Event
 from surgsim.fileio import OutputError, output_problem
 from surgsim.instrument_command import Command
+from surgsim.mesh.opened_area import OpenedAreas
 from surgsim.procedure import load_procedure
 from surgsim.procedure.identity import ProcedureIdentity
 from surgsim.procedure.runtime import ProcedureRuntime
@@ -41,6 +43,9 @@ from surgsim.procedure.scene_builder import TISSUE_MESH_NAME, build_scene
 from surgsim.procedure.tick_view import InstrumentView, TickView
 from surgsim.scoring.tick_forces import TickForceRecorder
 from surgsim.trace import EndReason, TraceHeader, TraceWriter
+
+# Events that divide tissue; each gets the surface it opened (detail["area_mm2"], surgsim.mesh.opened_area).
+DIVIDING_EVENT_KINDS = ("tear", "cut")
 
 # Samples every 10 ticks = 100 Hz at the 1 kHz haptic rate: path length and forces at a resolution finer than a
 # trainee's motion, at a tenth of the trace size.
@@ -66,6 +71,8 @@ class Session:
     (hold commands for a while) and the read-only :attr:`node_positions`, :attr:`instrument_tips`,
     :attr:`instrument_forces`, :attr:`events`, :attr:`current_step`, :attr:`goal_progress` and :attr:`time_s`.
     """
+
+    _opened_areas: OpenedAreas | None = None  # made at the first tick, from the tissue as it starts
 
     def __init__(
         self,
@@ -181,8 +188,10 @@ class Session:
             for name in sorted(commands):
                 self._trace.write_command(self.coupler.tick, name, commands[name])
         tissue_tick = self.coupler.tissue_tick_next
+        if self._opened_areas is None:
+            self._opened_areas = OpenedAreas(self.coupler.model, self.coupler.topology.spring_active)
         self.coupler.step(commands)
-        events = self.coupler.drain_events()
+        events = self._with_opened_areas(self.coupler.drain_events())
         if tissue_tick:
             # Goals and zones at the tissue's rate: between its steps nothing they read of the tissue changes.
             events += self.runtime.update(self._tick_view(events))
@@ -193,6 +202,23 @@ class Session:
                 self._trace.write_event(event)
             if self.coupler.tick % SAMPLE_EVERY_TICKS == 0:
                 self._trace.write_sample(self.coupler.tick, self._tick_forces.attach(self.coupler.sample()))
+        return events
+
+    def _with_opened_areas(self, events: list[Event]) -> list[Event]:
+        """``events`` with each tear and cut given the tissue surface it opened, in mm² of rest geometry
+        (``detail["area_mm2"]``), from the springs this tick removed. When several such events share a tick (rare:
+        a cut and a tear at once), the tick's area is shared among them in proportion to their springs."""
+        dividing = [index for index, event in enumerate(events) if event.kind in DIVIDING_EVENT_KINDS]
+        if not dividing:
+            return events
+        area_m2, broken = self._opened_areas.opened(self.coupler.topology.spring_active)
+        springs = [max(int(events[index].detail.get("springs", 1)), 0) for index in dividing]
+        total = sum(springs) or len(springs)
+        events = list(events)
+        for index, count in zip(dividing, springs):
+            share = (count if sum(springs) else 1) / total
+            detail = {**events[index].detail, "area_mm2": 1e6 * area_m2 * share if broken else 0.0}
+            events[index] = dataclasses.replace(events[index], detail=detail)
         return events
 
     def _tick_view(self, events: list[Event]) -> TickView:

@@ -97,7 +97,7 @@ def test_the_session_has_what_the_forgeries_need(recorded):
 def test_a_genuine_trace_is_verified_and_scored_from_the_resimulation(recorded, tmp_path, capsys):
     out = tmp_path / "score.json"
     code, printed, err = _score([str(recorded), "--json", str(out)], capsys)
-    assert code == 1  # it never cuts: a fail, but a verified one
+    assert code == 1, err  # it never cuts: a fail, but a verified one
     report = json.loads(out.read_text())
     identity = ProcedureIdentity.of(load_procedure(recorded.parent / "verify_check.yaml").spec)
     assert report["verified"] is True and "Verified" in printed
@@ -228,6 +228,47 @@ def test_forgery_a_relaxed_rubric_copy_with_a_rewritten_header_is_refused(tmp_pa
         assert "a copy of the library's 'liver_retraction'" in err and "with another rubric" in err, err
 
 
+def _renamed_copy(tmp_path: Path, edit=lambda text: text) -> Path:
+    """The shipped novice, pointed at a renamed copy of its procedure with a relaxed rubric and a header to match."""
+    copy = tmp_path / "mine" / "my_retraction.yaml"
+    copy.parent.mkdir()
+    library = ROOT / "procedures" / "liver_retraction.yaml"
+    assets = Path(os.path.relpath(ROOT / "assets", copy.parent)).as_posix()
+    copy.write_text(edit(_relaxed(library.read_text()).replace("../assets", assets)
+                         .replace("name: liver_retraction", "name: my_retraction")))
+    novice = ROOT / "procedures" / "traces" / "liver_retraction.novice.jsonl"
+    return _write(copy.parent / "novice.jsonl", _rewrite_header(_records(novice), copy, "my_retraction.yaml"))
+
+
+def test_forgery_a_renamed_copy_with_a_relaxed_rubric_is_refused_by_its_physics(tmp_path, capsys):
+    forged = _renamed_copy(tmp_path)
+    for argv in ([str(forged)], [str(forged), "--no-verify"]):
+        code, _, err = _score(argv, capsys)
+        assert code == 2, argv
+        assert "a copy of the library's 'liver_retraction'" in err and "with another rubric" in err, err
+
+
+def test_forgery_a_renamed_copy_with_a_moved_camera_passes_only_as_another_procedure(tmp_path, capsys):
+    """Physics that differ make another procedure (an instructor's variant looks the same): its pass is reported
+    under its own name, as outside the library, never as the shipped procedure's."""
+    forged = _renamed_copy(tmp_path, lambda text: text.replace("fov_deg: 70", "fov_deg: 71"))
+    out = tmp_path / "score.json"
+    code, printed, _ = _score([str(forged), "--no-verify", "--json", str(out)], capsys)
+    procedure = json.loads(out.read_text())["procedure"]
+    assert code == 0 and procedure["name"] == "my_retraction" and procedure["in_library"] is False
+    assert procedure["path"] == "my_retraction.yaml"
+    assert ("The procedure my_retraction.yaml is not one of the library's (procedures/): this is a score under its "
+            "rubric, not under a shipped procedure's.") in " ".join(printed.split())
+
+
+def test_a_procedure_outside_the_library_is_named_as_such(recorded, tmp_path, capsys):
+    """verify_check is no library procedure (it lives beside its trace): its score says so, in the terminal and JSON."""
+    out = tmp_path / "score.json"
+    _, printed, _ = _score([str(recorded), "--no-verify", "--json", str(out)], capsys)
+    assert json.loads(out.read_text())["procedure"]["in_library"] is False
+    assert "is not one of the library's (procedures/): this is a score under its rubric" in " ".join(printed.split())
+
+
 def test_an_edited_rubric_is_rescored_and_named(recorded, tmp_path, capsys):
     edited = tmp_path / "edited.yaml"
     edited.write_text(_relaxed(_procedure_text()))
@@ -284,3 +325,21 @@ def test_every_procedure_key_is_physics_rubric_or_presentation():
 
     parts = identity.PHYSICS_KEYS + identity.RUBRIC_KEYS + identity.PRESENTATION_KEYS
     assert sorted(parts) == sorted(Procedure.model_fields) and len(set(parts)) == len(parts)
+
+
+def test_a_metric_surgsim_learnt_later_leaves_the_rubric_hash_alone_until_a_rubric_uses_it():
+    """Adding torn_area_mm2 to surgsim did not make the sessions recorded before it 'rescored'; a rubric that
+    weighs it is another rubric."""
+    from surgsim.procedure.identity import LATER_RUBRIC_METRICS
+    from surgsim.procedure.schema import Procedure
+
+    spec = load_procedure(ROOT / "procedures" / "pattern_cutting.yaml").spec
+    recorded = read_trace(ROOT / "procedures" / "traces" / "pattern_cutting.expert.jsonl").header
+    assert ProcedureIdentity.of(spec).rubric_sha256 == recorded.procedure_rubric_sha256
+    data = spec.model_dump(mode="json")
+    for metric in LATER_RUBRIC_METRICS:
+        data["rubric"]["metrics"][metric] = {"weight": 1, "expert": 0, "zero_at": 50}
+        weighed = ProcedureIdentity.of(Procedure.model_validate(data))
+        assert weighed.rubric_sha256 != recorded.procedure_rubric_sha256
+        assert weighed.physics_sha256 == recorded.procedure_physics_sha256
+        del data["rubric"]["metrics"][metric]

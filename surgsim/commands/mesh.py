@@ -15,6 +15,13 @@ examples:
   surgsim mesh import liver-smooth.obj --scale 0.03 -o liver.npz        file units × 0.03 = metres
   surgsim mesh import organ.stl --units mm --material liver -o organ.npz
   surgsim mesh import assets/meshes/abdomen_ct_seg.nii.gz --label liver=5,gallbladder=4 -o organs.npz
+  surgsim mesh import ct_seg.nii.gz --label liver,gallbladder --target-nodes liver=3000,gallbladder=800 -o organs.npz
+  surgsim mesh import seg.nrrd --label liver,gallbladder --label-names labels.txt -o organs.npz
+
+Label names: TotalSegmentator's class names (task 'total': liver 5, gallbladder 4, spleen 1, ...) when the label map
+follows its numbering, else the names of a names file (--label-names: 'ID NAME' a line, as 3D Slicer colour tables
+write them, or ITK-SNAP label descriptions). A label that touches the edge of the scan is imported with a warning:
+the organ was cut off there.
 
 Surfaces (.stl .obj .ply .vtp .vtk) are repaired if needed, remeshed and filled with well-shaped tetrahedra (gmsh);
 tetrahedral meshes (.vtu, .vtk unstructured grids) are used as they are; label maps (.nii .nii.gz .nrrd .nhdr, a
@@ -53,14 +60,22 @@ def register(subparsers) -> None:
     importer.add_argument(
         "--label",
         metavar="SPEC",
-        help="label map only: which labels, e.g. '5' or 'liver=5,gallbladder=4' (default: all, named label_<id>)",
+        help="label map only: which labels, e.g. '5', 'liver=5,gallbladder=4' or 'liver,gallbladder' "
+             "(TotalSegmentator's names, or --label-names'; default: all, named label_<id>)",
+    )
+    importer.add_argument(
+        "--label-names",
+        type=Path,
+        metavar="FILE",
+        help="label map only: the names of its labels, 'ID NAME' a line (a 3D Slicer colour table, an ITK-SNAP "
+             "label description), for a map that does not follow TotalSegmentator's numbering",
     )
     importer.add_argument(
         "--target-nodes",
-        type=int,
-        default=DEFAULT_TARGET_NODES,
+        default=str(DEFAULT_TARGET_NODES),
         metavar="N",
-        help=f"node count to aim for, {MIN_TARGET_NODES}..{MAX_TARGET_NODES:,} (default {DEFAULT_TARGET_NODES:,})",
+        help=f"node count to aim for, {MIN_TARGET_NODES}..{MAX_TARGET_NODES:,} (default {DEFAULT_TARGET_NODES:,}), "
+             "or one per label: liver=3000,gallbladder=800",
     )
     importer.add_argument(
         "--material",
@@ -144,6 +159,7 @@ def run_import(args) -> int:
         model = import_model(
             args.input,
             labels=args.label,
+            label_names=args.label_names,
             target_nodes=args.target_nodes,
             material=args.material,
             units=args.units,
@@ -157,6 +173,10 @@ def run_import(args) -> int:
         bar.update(task, completed=len(stages))
 
     elapsed = time.perf_counter() - started
+    if from_cache:  # the import's own warnings were given when it was made; the cut-off ones matter every time
+        for name, edges in model.metadata.get("cut_off_by_scan_edge", {}).items():
+            errors.print(f"warning: {name} touches the edge of the scan ({', '.join(edges)}): the organ is cut off "
+                         "there.", markup=False, highlight=False, soft_wrap=True)
     regions = ", ".join(model.region_names)
     print(
         f"wrote {output}: {model.node_count:,} nodes, {model.tet_count:,} tets, {model.spring_count:,} springs, "

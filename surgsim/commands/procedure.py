@@ -12,11 +12,15 @@ def register(subparsers) -> None:
         "validate",
         help="check procedure files and report every problem with its line and column",
         description="Check procedure files. Every problem is reported as FILE:LINE:COLUMN: message; the exit code is "
-        "0 when all files are valid and 2 otherwise.",
+        "0 when all files are valid and 2 otherwise. A file without problems of its own is then built into its scene "
+        "(organs meshed, cached after the first time) to find regions that select no node of their organ, and "
+        "anchors or grasp/retract goals on regions without tissue.",
         epilog="example:\n  surgsim validate procedures/*.yaml",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     validate.add_argument("files", nargs="+", metavar="FILE", help="procedure YAML files")
+    validate.add_argument("--no-scene", action="store_true",
+                          help="check the files only, without building their scenes (no meshing)")
     validate.set_defaults(func=run_validate)
 
     schema = subparsers.add_parser(
@@ -31,10 +35,13 @@ def register(subparsers) -> None:
 
 def run_validate(args) -> int:
     from surgsim.procedure import check_procedure
+    from surgsim.procedure.loader import scene_issues
 
     problem_count = 0
     for path in args.files:
-        _, issues = check_procedure(path)
+        procedure, issues = check_procedure(path)
+        if procedure is not None and not args.no_scene:
+            issues = scene_issues(procedure, str(path))
         for issue in issues:
             print(issue, file=sys.stderr)
         if issues:

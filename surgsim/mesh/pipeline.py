@@ -22,13 +22,14 @@ import dataclasses
 import logging
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Mapping
 
 import numpy as np
 
 from surgsim.errors import InputError
 from surgsim.fileio import require_input_file
 from surgsim.mesh import cache
+from surgsim.mesh.label_names import resolve_label_names
 from surgsim.mesh.materials import MATERIALS, Material, material_for_region
 from surgsim.mesh.materials import material as material_by_name
 from surgsim.mesh.model import TissueModel
@@ -63,11 +64,31 @@ Progress = Callable[[str], None]
 LOG = logging.getLogger(__name__)
 
 
+def parse_target_nodes(value: int | str | Mapping[str, int]) -> int | dict[str, int]:
+    """A ``--target-nodes`` value: one count (``3000``), or one per label of a label map (``liver=3000,
+    gallbladder=800``), each checked against the supported range."""
+    if isinstance(value, Mapping):
+        return {str(name): check_target_nodes(count) for name, count in value.items()}
+    if not isinstance(value, str):
+        return check_target_nodes(value)
+    if value.strip().isdigit():
+        return check_target_nodes(int(value))
+    counts: dict[str, int] = {}
+    for item in value.split(","):
+        name, _, count = item.strip().partition("=")
+        if not name.strip() or not count.strip().isdigit() or name.strip() in counts:
+            raise InputError("--target-nodes", f"cannot read '{item.strip()}' in '{value}'; give one node count "
+                                               "(3000) or one per label, each once (liver=3000,gallbladder=800).")
+        counts[name.strip()] = check_target_nodes(int(count))
+    return counts
+
+
 def import_model(
     input_path: str | Path,
     *,
     labels: str | None = None,
-    target_nodes: int = DEFAULT_TARGET_NODES,
+    label_names: str | Path | None = None,
+    target_nodes: int | str | Mapping[str, int] = DEFAULT_TARGET_NODES,
     material: str | None = None,
     units: str | None = None,
     scale: float | None = None,
@@ -77,8 +98,12 @@ def import_model(
 ) -> TissueModel:
     """Import a surface, tetrahedral mesh or label map as a tissue model (positions in metres).
 
-    ``labels``: for label maps, ``"5"`` or ``"liver=5,gallbladder=4"`` (default: every label). ``target_nodes``:
-    the node count to aim for (the result lands within ±15 %, or above it for organs too thin for so few nodes). ``material``: a built-in material for every
+    ``labels``: for label maps, ``"5"`` or ``"liver=5,gallbladder=4"``, or names (``"liver,gallbladder"``) in
+    TotalSegmentator's numbering or in the names file ``label_names`` (:mod:`surgsim.mesh.label_names`); default:
+    every label. ``target_nodes``: the node count to aim for (the result lands within ±15 %, or above it for organs
+    too thin for so few nodes), shared among a label map's labels by volume, or a count per label name
+    (``{"liver": 3000, "gallbladder": 800}`` or ``"liver=3000,gallbladder=800"``). A label that reaches the
+    scan's edge (an organ cut off by the scan) is imported with a warning. ``material``: a built-in material for every
     region (default: from the file name for surfaces, from each label's name for label maps). ``units``/``scale``:
     the surface file's unit (m, cm, mm) and an extra factor (see
     :func:`~surgsim.mesh.surface.metres_per_file_unit`). ``smoothing``: smoothing iterations of label surfaces.
@@ -86,7 +111,7 @@ def import_model(
     """
     report = progress or (lambda stage: None)
     path = Path(input_path)
-    target_nodes = check_target_nodes(target_nodes)
+    target_nodes = parse_target_nodes(target_nodes)
     chosen_material = material_by_name(material) if material is not None else None
     if isinstance(smoothing, bool) or not isinstance(smoothing, (int, np.integer)) or smoothing < 0:
         raise InputError("--smoothing", f"the smoothing iteration count must be a whole number ≥ 0, not {smoothing}.")
@@ -99,6 +124,9 @@ def import_model(
         )
     if not is_label_map and labels is not None:
         raise InputError("--label", f"{path.name} is a mesh, not a label map; --label chooses labels of a label map.")
+    if not is_label_map and isinstance(target_nodes, dict):
+        raise InputError("--target-nodes", f"{path.name} is a mesh, one organ: give one node count, not one per label.")
+    labels = resolve_label_names(labels, label_names)
     if not path.exists():
         raise InputError(path, "no such file or folder.")
     if not path.is_dir():
@@ -300,22 +328,38 @@ def _import_label_map(
     volume = label_volumes.load_label_volume(path)
     chosen = label_volumes.parse_label_spec(labels, volume)
     sources = [f"{path} label {label_id}" for _, label_id in chosen]
+    per_label = _per_label_target_nodes(target_nodes, [name for name, _ in chosen])
+    cut_off = {}
+    for name, label_id in chosen:
+        edges = label_volumes.scan_edges_touched(volume, label_id)
+        if edges:
+            cut_off[name] = edges
+            LOG.warning("label %s (%s) touches the edge of the scan (%s): the organ goes on outside %s and is cut off "
+                        "there, closed flat where the scan ends.", label_id, name, ", ".join(edges), path.name)
+    metadata["cut_off_by_scan_edge"] = cut_off
 
     report("surface")
-    surface_points = max(MIN_LABEL_SURFACE_POINTS, LABEL_SURFACE_POINTS_PER_TARGET_NODE * target_nodes)
+    counts = per_label if per_label is not None else [target_nodes] * len(chosen)
     surfaces = [
         clean_surface(
-            label_volumes.label_surface(volume, label_id, smoothing_iterations=smoothing, target_points=surface_points),
+            label_volumes.label_surface(
+                volume, label_id, smoothing_iterations=smoothing,
+                target_points=max(MIN_LABEL_SURFACE_POINTS, LABEL_SURFACE_POINTS_PER_TARGET_NODE * count)),
             source=source,
         )
-        for (_, label_id), source in zip(chosen, sources)
+        for (_, label_id), source, count in zip(chosen, sources, counts)
     ]
     report("repair")
     surfaces = [make_watertight(surface, source=source) for surface, source in zip(surfaces, sources)]
 
     report("tetrahedralize")
     volumes = np.array([signed_enclosed_volume(s) for s in surfaces])
-    pieces = _mesh_labels_sharing_nodes(surfaces, volumes, target_nodes, sources)
+    if per_label is None:
+        pieces = _mesh_labels_sharing_nodes(surfaces, volumes, target_nodes, sources)
+    else:
+        from surgsim.mesh.tetrahedralize import tetrahedralize
+
+        pieces = [tetrahedralize(s, n, source=source) for s, n, source in zip(surfaces, per_label, sources)]
     for piece, source in zip(pieces, sources):
         check_generated_mesh(piece.points, piece.tets, source=source)
     points, tets, tet_region, offset = [], [], [], 0
@@ -343,6 +387,20 @@ def _import_label_map(
         tet_region=np.concatenate(tet_region),
         region_labels=[label_id for _, label_id in chosen],
     )
+
+
+def _per_label_target_nodes(target_nodes: int | dict[str, int], names: list[str]) -> list[int] | None:
+    """The node count of each chosen label when ``--target-nodes`` gave one per label (None: one count to share)."""
+    if not isinstance(target_nodes, dict):
+        return None
+    unknown = sorted(set(target_nodes) - set(names))
+    missing = [name for name in names if name not in target_nodes]
+    if unknown or missing:
+        problem = (f"names {', '.join(unknown)}, which --label does not choose" if unknown
+                   else f"gives no count for {', '.join(missing)}")
+        raise InputError("--target-nodes", f"{problem}; give one count per chosen label ({', '.join(names)}), e.g. "
+                                           f"{','.join(f'{name}=1000' for name in names)}.")
+    return [target_nodes[name] for name in names]
 
 
 def _mesh_labels_sharing_nodes(

@@ -443,6 +443,18 @@ def parse_label_spec(spec: str | None, volume: LabelVolume) -> list[tuple[str, i
     return chosen
 
 
+def scan_edges_touched(volume: LabelVolume, label_id: int) -> list[str]:
+    """The faces of the scan that label ``label_id`` reaches ("first i slice", "last k slice", ...): an organ that
+    touches one runs on outside the scan and was cut off there."""
+    touched = []
+    for axis, letter in enumerate("ijk"):
+        for end, word in ((0, "first"), (-1, "last")):
+            face = np.take(volume.data, end, axis=axis)
+            if np.any(face == label_id):
+                touched.append(f"{word} {letter} slice")
+    return touched
+
+
 def _describe_labels(volume: LabelVolume, present: dict[int, int]) -> str:
     millilitres = volume.voxel_volume_m3() * 1e6
     listing = "; ".join(f"{label} ({count:,} voxels, {count * millilitres:.4g} ml)" for label, count in present.items())

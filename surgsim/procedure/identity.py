@@ -35,6 +35,10 @@ PRESENTATION_KEYS = ("format_version", "name", "title", "description")
 SCORING_ONLY_GOAL_FIELDS: tuple[str, ...] = ()
 # Step fields the runtime never reads (time limits only warn on the HUD; the scorer judges them).
 SCORING_ONLY_STEP_FIELDS = ("time_limit_s", "force_limit_N")
+# Rubric metrics that surgsim learnt after the hashes were introduced. A rubric that leaves one out hashes as it did
+# before the metric existed, so that adding a metric to surgsim does not turn every recorded session into a rescored
+# one. (A metric added later joins this list.)
+LATER_RUBRIC_METRICS = ("torn_area_mm2", "cut_off_target_area_mm2")
 
 
 def _sha256(value) -> str:
@@ -52,8 +56,16 @@ class ProcedureIdentity:
     rubric_sha256: str
 
     @classmethod
-    def of(cls, procedure: Procedure) -> "ProcedureIdentity":
+    def of(cls, procedure: Procedure, asset_digests: dict[str, str] | None = None) -> "ProcedureIdentity":
+        """The identity of ``procedure``. ``asset_digests`` (asset path as written → the file's sha256) hashes the
+        scene's organ and rigid-body files by their content instead of their paths, which a copy of the procedure
+        in another folder writes differently (what :mod:`surgsim.scoring.inputs` compares copies by)."""
         data = procedure.model_dump(mode="json")
+        for group in ("organs", "rigid") if asset_digests is not None else ():
+            for body in data["scene"][group]:
+                written = body["source"].get("path")
+                if written in asset_digests:
+                    body["source"]["path"] = f"sha256:{asset_digests[written]}"
         steps_physics, steps_scoring = [], []
         for step in data["steps"]:
             goal = {key: value for key, value in step["goal"].items() if key not in SCORING_ONLY_GOAL_FIELDS}
@@ -71,7 +83,11 @@ class ProcedureIdentity:
             "limits": _sha256({"time_limit_s": data["time_limit_s"], "force_limit_N": data["force_limit_N"]}),
             "physics": _sha256(data["physics"]),
         }
-        return cls(sections, _sha256(sections), _sha256({"rubric": data["rubric"], "steps": steps_scoring}))
+        rubric = data["rubric"]
+        metrics = {key: value for key, value in rubric["metrics"].items()
+                   if not (key in LATER_RUBRIC_METRICS and value is None)}
+        rubric = {**rubric, "metrics": metrics}
+        return cls(sections, _sha256(sections), _sha256({"rubric": rubric, "steps": steps_scoring}))
 
     def changed_sections(self, recorded: dict[str, str]) -> list[str]:
         """The physics sections whose hash differs from ``recorded`` (a trace header's), in :data:`PHYSICS_SECTIONS`

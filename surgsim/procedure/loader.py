@@ -128,6 +128,25 @@ def check_procedure(path: str | os.PathLike) -> tuple[ProcedureFile | None, list
     return ProcedureFile(path.resolve(), file_sha256(path), spec), []
 
 
+def scene_issues(procedure: ProcedureFile, shown: str | None = None) -> list[Issue]:
+    """Build the scene of a valid procedure (meshing its organs, cached after the first time) and report, with its
+    line and column, every name that selects nothing in it: a region without a node of its organ, an anchor or a
+    grasp/retract goal's region without tissue. Other problems of the build (an asset that cannot be imported) come
+    as one whole-file issue. ``shown``: the file's name in the messages (default: its path)."""
+    from surgsim.procedure.scene_builder import SceneProblems, build_scene
+
+    shown = str(procedure.path) if shown is None else shown
+    try:
+        build_scene(procedure)
+    except SceneProblems as problems:
+        document = read_yaml(procedure.path)
+        return _sorted([_issue(shown, document.mark_of_value(loc) or document.mark_of_key(loc), message)
+                        for loc, message in problems.problems])
+    except InputError as error:
+        return [Issue(shown, None, None, error.problem)]
+    return []
+
+
 def _sorted(issues: list[Issue]) -> list[Issue]:
     return sorted(issues, key=lambda issue: (issue.line or 0, issue.column or 0, issue.message))
 

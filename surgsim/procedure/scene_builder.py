@@ -202,6 +202,16 @@ def _rigid_colour(name: str):
 
 
 # -- building --------------------------------------------------------------------------------------------------------
+class SceneProblems(InputError):
+    """Names of a procedure that select nothing in its built scene (a region without a node of its organ, an
+    anchor or a goal's region without tissue): ``problems`` holds each one's place in the procedure (a key path, for
+    ``surgsim validate``'s line and column) and its message."""
+
+    def __init__(self, path, problems: list[tuple[tuple, str]]):
+        self.problems = problems
+        super().__init__(path, " ".join(message for _, message in problems))
+
+
 def build_scene(procedure_file: ProcedureFile, *, use_cache: bool = True, resolution: float = 1.0) -> BuiltScene:
     """Build the scene of a loaded procedure. ``use_cache``: reuse imported organ models (see
     :mod:`surgsim.mesh.cache`). ``resolution``: the share of each imported organ's ``target_nodes`` to mesh it with
@@ -218,10 +228,17 @@ def build_scene(procedure_file: ProcedureFile, *, use_cache: bool = True, resolu
     model = combined.model
     rigid_bodies = {body.name: _rigid_body(procedure_file, body) for body in spec.scene.rigid}
     builder = _RegionBuilder(procedure_file, model, combined.node_ranges, rigid_bodies)
-    regions = {name: builder.region(name, region) for name, region in spec.scene.regions.items()}
+    regions, problems = {}, []
+    for name, region in spec.scene.regions.items():
+        try:
+            regions[name] = builder.region(name, region)
+        except SceneProblems as selected_nothing:
+            problems += selected_nothing.problems
+    if problems:
+        raise SceneProblems(procedure_file.path, problems)
     _require_goal_nodes(procedure_file, regions)
     landmarks = {name: builder.landmark(name, landmark) for name, landmark in spec.scene.landmarks.items()}
-    anchors = [builder.anchor_nodes(organ, regions) for organ in spec.scene.organs]
+    anchors = [builder.anchor_nodes(index, organ, regions) for index, organ in enumerate(spec.scene.organs)]
     camera = spec.scene.camera
     scene_camera = SceneCamera(_metres(camera.port_mm), _metres(camera.look_at_mm), camera.fov_deg,
                                camera.scope_angle_deg)
@@ -413,13 +430,13 @@ class _RegionBuilder:
         low, high = np.asarray(region.min_mm), np.asarray(region.max_mm)
         return BoxVolume(follow((low + high) / 2.0), (high - low) / 2.0 * MM)
 
-    def _nothing_selected(self, name: str, body: str, points_m: np.ndarray) -> InputError:
+    def _nothing_selected(self, name: str, body: str, points_m: np.ndarray) -> "SceneProblems":
         low, high = (np.round(corner / MM, 1).tolist() for corner in (points_m.min(axis=0), points_m.max(axis=0)))
-        return InputError(
-            self.procedure_file.path,
+        return SceneProblems(self.procedure_file.path, [(
+            ("scene", "regions", name),
             f"region '{name}' selects no part of '{body}', which spans {low} to {high} mm in the scene; move or "
             "enlarge the region.",
-        )
+        )])
 
     def landmark(self, name: str, landmark) -> SceneLandmark:
         point = np.asarray(landmark.position_mm, dtype=np.float64) * MM
@@ -431,17 +448,17 @@ class _RegionBuilder:
         return SceneLandmark(name, landmark.organ, point, nearest,
                              embed_point(point, self.model.positions, tets, nodes))
 
-    def anchor_nodes(self, organ: Organ, regions: dict[str, SceneRegion]) -> np.ndarray:
+    def anchor_nodes(self, index: int, organ: Organ, regions: dict[str, SceneRegion]) -> np.ndarray:
         organ_range = self.organ_nodes[organ.name]
         chosen = []
-        for anchor in organ.anchors:
+        for place, anchor in enumerate(organ.anchors):
             nodes = regions[anchor].nodes
             nodes = nodes[(nodes >= organ_range.start) & (nodes < organ_range.stop)]
             if len(nodes) == 0:
-                raise InputError(
-                    self.procedure_file.path,
+                raise SceneProblems(self.procedure_file.path, [(
+                    ("scene", "organs", index, "anchors", place),
                     f"anchor region '{anchor}' holds no node of organ '{organ.name}', so it would anchor nothing.",
-                )
+                )])
             chosen.append(nodes)
         return np.concatenate(chosen) if chosen else np.zeros(0, np.int32)
 
@@ -465,11 +482,12 @@ def _local_triangles(triangles: np.ndarray, kept: np.ndarray) -> np.ndarray:
 
 def _require_goal_nodes(procedure_file: ProcedureFile, regions: dict[str, SceneRegion]) -> None:
     """Grasp and retract goals are judged by grasped nodes: their regions must hold some."""
-    for step in procedure_file.spec.steps:
-        goal = step.goal
-        if isinstance(goal, (GraspGoal, RetractGoal)) and len(regions[goal.region].nodes) == 0:
-            raise InputError(
-                procedure_file.path,
-                f"step '{step.name}' must grasp region '{goal.region}', which holds no tissue node.",
-            )
+    problems = [
+        (("steps", index, "goal", "region"),
+         f"step '{step.name}' must grasp region '{step.goal.region}', which holds no tissue node.")
+        for index, step in enumerate(procedure_file.spec.steps)
+        if isinstance(step.goal, (GraspGoal, RetractGoal)) and len(regions[step.goal.region].nodes) == 0
+    ]
+    if problems:
+        raise SceneProblems(procedure_file.path, problems)
 

@@ -494,6 +494,8 @@ class RubricMetrics(StrictModel):
     force_rms_N: Benchmark | None = None
     force_p95_N: Benchmark | None = None
     cut_within_2mm_fraction: Benchmark | None = None
+    torn_area_mm2: Benchmark | None = None
+    cut_off_target_area_mm2: Benchmark | None = None
 
     @model_validator(mode="after")
     def _at_least_one(self):

@@ -37,7 +37,9 @@ Metrics (names as in the report and the rubric; the report explains each in one 
 - ``tissue_damage``: damage *episodes* (a tear that goes on over consecutive ticks is one): tear episodes, cut and
   burn episodes off target, and over-retractions (a retract goal's region pulled beyond its ``max_distance_mm``);
   also reported separately (``tears``, ``torn_springs``, ``cuts_off_target``, ``burns_off_target``,
-  ``over_retractions``, ``max_retraction_over_mm``); see :mod:`surgsim.scoring.incidents`.
+  ``over_retractions``, ``max_retraction_over_mm``); see :mod:`surgsim.scoring.incidents`. As an area:
+  ``torn_area_mm2`` and ``cut_off_target_area_mm2``, the tissue surface (mm², at rest) opened by tears and by cuts
+  off target, which the session records with each event (:mod:`surgsim.mesh.opened_area`).
 - ``forbidden_contacts``: contacts with forbidden zones that break the zone's limit; ``forbidden_max_force_N``: the
   largest force reported at any forbidden zone.
 - ``cut_deviation_mean_mm`` / ``cut_deviation_max_mm``: distance of the cuts made during cut steps from the goal's

@@ -8,6 +8,10 @@ Whether a cut or a burn is damage depends on the goal of the step being worked o
   any other step, or after the last one, is damage. A cut with no position during a cut step counts as neither;
 - a ``burn`` is on target during a cauterize step when its region is the goal's region; otherwise it is damage;
 - every ``tear`` is damage; ``detail["springs"]`` says how many springs broke (1 when absent);
+- the damaged *area*: ``detail["area_mm2"]`` of each tear (``torn_area_mm2``) and of each cut off target, by scissors
+  or cautery (``cut_off_target_area_mm2``), the tissue surface those springs opened
+  (:mod:`surgsim.mesh.opened_area`). A trace from before surgsim recorded it leaves the area unknown (None) when it
+  has such an event; a verified score has it from the re-simulation;
 - an ``over_retraction`` (a retract goal's region pulled past its ``max_distance_mm``) and an ``over_indentation`` (a
   touch goal's region pushed in past its ``max_depth_mm``) are damage, one episode each;
 - damage is counted in *episodes*: tears (cuts off target, burns off target) of one region less than
@@ -61,6 +65,8 @@ class Incidents:
     forbidden_contacts: int = 0
     forbidden_max_force_N: float | None = None
     cut_deviations_mm: tuple[float, ...] = ()
+    torn_area_mm2: float | None = 0.0  # None: an event without its area (a trace from before areas were recorded)
+    cut_off_target_area_mm2: float | None = 0.0
 
     @property
     def tissue_damage(self) -> int:
@@ -85,6 +91,8 @@ class Incidents:
             forbidden_contacts=self.forbidden_contacts + other.forbidden_contacts,
             forbidden_max_force_N=largest(self.forbidden_max_force_N, other.forbidden_max_force_N),
             cut_deviations_mm=self.cut_deviations_mm + other.cut_deviations_mm,
+            torn_area_mm2=_area_sum(self.torn_area_mm2, other.torn_area_mm2),
+            cut_off_target_area_mm2=_area_sum(self.cut_off_target_area_mm2, other.cut_off_target_area_mm2),
         )
 
 
@@ -100,10 +108,13 @@ def incidents_in(
     overshoots: list[float] = []
     overdepths: list[float] = []
     deviations: list[float] = []
+    torn_area: float | None = 0.0
+    cut_area: float | None = 0.0
     for event in sorted(events, key=lambda e: e.time_s):
         if event.kind == "tear":
             tears += clock.starts_episode("tear", event.region, event.time_s)
             torn_springs += int(event.detail.get("springs", 1))
+            torn_area = _area_sum(torn_area, _opened_area_mm2(event))
         elif event.kind == "cut":
             deviation = _cut_deviation_mm(event, goal, procedure)
             off_target = not isinstance(goal, CutGoal) or (deviation is not None and deviation > goal.tolerance_mm)
@@ -111,6 +122,7 @@ def incidents_in(
                 deviations.append(deviation)
             if off_target:
                 cuts_off_target += clock.starts_episode("cut", event.region, event.time_s)
+                cut_area = _area_sum(cut_area, _opened_area_mm2(event))
         elif event.kind == "burn":
             on_target = isinstance(goal, CauterizeGoal) and event.region == goal.region
             if not on_target:
@@ -153,7 +165,18 @@ def incidents_in(
         forbidden_contacts=forbidden_contacts,
         forbidden_max_force_N=max(forbidden_forces) if forbidden_forces else None,
         cut_deviations_mm=tuple(deviations),
+        torn_area_mm2=torn_area,
+        cut_off_target_area_mm2=cut_area,
     )
+
+
+def _opened_area_mm2(event: Event) -> float | None:
+    area = event.detail.get("area_mm2")
+    return None if area is None else float(area)
+
+
+def _area_sum(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a + b
 
 
 def _goal_limit_mm(procedure: Procedure, kind: type, field: str, region: str | None) -> float | None:

@@ -13,6 +13,11 @@ command line are the instructor's. So:
 - A procedure the *trace* points at outside the library that is a copy of a library procedure (the same name or
   the same physics) with another rubric is refused: that is how a trace would smuggle in a relaxed rubric. The
   instructor can still score against any file by naming it with ``--procedure``.
+- A renamed copy whose physics differ in anything (a moved camera) is another procedure: an instructor's variant of
+  a shipped task looks the same, and refusing those would refuse honest work. So the report always names the
+  procedure, its path and both hashes, and says when the procedure is not one of the library's
+  (:attr:`SessionSource.in_library`): a pass under another procedure's rubric never reads as a pass under a shipped
+  one.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from pathlib import Path
 
 from surgsim.errors import InputError
 from surgsim.procedure.identity import ProcedureIdentity
+from surgsim.mesh.cache import input_sha256
 from surgsim.procedure.loader import ProcedureFile, load_procedure
 from surgsim.trace import Trace, read_trace
 
@@ -48,6 +54,7 @@ class SessionSource:
     procedure_written: str  # the procedure's path as the header or the command line gave it (no machine paths)
     rescored: bool  # the rubric differs from the one the session was recorded with
     physics_unproven: bool  # an old trace whose procedure file changed: only a reproducing re-simulation vouches
+    in_library: bool = True  # the procedure file is one of the library's (procedures/)
 
     @property
     def recorded_rubric_sha256(self) -> str | None:
@@ -115,20 +122,23 @@ def load_session_source(
     if chosen_by_trace:
         _refuse_library_copy(trace_path, procedure, identity, library)
     written = header.procedure if chosen_by_trace else Path(procedure_path).as_posix()
-    return SessionSource(procedure, trace, identity, written, rescored, unproven)
+    in_library = library.is_dir() and procedure.path.is_relative_to(library.resolve())
+    return SessionSource(procedure, trace, identity, written, rescored, unproven, in_library)
 
 
 def _refuse_library_copy(trace_path, procedure: ProcedureFile, identity: ProcedureIdentity, library: Path) -> None:
     """A trace may not name a copy of a library procedure with another rubric (see the module's docstring)."""
     if not library.is_dir() or procedure.path.is_relative_to(library.resolve()):
         return
+    # Physics compared with the asset files by content: a copy in another folder writes their paths differently.
+    physics = _physics_by_content(procedure)
     for candidate in sorted(library.glob("*.yaml")):
         try:
             original = load_procedure(candidate)
         except InputError:
             continue  # a broken library file is `surgsim validate`'s business, not this trace's
         theirs = ProcedureIdentity.of(original.spec)
-        same = original.spec.name == procedure.spec.name or theirs.physics_sha256 == identity.physics_sha256
+        same = original.spec.name == procedure.spec.name or _physics_by_content(original) == physics
         if same and theirs.rubric_sha256 != identity.rubric_sha256:
             raise InputError(
                 trace_path,
@@ -138,3 +148,12 @@ def _refuse_library_copy(trace_path, procedure: ProcedureFile, identity: Procedu
                 f"the library's with --procedure {candidate}, or name the other file with --procedure deliberately.",
             )
 
+
+def _physics_by_content(procedure: ProcedureFile) -> str:
+    """The physics hash of ``procedure`` with its organ and rigid-body files hashed by content, not path."""
+    digests = {}
+    for body in (*procedure.spec.scene.organs, *procedure.spec.scene.rigid):
+        written = getattr(body.source, "path", None)
+        if written is not None and written not in digests:
+            digests[written] = input_sha256(procedure.asset_path(written))  # a file, or a DICOM folder
+    return ProcedureIdentity.of(procedure.spec, digests).physics_sha256

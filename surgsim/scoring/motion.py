@@ -111,9 +111,14 @@ def motion_in(
     )
 
 
+# Below this path an instrument did not move: a ratio of two last-bit differences (another CPU's re-simulation of a
+# held tip) is no economy of motion. 1 µm is far below a hand's tremor and far above float noise.
+MIN_PATH_MM = 1e-3
+
+
 def economy_of_motion(straight_line_mm: float, path_length_mm: float) -> float | None:
-    """Shortest path over actual path, in (0, 1]; None when the instrument did not move."""
-    return straight_line_mm / path_length_mm if path_length_mm > 0 else None
+    """Shortest path over actual path, in (0, 1]; None when the instrument did not move (:data:`MIN_PATH_MM`)."""
+    return straight_line_mm / path_length_mm if path_length_mm >= MIN_PATH_MM else None
 
 
 @dataclass(frozen=True)

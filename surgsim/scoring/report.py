@@ -3,10 +3,11 @@
 The JSON is byte-identical for the same trace, procedure and surgsim version, on any machine: keys sorted, no
 timestamps or machine-specific paths (the procedure's path as the header or the command line wrote it), written
 atomically, and every float rounded to :data:`DECIMALS` = 4 places in its unit: 0.1 mN, 0.1 µm (millimetre
-metrics), 0.1 ms, 0.0001 of a score point. That is far below what any metric can tell apart, and far above the
+metrics), 0.0001 mm² (areas), 0.1 ms, 0.0001 of a score point or of a ratio. That is far below what any metric can tell apart, and far above the
 last-bit differences between machines' JIT-compiled float code (~1e-12, :mod:`surgsim.reproduction`): a value lands
 on the other side of a rounding boundary with a chance of about 1e-8, so a verified score's JSON is the same
-wherever it is computed.
+wherever it is computed. ``tests/scoring/test_score_precision.py`` checks it on the shipped traces, their outcomes
+moved by ±1e-12 of each value as another CPU's re-simulation would.
 """
 
 from __future__ import annotations
@@ -43,7 +44,9 @@ METRIC_DEFINITIONS = {
     "tissue_damage": "damage episodes: tears, cuts and burns off target, over-retractions, over-indentations",
     "tears": "tear episodes (tears of one region less than 0.25 s apart are one episode)",
     "torn_springs": "tissue springs broken by over-stretching",
+    "torn_area_mm2": "tissue surface opened by tears, at rest (each broken spring's dual facet, on the tear's plane)",
     "cuts_off_target": "episodes of cutting away from the cut line's tolerance or outside a cut step",
+    "cut_off_target_area_mm2": "tissue surface opened by cuts (scissors or cautery) off target, likewise",
     "burns_off_target": "episodes of cautery outside the step's target region",
     "over_retractions": "times a retracted region was pulled beyond its goal's max_distance_mm",
     "max_retraction_over_mm": "how far the worst over-retraction went beyond max_distance_mm",
@@ -82,7 +85,9 @@ class WindowMetrics:
     tissue_damage: int
     tears: int
     torn_springs: int
+    torn_area_mm2: float | None
     cuts_off_target: int
+    cut_off_target_area_mm2: float | None
     burns_off_target: int
     over_retractions: int
     max_retraction_over_mm: float | None
@@ -133,6 +138,7 @@ class ProcedureInfo:
     rubric_sha256: str
     recorded_rubric_sha256: str | None
     rescored: bool
+    in_library: bool | None = None  # one of the library's procedures (procedures/); None: not known
 
 
 @dataclass(frozen=True)
@@ -227,7 +233,9 @@ _SESSION_ROWS = (
     ("tissue_damage", "tissue damage episodes", "", 0),
     ("tears", "  tear episodes", "", 0),
     ("torn_springs", "  torn springs", "", 0),
+    ("torn_area_mm2", "  torn surface", "mm²", 1),
     ("cuts_off_target", "  cuts off target", "", 0),
+    ("cut_off_target_area_mm2", "  surface cut off target", "mm²", 1),
     ("burns_off_target", "  burns off target", "", 0),
     ("over_retractions", "  over-retractions", "", 0),
     ("max_retraction_over_mm", "  worst, beyond the maximum", "mm", 1),
@@ -288,6 +296,9 @@ def render(report: ScoreReport, console: Console) -> None:
     if info.rescored:
         recorded = f" (recorded with rubric {info.recorded_rubric_sha256[:12]}…)" if info.recorded_rubric_sha256 else ""
         console.print(f"[yellow]Rescored against the procedure's current rubric{recorded}.[/yellow]", highlight=False)
+    if info.in_library is False:
+        console.print(f"[yellow]The procedure {info.path} is not one of the library's (procedures/): this is a score "
+                      f"under its rubric, not under a shipped procedure's.[/yellow]", highlight=False)
     if report.verified:
         console.print("Verified: the trainee's commands were re-simulated; they reproduce the recording, and the "
                       "re-simulated outcome was scored.")

@@ -114,6 +114,7 @@ def score_session(
             recorded_rubric_sha256=recorded_rubric,
             rescored=source.rescored if source is not None else (
                 recorded_rubric is not None and recorded_rubric != identity.rubric_sha256),
+            in_library=source.in_library if source is not None else None,
         ),
         verified=verified,
         recorded_with=trace.header.surgsim_version,
@@ -230,7 +231,9 @@ def _window_metrics(
         tissue_damage=incidents.tissue_damage,
         tears=incidents.tears,
         torn_springs=incidents.torn_springs,
+        torn_area_mm2=incidents.torn_area_mm2,
         cuts_off_target=incidents.cuts_off_target,
+        cut_off_target_area_mm2=incidents.cut_off_target_area_mm2,
         burns_off_target=incidents.burns_off_target,
         over_retractions=incidents.over_retractions,
         max_retraction_over_mm=incidents.max_retraction_over_mm,

@@ -67,7 +67,10 @@ def test_block_style_entries_point_at_the_instrument(write_procedure):
 
 
 def test_validate_exits_2_for_an_open_instrument_without_its_start(write_procedure, capsys):
-    good = write_procedure([(TROCAR_SCISSORS, OPEN_SCISSORS)], name="good.yaml")
+    # (with the shared procedure's 'middle' sphere wide enough to hold nodes of its sheet: validate builds the scene)
+    good = write_procedure([(TROCAR_SCISSORS, OPEN_SCISSORS),
+                            ("center_mm: [25, 25, 1], radius_mm: 5", "center_mm: [25, 25, 1], radius_mm: 8")],
+                           name="good.yaml")
     bad = write_procedure([(TROCAR_SCISSORS, OPEN_SCISSORS.replace("start_mm: [25, 25, 40], ", ""))], name="bad.yaml")
     no_port = write_procedure([(TROCAR_SCISSORS, TROCAR_SCISSORS.replace("port_mm: [100, -80, 100], ", ""))],
                               name="no_port.yaml")

@@ -182,3 +182,22 @@ def test_a_steps_own_force_limit_applies_within_it(tmp_path, box_trainer):
     # The grasper holds with 1 N through the cut step (5, 20]: above its 0.8 N limit for 15 s; not in step 1.
     assert report.metrics.time_above_force_limit_s == pytest.approx(15.0)
     assert [s.metrics.time_above_force_limit_s for s in report.steps] == pytest.approx([0.0, 15.0])
+
+
+def test_torn_and_off_target_cut_areas_add_up_from_the_events(tmp_path, box_trainer):
+    """The novice's tear (2.5 mm²) and its cut 5 mm off the line (1.25 mm²) are damage; its cut on the line is not."""
+    from scripted_sessions import novice_session
+
+    tips, events = novice_session()
+    areas = {"tear": 2.5, 14.0: 1.25, 16.0: 4.0}
+    with_areas = [Event(e.time_s, e.kind, e.instrument, e.region, e.force_n, e.position_m,
+                        {**e.detail, "area_mm2": areas.get(e.kind, areas.get(e.time_s))})
+                  if e.kind in ("tear", "cut") else e for e in events]
+    report = score(write_scripted_trace(tmp_path / "areas.jsonl", box_trainer, tips, with_areas, end_s=20.0))
+    assert report.metrics.torn_area_mm2 == pytest.approx(2.5)
+    assert report.metrics.cut_off_target_area_mm2 == pytest.approx(1.25)
+    assert sum(step.metrics.torn_area_mm2 for step in report.steps) == pytest.approx(2.5)
+    # A trace from before the areas were recorded: unknown, not zero.
+    old = score(write_scripted_trace(tmp_path / "old.jsonl", box_trainer, tips, events, end_s=20.0))
+    assert old.metrics.torn_area_mm2 is None and old.metrics.cut_off_target_area_mm2 is None
+    assert "torn_area_mm2" in json.loads(old.json_bytes())["metric_definitions"]

@@ -43,6 +43,7 @@ def test_every_procedure_ships_both_traces():
 
 def _check_expert(code: int, report: dict) -> None:
     assert code == 0 and report["passed"], report["failures"]
+    assert report["procedure"]["in_library"] is True
     assert not report["truncated"]
 
 
@@ -72,6 +73,10 @@ def test_the_recorded_outcome_scores_as_intended_or_is_refused_unverified(name, 
 def _verified(name: str, kind: str, tmp_path: Path) -> None:
     code, report = score(TRACES / f"{name}.{kind}.jsonl", tmp_path)
     assert report["verified"] is True
+    # The re-simulation measures the surface its tears open, even for a trace recorded before areas were.
+    tears = sum(event.kind == "tear" for event in read_trace(TRACES / f"{name}.{kind}.jsonl").events)
+    assert report["metrics"]["torn_area_mm2"] is not None
+    assert (report["metrics"]["torn_area_mm2"] > 0) == (tears > 0)
     _check_expert(code, report) if kind == "expert" else _check_novice(name, code, report)
 
 
