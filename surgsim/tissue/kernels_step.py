@@ -18,6 +18,7 @@ V3 = ti.types.ndarray(dtype=ti.math.vec3, ndim=1)
 V4 = ti.types.ndarray(dtype=ti.math.vec4, ndim=1)
 I1 = ti.types.ndarray(dtype=ti.i32, ndim=1)
 I2 = ti.types.ndarray(dtype=ti.math.ivec2, ndim=1)
+I4 = ti.types.ndarray(dtype=ti.math.ivec4, ndim=1)
 F1 = ti.types.ndarray(dtype=ti.f64, ndim=1)
 F2 = ti.types.ndarray(dtype=ti.f64, ndim=2)
 
@@ -76,15 +77,44 @@ def _project(p: ti.math.vec3, start: ti.math.vec3, obs: ti.template()) -> ti.mat
     return q
 
 
+@ti.func
+def _tet_volume(x: ti.template(), tets: ti.template(), t: ti.i32) -> ti.f64:
+    c = tets[t]
+    x0 = x[c[0]]
+    return (x[c[1]] - x0).dot((x[c[2]] - x0).cross(x[c[3]] - x0)) * (1.0 / 6.0)
+
+
+@ti.func
+def _tet_pressure(cur: ti.template(), tets: ti.template(), tet_params: ti.template(), volume_n: ti.template(),
+                  t: ti.i32, inv_h: ti.f64) -> ti.f64:
+    # The volume term's local step (see volume.py): p_t = (λ_v / V0) (V_t − V0) + (β λ_v / V0) (V_t − V_t,n) / h.
+    volume = _tet_volume(cur, tets, t)
+    q = tet_params[t]
+    return q[0] * (volume - q[1]) + q[2] * inv_h * (volume - volume_n[t])
+
+
+@ti.func
+def _volume_coefficient(pressure: ti.template(), spring_tet_offsets: ti.template(), spring_tets: ti.template(),
+                        spring_tet_weights: ti.template(), s: ti.i32) -> ti.f64:
+    # Σ_t p_t w_e,t over the spring's tets in a fixed order: the volume forces as a tension along the edge.
+    total = 0.0
+    for e in range(spring_tet_offsets[s], spring_tet_offsets[s + 1]):
+        total += pressure[spring_tets[e]] * spring_tet_weights[e]
+    return total
+
+
 @functools.lru_cache(maxsize=None)
-def substep_kernel(iterations: int, serial: bool):
-    """The sub-step kernel for a fixed iteration count (compiled on first use, then served from Taichi's cache)."""
+def substep_kernel(iterations: int, serial: bool, volume: bool = False):
+    """The sub-step kernel for a fixed iteration count (compiled on first use, then served from Taichi's cache);
+    ``volume`` compiles the per-tet volume term in (its arrays are then read; otherwise they are placeholders)."""
     K = int(iterations)
 
     @ti.kernel
     def substep(x_n: V3, v_n: V3, a_n: V3, f_n: V3, x_o: V3, v_o: V3, a_o: V3, f_o: V3,
                 springs: I2, spring_params: V3, coef: F1, edge_n: V3, offsets: I1, adjacency: I2, node: V4, anchor: V4,
                 buf_a: V3, buf_b: V3, yhat: V3, obstacles: F2, guard: F1, omegas: F1,
+                tets: I4, tet_params: V3, volume_n: F1, pressure: F1, spring_tet_offsets: I1, spring_tets: I1,
+                spring_tet_weights: F1,
                 h: ti.f64, gamma: ti.f64, gravity: ti.math.vec3, remaining: ti.f64, reset: ti.i32):
         n = x_n.shape[0]
 
@@ -119,13 +149,24 @@ def substep_kernel(iterations: int, serial: bool):
         for s in range(springs.shape[0]):
             ab = springs[s]
             edge_n[s] = x_n[ab[0]] - x_n[ab[1]]
+        if ti.static(volume):  # each tet's volume at the start of the sub-step, for the volume term's dashpot
+            if ti.static(serial):
+                ti.loop_config(serialize=True)
+            for t in range(tets.shape[0]):
+                volume_n[t] = _tet_volume(x_n, tets, t)
 
         # -- Jacobi iterations (Chebyshev-accelerated), the last one writes the output state -------------------
         for it in ti.static(range(K)):
             cur = ti.static(buf_a if it % 2 == 0 else buf_b)
             other = ti.static(buf_b if it % 2 == 0 else buf_a)
+            if ti.static(volume):
+                if ti.static(serial):
+                    ti.loop_config(serialize=True)
+                for t in range(tets.shape[0]):
+                    pressure[t] = _tet_pressure(cur, tets, tet_params, volume_n, t, 1.0 / h)
             # (a) every spring once: the scalar c_s with force_on_a = -c_s (x_a - x_b) = -force_on_b, from the
-            #     spring k (|x_ab| - L) d and the dashpot (c/h) d (d · (u_a - u_b)), u = motion in this sub-step.
+            #     spring k (|x_ab| - L) d and the dashpot (c/h) d (d · (u_a - u_b)), u = motion in this sub-step,
+            #     plus the volume term's tension when it is compiled in.
             if ti.static(serial):
                 ti.loop_config(serialize=True)
             for s in range(springs.shape[0]):
@@ -137,7 +178,10 @@ def substep_kernel(iterations: int, serial: bool):
                 l2 = xab.dot(xab)
                 inv = 1.0 / ti.sqrt(ti.max(l2, 1e-300))  # a zero-length spring contributes nothing, not 0/0
                 du = xab - edge_n[s]
-                coef[s] = q[1] * (1.0 - q[0] * inv) + (q[2] / h) * inv * inv * xab.dot(du)
+                c = q[1] * (1.0 - q[0] * inv) + (q[2] / h) * inv * inv * xab.dot(du)
+                if ti.static(volume):
+                    c += _volume_coefficient(pressure, spring_tet_offsets, spring_tets, spring_tet_weights, s)
+                coef[s] = c
             # (b) every node gathers its springs (CSR, fixed order) and takes its Jacobi/Chebyshev step.
             if ti.static(serial):
                 ti.loop_config(serialize=True)

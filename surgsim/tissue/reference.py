@@ -86,6 +86,9 @@ class ReferenceSolver(SolverBase):
         x0[anch] = target[anch]
 
         attach = self.attach_stiffness
+        volume = lay.volume
+        tet_params = lay.tet_params(self.spring_active)
+        start_volumes = volume.volumes(x_n) if volume is not None else None
         diag = m / h**2 * (1.0 + alpha * h) + ksum + csum / h + attach
         omegas = chebyshev_omegas(self.rho(h), opt.iterations, opt.chebyshev)
         gamma = opt.relaxation
@@ -98,6 +101,8 @@ class ReferenceSolver(SolverBase):
             inv = 1.0 / np.sqrt(np.maximum(l2, 1e-300))
             u = cur - x_n
             coef = k * (1.0 - rest * inv) + c / h * inv * inv * np.einsum("ij,ij->i", xab, u[sa] - u[sb])
+            if volume is not None:
+                coef = coef + volume.edge_coefficients(cur, tet_params, start_volumes, h)
             # (b) every node gathers its springs
             fe = -coef[sid][:, None] * (cur[rows] - cur[cols])
             r = (m / h**2)[:, None] * (yhat - cur) - (alpha * m / h)[:, None] * (cur - x_n)

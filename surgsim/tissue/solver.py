@@ -123,6 +123,7 @@ class TissueSolver(SolverBase):
         self._yhat = ti.Vector.ndarray(3, ti.f64, shape=n)
         self._guard = ti.ndarray(ti.f64, shape=1)
         self._scratch = TissueState.allocate(n)
+        self._allocate_volume()
         self._obstacles = None
         self._frame_rows: dict = {}
         self._frame_graph = None
@@ -211,7 +212,7 @@ class TissueSolver(SolverBase):
             return graph, self._args[substeps]
         ti = self._ti
         g = ti.graph
-        kernel = self._k.substep_kernel(self.options.iterations, self.serial)
+        kernel = self._k.substep_kernel(self.options.iterations, self.serial, self.layout.volume is not None)
 
         def nd(name, dtype, ndim=1):
             return g.Arg(g.ArgKind.NDARRAY, name, dtype=dtype, ndim=ndim)
@@ -223,7 +224,8 @@ class TissueSolver(SolverBase):
                       nd("offsets", ti.i32),
                       nd("adjacency", ivec2), nd("node", vec4),
                       nd("anchor", vec4), nd("buf_a", vec3), nd("buf_b", vec3), nd("yhat", vec3),
-                      nd("obstacles", ti.f64, 2), nd("guard", ti.f64), nd("omegas", ti.f64)]
+                      nd("obstacles", ti.f64, 2), nd("guard", ti.f64), nd("omegas", ti.f64),
+                      *self._volume_graph_args(nd)]
         scalars = [g.Arg(g.ArgKind.SCALAR, name, ti.f64) for name in ("h", "gamma")]
         scalars.append(g.Arg(g.ArgKind.MATRIX, "gravity", vec3))
         builder = g.GraphBuilder()
@@ -246,7 +248,7 @@ class TissueSolver(SolverBase):
             "anchor": self._anchor, "buf_a": self._buf_a, "buf_b": self._buf_b, "yhat": self._yhat,
             "obstacles": self._obstacles, "guard": self._guard, "gamma": float(self.options.relaxation),
             "omegas": ti.ndarray(ti.f64, shape=self.options.iterations),
-            "gravity": vec3(*self.options.gravity), **extra,
+            "gravity": vec3(*self.options.gravity), **extra, **self._volume_arrays,
         }
         for key, name in zip(_STATE_KEYS, FIELDS):
             args["scr_" + key] = getattr(self._scratch, name)
@@ -266,6 +268,42 @@ class TissueSolver(SolverBase):
         if self.model.spring_count:
             self._spring_params.from_numpy(self.spring_params)
         self._node.from_numpy(self.node_params)
+        self._volume_changed()
+
+    # -- the per-tet volume term (SolverOptions.poisson; see tissue/volume.py) ----------------------------------------
+    def _allocate_volume(self) -> None:
+        """Device arrays of the volume term: real ones when it is on, one-element placeholders otherwise."""
+        ti = self._ti
+        term = self.layout.volume
+        tets = max(1, self.model.tet_count) if term is not None else 1
+        entries = len(term.spring_tets) if term is not None else 1
+        self._volume_arrays = {
+            "tets": ti.Vector.ndarray(4, ti.i32, shape=tets),
+            "tet_params": ti.Vector.ndarray(3, ti.f64, shape=tets),
+            "volume_n": ti.ndarray(ti.f64, shape=tets),
+            "pressure": ti.ndarray(ti.f64, shape=tets),
+            "spring_tet_offsets": ti.ndarray(ti.i32, shape=max(1, self.model.spring_count + 1) if term else 1),
+            "spring_tets": ti.ndarray(ti.i32, shape=max(1, entries)),
+            "spring_tet_weights": ti.ndarray(ti.f64, shape=max(1, entries)),
+        }
+        if term is not None and self.model.tet_count:
+            arrays = self._volume_arrays
+            arrays["tets"].from_numpy(term.tets)
+            arrays["spring_tet_offsets"].from_numpy(term.spring_offsets)
+            arrays["spring_tets"].from_numpy(term.spring_tets)
+            arrays["spring_tet_weights"].from_numpy(term.spring_weights)
+
+    def _volume_graph_args(self, nd) -> list:
+        ti = self._ti
+        return [nd("tets", ti.math.ivec4), nd("tet_params", ti.math.vec3), nd("volume_n", ti.f64),
+                nd("pressure", ti.f64),
+                nd("spring_tet_offsets", ti.i32), nd("spring_tets", ti.i32), nd("spring_tet_weights", ti.f64)]
+
+    def _volume_changed(self) -> None:
+        """Upload the tets' (λ_v / V0, V0, β λ_v / V0) after a change of the spring mask (a cut spring switches its tets off)."""
+        params = self.layout.tet_params(self.spring_active)
+        if params is not None and len(params):
+            self._volume_arrays["tet_params"].from_numpy(params)
 
     def _anchors_changed(self, membership: bool = True, rows: np.ndarray | None = None) -> None:
         super()._anchors_changed(membership, rows)

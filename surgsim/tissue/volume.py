@@ -1,0 +1,142 @@
+"""The per-tet volume term that gives the spring network the material's Poisson's ratio (CPU, numpy only).
+
+Why: a network of central springs on tet edges has the Poisson's ratio of its geometry (0.035 on Kuhn blocks, 0.245
+on gmsh's Delaunay meshes, measured with :func:`surgsim.tissue.stiffness.measure_elasticity`), whatever the
+material's; soft tissue is nearly incompressible (ν = 0.45). Adding the volume energy of Teschner et al. 2004
+("A versatile and robust model for geometrically complex deformable solids", the volume constraint of their eq. 4)
+
+    E_t = λ_v / (2 V0_t) · (V_t − V0_t)²                        (λ_v [Pa]: the added Lamé modulus)
+
+to every tet t adds λ_v to the network's Lamé λ without touching its shear modulus, so that the springs' scale and λ_v
+together give both E and ν (:func:`surgsim.tissue.stiffness.poisson_calibration`).
+
+How it enters the solver (the same local/global Jacobi sweep as the springs): the tet's pressure p_t = λ_v (V_t −
+V0_t) / V0_t is computed from the current positions (a determinant), and its force −p_t ∂V/∂x_i is written as central
+forces along the tet's six edges, −p_t w_ij (x_i − x_j), with w_ij = −V0 ∇N_i · ∇N_j the rest "cotangent" weight of
+edge ij in tet t (Σ_j w_ij (x_i − x_j) = V0 F ∇N_i, equal to ∂V/∂x_i = V0 cof(F) ∇N_i at rest and within O(strain)
+of it otherwise, so the force is exact to first order). The edge form adds one scalar per spring to the spring pass's
+coefficient (each spring gathers Σ_t p_t w_e,t over its tets through a CSR list in a fixed order: no atomics) and
+leaves the node pass untouched; the forces are central, so momentum and angular momentum are conserved and rigid
+motion (translation, rotation) produces no force.
+
+Damping: the Rayleigh damping of :mod:`surgsim.tissue.stiffness` (C = α M + β K) applies to the volume stiffness as
+to the springs: the pressure gets a Kelvin–Voigt part β λ_v / V0 · (V_t − V_t,n) / h (V_t,n: the volume at the start
+of the sub-step), which also damps the stiff volumetric modes that a fixed iteration count resolves least.
+
+Jacobi diagonal: the term's Hessian at rest is λ_v/V0 g gᵀ (g = ∂V/∂x); with D_i = Σ_t λ_v/V0_t |g_i| Σ_j |g_j|
+added to each node's diagonal, 0 ≤ λ_v/V0 g gᵀ ≤ diag(D) (Cauchy–Schwarz), so the Gershgorin-style bound of the
+Chebyshev acceleration (Σ off-diagonal / diagonal) stays a bound with D counted as off-diagonal: the solver adds D to
+each node's Σk column and β D to its Σc column. A tet with any cut spring loses its volume term (a cut must separate the body).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from surgsim.mesh.build import tet_spring_ids
+from surgsim.mesh.model import TissueModel
+
+# The local corner pairs of a tet's six edges, in the order of mesh.build's tet_spring_ids.
+_TET_EDGES = np.array([[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]])
+
+
+def rest_shape_gradients(model: TissueModel) -> tuple[np.ndarray, np.ndarray]:
+    """(rest volumes V0 [M] [m³], ∇N [M, 4, 3] [1/m]): the gradients of each tet's linear shape functions."""
+    p = model.positions[model.tets]
+    edges = np.stack([p[:, 1] - p[:, 0], p[:, 2] - p[:, 0], p[:, 3] - p[:, 0]], axis=2)  # columns
+    volumes = np.linalg.det(edges) / 6.0
+    inverse = np.linalg.inv(edges)  # rows are ∇N_1..3
+    grads = np.concatenate([-inverse.sum(axis=1, keepdims=True), inverse], axis=1)
+    return volumes, grads
+
+
+@dataclass(frozen=True, eq=False)
+class VolumeTerm:
+    """The volume term's arrays for one model (M tets, S springs, E = 6 M spring-tet entries).
+
+    - ``tets`` [M, 4] int32 (the model's, positively oriented), ``rest_volumes`` [M] [m³];
+    - ``modulus`` [M] [Pa]: λ_v of each tet's region (0 where the term is off);
+    - ``retardation`` [M] [s]: the Rayleigh β of each tet's region (the volume term's Kelvin–Voigt dashpot);
+    - ``spring_offsets`` [S + 1] int32, ``spring_tets`` [E] int32, ``spring_weights`` [E] [m]: the tets of spring s
+      are entries ``spring_offsets[s]:spring_offsets[s+1]`` (sorted by tet id: a fixed summation order), each with
+      the rest weight w of the spring in that tet;
+    - ``tet_springs`` [M, 6] int32: each tet's springs (a tet with a cut spring loses its term);
+    - ``diagonal_factor`` [M, 4] [m³]: |g_i| Σ_j |g_j| / V0 at rest, so that D_i = Σ_t λ_v,t · factor[t, corner].
+    """
+
+    tets: np.ndarray
+    rest_volumes: np.ndarray
+    modulus: np.ndarray
+    retardation: np.ndarray
+    spring_offsets: np.ndarray
+    spring_tets: np.ndarray
+    spring_weights: np.ndarray
+    tet_springs: np.ndarray
+    diagonal_factor: np.ndarray
+
+    @classmethod
+    def build(cls, model: TissueModel, region_modulus: np.ndarray, region_retardation: np.ndarray) -> "VolumeTerm":
+        volumes, grads = rest_shape_gradients(model)
+        weights = -volumes[:, None] * np.einsum("mk,mk->m", grads[:, _TET_EDGES[:, 0]].reshape(-1, 3),
+                                                grads[:, _TET_EDGES[:, 1]].reshape(-1, 3)).reshape(-1, 6)
+        springs = tet_spring_ids(model).astype(np.int64)
+        tet_ids = np.repeat(np.arange(model.tet_count), 6)
+        flat_springs = springs.reshape(-1)
+        order = np.lexsort((tet_ids, flat_springs))
+        offsets = np.zeros(model.spring_count + 1, dtype=np.int64)
+        np.cumsum(np.bincount(flat_springs, minlength=model.spring_count), out=offsets[1:])
+        g = volumes[:, None, None] * grads  # ∂V/∂x_i at rest [m²]
+        norms = np.linalg.norm(g, axis=2)
+        factor = norms * norms.sum(axis=1, keepdims=True) / volumes[:, None]
+
+        def frozen(a, dtype):
+            a = np.ascontiguousarray(a, dtype=dtype)
+            a.flags.writeable = False
+            return a
+
+        return cls(
+            tets=frozen(model.tets, np.int32),
+            rest_volumes=frozen(volumes, np.float64),
+            modulus=frozen(np.asarray(region_modulus, dtype=np.float64)[model.tet_region], np.float64),
+            retardation=frozen(np.asarray(region_retardation, dtype=np.float64)[model.tet_region], np.float64),
+            spring_offsets=frozen(offsets, np.int32),
+            spring_tets=frozen(tet_ids[order], np.int32),
+            spring_weights=frozen(weights.reshape(-1)[order], np.float64),
+            tet_springs=frozen(springs, np.int32),
+            diagonal_factor=frozen(factor, np.float64),
+        )
+
+    def tet_params(self, spring_active: np.ndarray) -> np.ndarray:
+        """[M, 3]: (λ_v / V0 [Pa/m³], V0 [m³], β λ_v / V0 [Pa·s/m³]) of each tet; 0, V0, 0 for a tet with a cut
+        spring."""
+        kappa = self.modulus * self._intact(spring_active) / self.rest_volumes
+        return np.ascontiguousarray(np.column_stack([kappa, self.rest_volumes, self.retardation * kappa]))
+
+    def node_diagonal(self, spring_active: np.ndarray, node_count: int) -> tuple[np.ndarray, np.ndarray]:
+        """([N] the term's share D_i of each node's Jacobi diagonal [N/m], [N] its dashpot's share β D_i [N·s/m])."""
+        per_corner = (self.modulus * self._intact(spring_active))[:, None] * self.diagonal_factor
+        share = np.bincount(self.tets.reshape(-1), per_corner.reshape(-1), minlength=node_count)
+        damped = np.bincount(self.tets.reshape(-1), (self.retardation[:, None] * per_corner).reshape(-1),
+                             minlength=node_count)
+        return share, damped
+
+    def _intact(self, spring_active: np.ndarray) -> np.ndarray:
+        return np.all(np.asarray(spring_active, dtype=bool)[self.tet_springs], axis=1)
+
+    def volumes(self, positions: np.ndarray) -> np.ndarray:
+        p = positions[self.tets]
+        return np.einsum("ij,ij->i", np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]), p[:, 3] - p[:, 0]) / 6.0
+
+    def edge_coefficients(self, positions: np.ndarray, tet_params: np.ndarray, start_volumes: np.ndarray | None = None,
+                          h: float = 1.0) -> np.ndarray:
+        """[S] Σ_t p_t w_e,t of every spring at ``positions`` (the numpy twin of the kernels' two passes); with
+        ``start_volumes`` (the tets' volumes at the start of a sub-step of ``h`` [s]) p_t includes the dashpot."""
+        volume = self.volumes(positions)
+        pressure = tet_params[:, 0] * (volume - tet_params[:, 1])
+        if start_volumes is not None:
+            pressure = pressure + tet_params[:, 2] / h * (volume - start_volumes)
+        contributions = pressure[self.spring_tets] * self.spring_weights
+        counts = np.diff(self.spring_offsets)
+        return np.bincount(np.repeat(np.arange(len(counts)), counts), contributions, minlength=len(counts))
