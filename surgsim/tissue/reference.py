@@ -14,6 +14,8 @@ from surgsim.tissue.contact import project_numpy
 from surgsim.tissue.events import SolverEvent
 from surgsim.tissue.state import StateArrays
 
+VOLUME_EVERY = 2  # as kernels_step.VOLUME_EVERY (this module imports no Taichi)
+
 
 class ReferenceSolver(SolverBase):
     """Same API as :class:`~surgsim.tissue.solver.TissueSolver`, on :class:`StateArrays`."""
@@ -102,7 +104,9 @@ class ReferenceSolver(SolverBase):
             u = cur - x_n
             coef = k * (1.0 - rest * inv) + c / h * inv * inv * np.einsum("ij,ij->i", xab, u[sa] - u[sb])
             if volume is not None:
-                coef = coef + volume.edge_coefficients(cur, tet_params, start_volumes, h)
+                if it % VOLUME_EVERY == 0:
+                    volume_coef = volume.edge_coefficients(cur, tet_params, start_volumes, h)
+                coef = coef + volume_coef
             # (b) every node gathers its springs
             fe = -coef[sid][:, None] * (cur[rows] - cur[cols])
             r = (m / h**2)[:, None] * (yhat - cur) - (alpha * m / h)[:, None] * (cur - x_n)

@@ -25,7 +25,11 @@ steps; Jacobi sweeps map to two parallel loops each (GPU-friendly, deterministic
 iteration count gives a fixed cost per step, which a haptic loop needs; and the spring stiffness is the physical one
 (XPBD's effective stiffness depends on iteration and sub-step counts).
 
-Physics included: gravity; Rayleigh damping (Kelvin–Voigt dashpots on every spring + ambient drag, see
+Physics included: gravity; optionally (``SolverOptions.poisson = "from_material"``, off by default) a per-tet volume
+term that gives each region its material's Poisson's ratio as well as its Young's modulus (:mod:`surgsim.tissue.volume`:
+a pass over the tets computes each tet's pressure from its volume, the spring pass adds it to each spring's scalar
+through a fixed-order CSR over the spring's tets; evaluated every second sweep; ×1.4-1.6 the cost of the springs
+alone on one CPU core); Rayleigh damping (Kelvin–Voigt dashpots on every spring + ambient drag, see
 :mod:`surgsim.tissue.stiffness`), from each region's ``damping_ratio``; per-region materials (E → k mapping calibrated
 to within 5 % on tetrahedral blocks); anchored nodes (by region, box or ids) that can be moved kinematically; external
 point forces; collision with static planes and boxes (projection with Coulomb friction, :mod:`surgsim.tissue.contact`);
@@ -45,7 +49,9 @@ Limits (what to expect)
 - Speed: one sweep costs about 4 ns per spring on one CPU core (the liver: ~145 µs), 8 sweeps + ~90 µs fixed cost per
   step. Taichi's CPU code for parallel loops runs ~1.4× slower per thread than its serialised loops, so on a 2-core
   CPU the serial mode is used below ``serial_below_nodes``; the solver is meant for a GPU.
-- Mass-spring networks cannot represent ν → 0.5 (see :mod:`surgsim.tissue.stiffness`).
+- Springs alone cannot represent ν → 0.5 (their ν is the mesh's: 0.035 Kuhn, 0.245 gmsh); the volume term does (see
+  :mod:`surgsim.tissue.stiffness`), at the price of a stiffer system: with it the Chebyshev ρ is capped
+  (:data:`surgsim.tissue.base.CHEBYSHEV_MAX_UNDERSHOOT`) and motion is less converged per step than springs alone.
 - Contact is node-versus-static-obstacle only (no self-collision; tool contact comes from the instruments as forces or
   anchors).
 
@@ -280,11 +286,12 @@ class TissueSolver(SolverBase):
         self._volume_arrays = {
             "tets": ti.Vector.ndarray(4, ti.i32, shape=tets),
             "tet_params": ti.Vector.ndarray(3, ti.f64, shape=tets),
-            "volume_n": ti.ndarray(ti.f64, shape=tets),
+            "tet_affine": ti.Vector.ndarray(2, ti.f64, shape=tets),
             "pressure": ti.ndarray(ti.f64, shape=tets),
             "spring_tet_offsets": ti.ndarray(ti.i32, shape=max(1, self.model.spring_count + 1) if term else 1),
             "spring_tets": ti.ndarray(ti.i32, shape=max(1, entries)),
             "spring_tet_weights": ti.ndarray(ti.f64, shape=max(1, entries)),
+            "volume_coef": ti.ndarray(ti.f64, shape=max(1, self.model.spring_count) if term else 1),
         }
         if term is not None and self.model.tet_count:
             arrays = self._volume_arrays
@@ -295,9 +302,10 @@ class TissueSolver(SolverBase):
 
     def _volume_graph_args(self, nd) -> list:
         ti = self._ti
-        return [nd("tets", ti.math.ivec4), nd("tet_params", ti.math.vec3), nd("volume_n", ti.f64),
+        return [nd("tets", ti.math.ivec4), nd("tet_params", ti.math.vec3), nd("tet_affine", ti.math.vec2),
                 nd("pressure", ti.f64),
-                nd("spring_tet_offsets", ti.i32), nd("spring_tets", ti.i32), nd("spring_tet_weights", ti.f64)]
+                nd("spring_tet_offsets", ti.i32), nd("spring_tets", ti.i32), nd("spring_tet_weights", ti.f64),
+                nd("volume_coef", ti.f64)]
 
     def _volume_changed(self) -> None:
         """Upload the tets' (λ_v / V0, V0, β λ_v / V0) after a change of the spring mask (a cut spring switches its tets off)."""

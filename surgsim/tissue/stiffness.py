@@ -139,7 +139,7 @@ def linear_stiffness_matrix(model: TissueModel, stiffness: np.ndarray, volume=No
                 cols.append(3 * s[:, q] + b)
                 vals.append(sign * kab)
     if volume is not None:
-        g = volume_gradients(model).reshape(-1, 12)
+        g = volume_gradients(model.positions, volume.tets).reshape(-1, 12)
         kappa = volume.modulus / volume.rest_volumes
         dofs = (3 * volume.tets[:, :, None] + np.arange(3)).reshape(-1, 12)
         rows.append(np.repeat(dofs, 12, axis=1).reshape(-1))
@@ -148,9 +148,9 @@ def linear_stiffness_matrix(model: TissueModel, stiffness: np.ndarray, volume=No
     return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(3 * n, 3 * n))
 
 
-def volume_gradients(model: TissueModel) -> np.ndarray:
-    """[M, 4, 3] ∂V_t/∂x_i of every tet at rest [m²]."""
-    p = model.positions[model.tets]
+def volume_gradients(positions: np.ndarray, tets: np.ndarray) -> np.ndarray:
+    """[M, 4, 3] ∂V_t/∂x_i of every tet at ``positions`` [m²]."""
+    p = positions[tets]
     g = np.empty(p.shape)
     for i, (a, b, c) in enumerate(((1, 3, 2), (0, 2, 3), (0, 3, 1), (0, 1, 2))):
         g[:, i] = np.cross(p[:, b] - p[:, a], p[:, c] - p[:, a]) / 6.0
@@ -202,6 +202,6 @@ def measure_elasticity(model: TissueModel, stiffness: np.ndarray, volume=None, *
     force = (k @ u)[3 * right + axis].sum()
     youngs = force / (model.volume() / length) / strain
     lateral = [-np.polyfit(x[:, o], u[3 * np.arange(n) + o], 1)[0] / strain for o in (o1, o2)]
-    volume_change = float(np.einsum("mij,mij->", volume_gradients(model), u.reshape(-1, 3)[model.tets]))
+    volume_change = float(np.einsum("mij,mij->", volume_gradients(x, model.tets), u.reshape(-1, 3)[model.tets]))
     poisson_volume = 0.5 * (1.0 - volume_change / (model.volume() * strain))
     return float(youngs), float(np.mean(lateral)), float(poisson_volume)
