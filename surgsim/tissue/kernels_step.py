@@ -27,6 +27,8 @@ NONFINITE_SPEED = 1e300  # guard value written for a non-finite node
 # The volume term's pressures are computed every VOLUME_EVERY sweeps and held in between: half its cost, and the same
 # motion within 0.1 % on a Kuhn column pulled and hanging (holding them for 4 sweeps is unstable there).
 VOLUME_EVERY = 2
+DEGENERATE_VOLUME = 1e-6  # as volume.DEGENERATE_VOLUME
+PRESSURE_LIMIT = 0.2  # as volume.PRESSURE_LIMIT
 
 
 @ti.func
@@ -99,12 +101,43 @@ def _tet_affine(x_n: ti.template(), tets: ti.template(), tet_params: ti.template
 
 
 @ti.func
-def _volume_coefficient(pressure: ti.template(), spring_tet_offsets: ti.template(), spring_tets: ti.template(),
-                        spring_tet_weights: ti.template(), s: ti.i32) -> ti.f64:
+def _tet_edge_coefficients(cur: ti.template(), tets: ti.template(), tet_params: ti.template(),
+                           tet_affine: ti.template(), edge_coef: ti.template(), t: ti.i32):
+    # The volume term's local step (see volume.py): the pressure from the tet's current volume, written as the six
+    # central-force coefficients p w_ij, w_ij = −(a_i · a_j) / (6 det) with a_i = det ∇N_i (cofactor rows).
+    c = tets[t]
+    x0 = cur[c[0]]
+    e1 = cur[c[1]] - x0
+    e2 = cur[c[2]] - x0
+    e3 = cur[c[3]] - x0
+    a1 = e2.cross(e3)
+    a2 = e3.cross(e1)
+    a3 = e1.cross(e2)
+    a0 = -(a1 + a2 + a3)
+    det = e1.dot(a1)
+    ab = tet_affine[t]
+    q = tet_params[t]
+    bound = PRESSURE_LIMIT * q[0] * q[1]
+    pressure = ti.min(ti.max(ab[0] * det * (1.0 / 6.0) - ab[1], -bound), bound)
+    scale = 0.0
+    if ti.abs(det) > DEGENERATE_VOLUME * 6.0 * q[1]:
+        scale = -pressure / (6.0 * det)
+    base = 6 * t
+    edge_coef[base + 0] = scale * a0.dot(a1)
+    edge_coef[base + 1] = scale * a0.dot(a2)
+    edge_coef[base + 2] = scale * a0.dot(a3)
+    edge_coef[base + 3] = scale * a1.dot(a2)
+    edge_coef[base + 4] = scale * a1.dot(a3)
+    edge_coef[base + 5] = scale * a2.dot(a3)
+
+
+@ti.func
+def _volume_coefficient(edge_coef: ti.template(), spring_tet_offsets: ti.template(), spring_slots: ti.template(),
+                        s: ti.i32) -> ti.f64:
     # Σ_t p_t w_e,t over the spring's tets in a fixed order: the volume forces as a tension along the edge.
     total = 0.0
     for e in range(spring_tet_offsets[s], spring_tet_offsets[s + 1]):
-        total += pressure[spring_tets[e]] * spring_tet_weights[e]
+        total += edge_coef[spring_slots[e]]
     return total
 
 
@@ -118,8 +151,8 @@ def substep_kernel(iterations: int, serial: bool, volume: bool = False):
     def substep(x_n: V3, v_n: V3, a_n: V3, f_n: V3, x_o: V3, v_o: V3, a_o: V3, f_o: V3,
                 springs: I2, spring_params: V3, coef: F1, edge_n: V3, offsets: I1, adjacency: I2, node: V4, anchor: V4,
                 buf_a: V3, buf_b: V3, yhat: V3, obstacles: F2, guard: F1, omegas: F1,
-                tets: I4, tet_params: V3, tet_affine: V2, pressure: F1, spring_tet_offsets: I1, spring_tets: I1,
-                spring_tet_weights: F1, volume_coef: F1,
+                tets: I4, tet_params: V3, tet_affine: V2, edge_coef: F1, spring_tet_offsets: I1, spring_slots: I1,
+                volume_coef: F1,
                 h: ti.f64, gamma: ti.f64, gravity: ti.math.vec3, remaining: ti.f64, reset: ti.i32):
         n = x_n.shape[0]
 
@@ -169,8 +202,7 @@ def substep_kernel(iterations: int, serial: bool, volume: bool = False):
                 if ti.static(serial):
                     ti.loop_config(serialize=True)
                 for t in range(tets.shape[0]):
-                    ab = tet_affine[t]
-                    pressure[t] = ab[0] * _tet_volume(cur, tets, t) - ab[1]
+                    _tet_edge_coefficients(cur, tets, tet_params, tet_affine, edge_coef, t)
             # (a) every spring once: the scalar c_s with force_on_a = -c_s (x_a - x_b) = -force_on_b, from the
             #     spring k (|x_ab| - L) d and the dashpot (c/h) d (d · (u_a - u_b)), u = motion in this sub-step,
             #     plus the volume term's tension when it is compiled in.
@@ -187,7 +219,7 @@ def substep_kernel(iterations: int, serial: bool, volume: bool = False):
                 du = xab - edge_n[s]
                 c = q[1] * (1.0 - q[0] * inv) + (q[2] / h) * inv * inv * xab.dot(du)
                 if ti.static(volume and it % VOLUME_EVERY == 0):
-                    held = _volume_coefficient(pressure, spring_tet_offsets, spring_tets, spring_tet_weights, s)
+                    held = _volume_coefficient(edge_coef, spring_tet_offsets, spring_slots, s)
                     if ti.static(it + 1 < K):
                         volume_coef[s] = held
                     c += held

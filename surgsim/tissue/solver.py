@@ -27,8 +27,8 @@ iteration count gives a fixed cost per step, which a haptic loop needs; and the 
 
 Physics included: gravity; optionally (``SolverOptions.poisson = "from_material"``, off by default) a per-tet volume
 term that gives each region its material's Poisson's ratio as well as its Young's modulus (:mod:`surgsim.tissue.volume`:
-a pass over the tets computes each tet's pressure from its volume, the spring pass adds it to each spring's scalar
-through a fixed-order CSR over the spring's tets; evaluated every second sweep; ×1.4-1.6 the cost of the springs
+a pass over the tets computes each tet's pressure from its volume and writes it as six edge coefficients, the spring
+pass adds them to each spring's scalar through a fixed-order CSR over the spring's tets; evaluated every second sweep; ×1.4-1.6 the cost of the springs
 alone on one CPU core); Rayleigh damping (Kelvin–Voigt dashpots on every spring + ambient drag, see
 :mod:`surgsim.tissue.stiffness`), from each region's ``damping_ratio``; per-region materials (E → k mapping calibrated
 to within 5 % on tetrahedral blocks); anchored nodes (by region, box or ids) that can be moved kinematically; external
@@ -282,29 +282,27 @@ class TissueSolver(SolverBase):
         ti = self._ti
         term = self.layout.volume
         tets = max(1, self.model.tet_count) if term is not None else 1
-        entries = len(term.spring_tets) if term is not None else 1
+        entries = len(term.spring_slots) if term is not None else 1
         self._volume_arrays = {
             "tets": ti.Vector.ndarray(4, ti.i32, shape=tets),
             "tet_params": ti.Vector.ndarray(3, ti.f64, shape=tets),
             "tet_affine": ti.Vector.ndarray(2, ti.f64, shape=tets),
-            "pressure": ti.ndarray(ti.f64, shape=tets),
+            "edge_coef": ti.ndarray(ti.f64, shape=6 * tets),
             "spring_tet_offsets": ti.ndarray(ti.i32, shape=max(1, self.model.spring_count + 1) if term else 1),
-            "spring_tets": ti.ndarray(ti.i32, shape=max(1, entries)),
-            "spring_tet_weights": ti.ndarray(ti.f64, shape=max(1, entries)),
+            "spring_slots": ti.ndarray(ti.i32, shape=max(1, entries)),
             "volume_coef": ti.ndarray(ti.f64, shape=max(1, self.model.spring_count) if term else 1),
         }
         if term is not None and self.model.tet_count:
             arrays = self._volume_arrays
             arrays["tets"].from_numpy(term.tets)
             arrays["spring_tet_offsets"].from_numpy(term.spring_offsets)
-            arrays["spring_tets"].from_numpy(term.spring_tets)
-            arrays["spring_tet_weights"].from_numpy(term.spring_weights)
+            arrays["spring_slots"].from_numpy(term.spring_slots)
 
     def _volume_graph_args(self, nd) -> list:
         ti = self._ti
         return [nd("tets", ti.math.ivec4), nd("tet_params", ti.math.vec3), nd("tet_affine", ti.math.vec2),
-                nd("pressure", ti.f64),
-                nd("spring_tet_offsets", ti.i32), nd("spring_tets", ti.i32), nd("spring_tet_weights", ti.f64),
+                nd("edge_coef", ti.f64),
+                nd("spring_tet_offsets", ti.i32), nd("spring_slots", ti.i32),
                 nd("volume_coef", ti.f64)]
 
     def _volume_changed(self) -> None:

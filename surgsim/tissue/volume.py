@@ -11,13 +11,20 @@ to every tet t adds λ_v to the network's Lamé λ without touching its shear mo
 together give both E and ν (:func:`surgsim.tissue.stiffness.poisson_calibration`).
 
 How it enters the solver (the same local/global Jacobi sweep as the springs): the tet's pressure p_t = λ_v (V_t −
-V0_t) / V0_t is computed from the current positions (a determinant), and its force −p_t ∂V/∂x_i is written as central
-forces along the tet's six edges, −p_t w_ij (x_i − x_j), with w_ij = −V0 ∇N_i · ∇N_j the rest "cotangent" weight of
-edge ij in tet t (Σ_j w_ij (x_i − x_j) = V0 F ∇N_i, equal to ∂V/∂x_i = V0 cof(F) ∇N_i at rest and within O(strain)
-of it otherwise, so the force is exact to first order). The edge form adds one scalar per spring to the spring pass's
-coefficient (each spring gathers Σ_t p_t w_e,t over its tets through a CSR list in a fixed order: no atomics) and
-leaves the node pass untouched; the forces are central, so momentum and angular momentum are conserved and rigid
-motion (translation, rotation) produces no force.
+V0_t) / V0_t is computed from the current positions (a determinant), and its force −p_t ∂V/∂x_i is written exactly
+as central forces along the tet's six edges, −p_t w_ij (x_i − x_j), with w_ij = −V ∇N_i · ∇N_j the current
+"cotangent" weight of edge ij (∇N the shape-function gradients in the current shape: Σ_j w_ij (x_i − x_j) = V ∇N_i
+= ∂V/∂x_i, also for a squashed or inverted tet, which the force then restores). A pass over the tets writes the six
+p_t w_ij; each spring gathers its tets' values through a CSR list in a fixed order (no atomics) and adds them to its
+scalar; the node pass is untouched. The forces are central: momentum and angular momentum are conserved and rigid
+motion produces no force. (Weights taken at rest instead, V0 F ∇N_i, are exact only to first order and push an
+inverted tet the wrong way: the liver retraction blew up with them.)
+
+Large deformation: the energy is quadratic up to a volume change of :data:`PRESSURE_LIMIT` × V0 and linear beyond
+(Huber), i.e. the pressure saturates at ±0.2 λ_v. That bounds the term's indefinite geometric stiffness (p ∂²V/∂x²),
+which the constant Jacobi diagonal does not cover: unbounded, a Kuhn column pulled 60 % with shear blew up within
+0.1 s. Squashed tets below :data:`DEGENERATE_VOLUME` × V0 exert no volume force (their weights grow as 1/V). The small
+strains of the calibration are untouched.
 
 Damping: the Rayleigh damping of :mod:`surgsim.tissue.stiffness` (C = α M + β K) applies to the volume stiffness as
 to the springs: the pressure gets a Kelvin–Voigt part β λ_v / V0 · (V_t − V_t,n) / h (V_t,n: the volume at the start
@@ -38,6 +45,9 @@ import numpy as np
 from surgsim.mesh.build import tet_spring_ids
 from surgsim.mesh.model import TissueModel
 
+# A tet squashed below this fraction of its rest volume exerts no volume force that sweep (its edge weights ∝ 1/V).
+DEGENERATE_VOLUME = 1e-6
+PRESSURE_LIMIT = 0.2
 # The local corner pairs of a tet's six edges, in the order of mesh.build's tet_spring_ids.
 _TET_EDGES = np.array([[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]])
 
@@ -59,9 +69,9 @@ class VolumeTerm:
     - ``tets`` [M, 4] int32 (the model's, positively oriented, in the term's own order), ``rest_volumes`` [M] [m³];
     - ``modulus`` [M] [Pa]: λ_v of each tet's region (0 where the term is off);
     - ``retardation`` [M] [s]: the Rayleigh β of each tet's region (the volume term's Kelvin–Voigt dashpot);
-    - ``spring_offsets`` [S + 1] int32, ``spring_tets`` [E] int32, ``spring_weights`` [E] [m]: the tets of spring s
-      are entries ``spring_offsets[s]:spring_offsets[s+1]`` (sorted by tet id: a fixed summation order), each with
-      the rest weight w of the spring in that tet;
+    - ``spring_offsets`` [S + 1] int32, ``spring_slots`` [E] int32: the tets of spring s are entries
+      ``spring_offsets[s]:spring_offsets[s+1]`` (sorted by tet: a fixed summation order), each the slot 6 t + k of
+      the spring as edge k of tet t in the per-tet edge coefficients;
     - ``tet_springs`` [M, 6] int32: each tet's springs (a tet with a cut spring loses its term);
     - ``diagonal_factor`` [M, 4] [m³]: |g_i| Σ_j |g_j| / V0 at rest, so that D_i = Σ_t λ_v,t · factor[t, corner].
     """
@@ -71,8 +81,7 @@ class VolumeTerm:
     modulus: np.ndarray
     retardation: np.ndarray
     spring_offsets: np.ndarray
-    spring_tets: np.ndarray
-    spring_weights: np.ndarray
+    spring_slots: np.ndarray
     tet_springs: np.ndarray
     diagonal_factor: np.ndarray
 
@@ -86,8 +95,6 @@ class VolumeTerm:
         model_tets = model.tets[order]
         tet_region = model.tet_region[order]
         volumes, grads = rest_shape_gradients(model.positions, model_tets)
-        weights = -volumes[:, None] * np.einsum("mk,mk->m", grads[:, _TET_EDGES[:, 0]].reshape(-1, 3),
-                                                grads[:, _TET_EDGES[:, 1]].reshape(-1, 3)).reshape(-1, 6)
         springs = tet_spring_ids(model).astype(np.int64)[order]
         tet_ids = np.repeat(np.arange(model.tet_count), 6)
         flat_springs = springs.reshape(-1)
@@ -109,8 +116,7 @@ class VolumeTerm:
             modulus=frozen(np.asarray(region_modulus, dtype=np.float64)[tet_region], np.float64),
             retardation=frozen(np.asarray(region_retardation, dtype=np.float64)[tet_region], np.float64),
             spring_offsets=frozen(offsets, np.int32),
-            spring_tets=frozen(tet_ids[order], np.int32),
-            spring_weights=frozen(weights.reshape(-1)[order], np.float64),
+            spring_slots=frozen(order, np.int32),
             tet_springs=frozen(springs, np.int32),
             diagonal_factor=frozen(factor, np.float64),
         )
@@ -138,15 +144,25 @@ class VolumeTerm:
 
     def edge_coefficients(self, positions: np.ndarray, tet_params: np.ndarray, start_volumes: np.ndarray | None = None,
                           h: float = 1.0) -> np.ndarray:
-        """[S] Σ_t p_t w_e,t of every spring at ``positions`` (the numpy twin of the kernels' two passes); with
+        """[S] Σ_t p_t w_e,t(x) of every spring at ``positions`` (the numpy twin of the kernels' two passes); with
         ``start_volumes`` (the tets' volumes at the start of a sub-step of ``h`` [s]) p_t includes the dashpot."""
-        volume = self.volumes(positions)
+        p = positions[self.tets]
+        e1, e2, e3 = p[:, 1] - p[:, 0], p[:, 2] - p[:, 0], p[:, 3] - p[:, 0]
+        a1, a2, a3 = np.cross(e2, e3), np.cross(e3, e1), np.cross(e1, e2)
+        a = np.stack([-(a1 + a2 + a3), a1, a2, a3], axis=1)
+        det = np.einsum("ij,ij->i", e1, a1)
+        volume = det / 6.0
         if start_volumes is None:
             pressure = tet_params[:, 0] * (volume - tet_params[:, 1])
         else:  # as the kernels compute it: affine in V within the sub-step
             damping = tet_params[:, 2] / h
             pressure = (tet_params[:, 0] + damping) * volume - (tet_params[:, 0] * tet_params[:, 1]
                                                                  + damping * start_volumes)
-        contributions = pressure[self.spring_tets] * self.spring_weights
+        bound = PRESSURE_LIMIT * tet_params[:, 0] * tet_params[:, 1]
+        pressure = np.clip(pressure, -bound, bound)
+        usable = np.abs(det) > DEGENERATE_VOLUME * 6.0 * tet_params[:, 1]
+        scale = np.where(usable, -pressure / np.where(usable, 6.0 * det, 1.0), 0.0)
+        products = np.einsum("mkj,mkj->mk", a[:, _TET_EDGES[:, 0]], a[:, _TET_EDGES[:, 1]])
+        contributions = (scale[:, None] * products).reshape(-1)[self.spring_slots]
         counts = np.diff(self.spring_offsets)
         return np.bincount(np.repeat(np.arange(len(counts)), counts), contributions, minlength=len(counts))
