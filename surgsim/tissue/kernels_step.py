@@ -19,7 +19,6 @@ V4 = ti.types.ndarray(dtype=ti.math.vec4, ndim=1)
 I1 = ti.types.ndarray(dtype=ti.i32, ndim=1)
 I2 = ti.types.ndarray(dtype=ti.math.ivec2, ndim=1)
 I4 = ti.types.ndarray(dtype=ti.math.ivec4, ndim=1)
-V2 = ti.types.ndarray(dtype=ti.math.vec2, ndim=1)
 F1 = ti.types.ndarray(dtype=ti.f64, ndim=1)
 F2 = ti.types.ndarray(dtype=ti.f64, ndim=2)
 
@@ -92,17 +91,19 @@ def _tet_volume(x: ti.template(), tets: ti.template(), t: ti.i32) -> ti.f64:
 
 @ti.func
 def _tet_affine(x_n: ti.template(), tets: ti.template(), tet_params: ti.template(), t: ti.i32,
-                inv_h: ti.f64) -> ti.math.vec2:
+                inv_h: ti.f64) -> ti.math.vec4:
     # The volume term's pressure (see volume.py) p_t = (λ_v / V0) (V_t − V0) + (β λ_v / V0) (V_t − V_t,n) / h is
-    # affine in V_t within a sub-step: (a, b) with p_t = a V_t − b, set up once per sub-step.
+    # affine in V_t within a sub-step: (a, b) with p_t = a V_t − b, set up once per sub-step, with the pressure's
+    # bound and the smallest usable 6 V.
     q = tet_params[t]
     damping = q[2] * inv_h
-    return ti.math.vec2(q[0] + damping, q[0] * q[1] + damping * _tet_volume(x_n, tets, t))
+    return ti.math.vec4(q[0] + damping, q[0] * q[1] + damping * _tet_volume(x_n, tets, t),
+                        PRESSURE_LIMIT * q[0] * q[1], DEGENERATE_VOLUME * 6.0 * q[1])
 
 
 @ti.func
-def _tet_edge_coefficients(cur: ti.template(), tets: ti.template(), tet_params: ti.template(),
-                           tet_affine: ti.template(), edge_coef: ti.template(), t: ti.i32):
+def _tet_edge_coefficients(cur: ti.template(), tets: ti.template(), tet_affine: ti.template(),
+                           edge_coef: ti.template(), t: ti.i32):
     # The volume term's local step (see volume.py): the pressure from the tet's current volume, written as the six
     # central-force coefficients p w_ij, w_ij = −(a_i · a_j) / (6 det) with a_i = det ∇N_i (cofactor rows).
     c = tets[t]
@@ -116,11 +117,9 @@ def _tet_edge_coefficients(cur: ti.template(), tets: ti.template(), tet_params: 
     a0 = -(a1 + a2 + a3)
     det = e1.dot(a1)
     ab = tet_affine[t]
-    q = tet_params[t]
-    bound = PRESSURE_LIMIT * q[0] * q[1]
-    pressure = ti.min(ti.max(ab[0] * det * (1.0 / 6.0) - ab[1], -bound), bound)
+    pressure = ti.min(ti.max(ab[0] * det * (1.0 / 6.0) - ab[1], -ab[2]), ab[2])
     scale = 0.0
-    if ti.abs(det) > DEGENERATE_VOLUME * 6.0 * q[1]:
+    if ti.abs(det) > ab[3]:
         scale = -pressure / (6.0 * det)
     base = 6 * t
     edge_coef[base + 0] = scale * a0.dot(a1)
@@ -151,7 +150,7 @@ def substep_kernel(iterations: int, serial: bool, volume: bool = False):
     def substep(x_n: V3, v_n: V3, a_n: V3, f_n: V3, x_o: V3, v_o: V3, a_o: V3, f_o: V3,
                 springs: I2, spring_params: V3, coef: F1, edge_n: V3, offsets: I1, adjacency: I2, node: V4, anchor: V4,
                 buf_a: V3, buf_b: V3, yhat: V3, obstacles: F2, guard: F1, omegas: F1,
-                tets: I4, tet_params: V3, tet_affine: V2, edge_coef: F1, spring_tet_offsets: I1, spring_slots: I1,
+                tets: I4, tet_params: V3, tet_affine: V4, edge_coef: F1, spring_tet_offsets: I1, spring_slots: I1,
                 volume_coef: F1,
                 h: ti.f64, gamma: ti.f64, gravity: ti.math.vec3, remaining: ti.f64, reset: ti.i32):
         n = x_n.shape[0]
@@ -202,7 +201,7 @@ def substep_kernel(iterations: int, serial: bool, volume: bool = False):
                 if ti.static(serial):
                     ti.loop_config(serialize=True)
                 for t in range(tets.shape[0]):
-                    _tet_edge_coefficients(cur, tets, tet_params, tet_affine, edge_coef, t)
+                    _tet_edge_coefficients(cur, tets, tet_affine, edge_coef, t)
             # (a) every spring once: the scalar c_s with force_on_a = -c_s (x_a - x_b) = -force_on_b, from the
             #     spring k (|x_ab| - L) d and the dashpot (c/h) d (d · (u_a - u_b)), u = motion in this sub-step,
             #     plus the volume term's tension when it is compiled in.

@@ -286,7 +286,7 @@ class TissueSolver(SolverBase):
         self._volume_arrays = {
             "tets": ti.Vector.ndarray(4, ti.i32, shape=tets),
             "tet_params": ti.Vector.ndarray(3, ti.f64, shape=tets),
-            "tet_affine": ti.Vector.ndarray(2, ti.f64, shape=tets),
+            "tet_affine": ti.Vector.ndarray(4, ti.f64, shape=tets),
             "edge_coef": ti.ndarray(ti.f64, shape=6 * tets),
             "spring_tet_offsets": ti.ndarray(ti.i32, shape=max(1, self.model.spring_count + 1) if term else 1),
             "spring_slots": ti.ndarray(ti.i32, shape=max(1, entries)),
@@ -300,7 +300,7 @@ class TissueSolver(SolverBase):
 
     def _volume_graph_args(self, nd) -> list:
         ti = self._ti
-        return [nd("tets", ti.math.ivec4), nd("tet_params", ti.math.vec3), nd("tet_affine", ti.math.vec2),
+        return [nd("tets", ti.math.ivec4), nd("tet_params", ti.math.vec3), nd("tet_affine", ti.math.vec4),
                 nd("edge_coef", ti.f64),
                 nd("spring_tet_offsets", ti.i32), nd("spring_slots", ti.i32),
                 nd("volume_coef", ti.f64)]
