@@ -27,9 +27,9 @@ iteration count gives a fixed cost per step, which a haptic loop needs; and the 
 
 Physics included: gravity; optionally (``SolverOptions.poisson = "from_material"``, off by default) a per-tet volume
 term that gives each region its material's Poisson's ratio as well as its Young's modulus (:mod:`surgsim.tissue.volume`:
-a pass over the tets computes each tet's pressure from its volume and writes it as six edge coefficients, the spring
-pass adds them to each spring's scalar through a fixed-order CSR over the spring's tets; evaluated every second sweep; ×1.4-1.6 the cost of the springs
-alone on one CPU core); Rayleigh damping (Kelvin–Voigt dashpots on every spring + ambient drag, see
+a pass over the tets computes each tet's pressure from its volume and writes it as six edge coefficients, the
+spring pass adds them to each spring's scalar through a fixed-order CSR over the spring's tets; evaluated every
+second sweep; ×1.7 the cost of the springs alone on one CPU core); Rayleigh damping (Kelvin–Voigt dashpots on every spring + ambient drag, see
 :mod:`surgsim.tissue.stiffness`), from each region's ``damping_ratio``; per-region materials (E → k mapping calibrated
 to within 5 % on tetrahedral blocks); anchored nodes (by region, box or ids) that can be moved kinematically; external
 point forces; collision with static planes and boxes (projection with Coulomb friction, :mod:`surgsim.tissue.contact`);
