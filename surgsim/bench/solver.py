@@ -205,7 +205,8 @@ def bench_volume_term(model, anchored, steps: int, options) -> dict:
     result = {}
     for label, (solver, states, _, times) in runs.items():
         result[label] = {"time_per_step_s": float(min(times)), "median_time_per_step_s": float(np.median(times)),
-                         "events": len(solver.drain_events()), "chebyshev_rho": solver.rho(options.dt / options.substeps)}
+                         "events": len(solver.drain_events()),
+                         "chebyshev_rho": solver.rho(options.dt / options.substeps)}
         result[label].update(_verdict(model.positions, states[0].positions_numpy()))
     result["volume_term_cost_ratio"] = result["volume"]["time_per_step_s"] / result["springs"]["time_per_step_s"]
     return result

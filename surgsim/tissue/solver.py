@@ -26,13 +26,14 @@ iteration count gives a fixed cost per step, which a haptic loop needs; and the 
 (XPBD's effective stiffness depends on iteration and sub-step counts).
 
 Physics included: gravity; optionally (``SolverOptions.poisson = "from_material"``, off by default) a per-tet volume
-term that gives each region its material's Poisson's ratio as well as its Young's modulus (:mod:`surgsim.tissue.volume`:
-a pass over the tets computes each tet's pressure from its volume and writes it as six edge coefficients, the
-spring pass adds them to each spring's scalar through a fixed-order CSR over the spring's tets; evaluated every
-second sweep; ×1.7 the cost of the springs alone on one CPU core); Rayleigh damping (Kelvin–Voigt dashpots on every spring + ambient drag, see
-:mod:`surgsim.tissue.stiffness`), from each region's ``damping_ratio``; per-region materials (E → k mapping calibrated
-to within 5 % on tetrahedral blocks); anchored nodes (by region, box or ids) that can be moved kinematically; external
-point forces; collision with static planes and boxes (projection with Coulomb friction, :mod:`surgsim.tissue.contact`);
+term that gives each region its material's Poisson's ratio as well as its Young's modulus
+(:mod:`surgsim.tissue.volume`: a pass over the tets computes each tet's pressure from its volume and writes it as six
+edge coefficients, the spring pass adds them to each spring's scalar through a fixed-order CSR over the spring's
+tets; evaluated every second sweep; ×1.7 the cost of the springs alone on one CPU core); Rayleigh damping
+(Kelvin–Voigt dashpots on every spring + ambient drag, see :mod:`surgsim.tissue.stiffness`), from each region's
+``damping_ratio``; per-region materials (E → k mapping calibrated to within 5 % on tetrahedral blocks); anchored
+nodes (by region, box or ids) that can be moved kinematically; external point forces; collision with static planes
+and boxes (projection with Coulomb friction, :mod:`surgsim.tissue.contact`);
 attachments: nodes tied to moving targets by zero-length springs of stiffness k (``attach``), added to the implicit
 system (k (target − x) in the residual, k on the diagonal), so they are stable at any k; the Chebyshev bound ignores
 them (a larger diagonal only lowers the true spectral radius, so the bound stays a bound).
@@ -306,7 +307,8 @@ class TissueSolver(SolverBase):
                 nd("volume_coef", ti.f64)]
 
     def _volume_changed(self) -> None:
-        """Upload the tets' (λ_v / V0, V0, β λ_v / V0) after a change of the spring mask (a cut spring switches its tets off)."""
+        """Upload the tets' (λ_v / V0, V0, β λ_v / V0) after a change of the spring mask (a cut spring switches its
+        tets off)."""
         params = self.layout.tet_params(self.spring_active)
         if params is not None and len(params):
             self._volume_arrays["tet_params"].from_numpy(params)

@@ -27,8 +27,8 @@ Limits: a network of central springs has a Poisson ratio fixed by its geometry (
 for Delaunay meshes); it cannot represent ν → 0.5 alone. With ``SolverOptions.poisson = "from_material"`` a per-tet
 volume term (:mod:`surgsim.tissue.volume`) adds the missing bulk stiffness and the springs are rescaled, both from
 :func:`poisson_calibration`, so that E and ν come out together; otherwise the material's ``poisson_ratio`` is
-recorded but not used. Shear stiffness follows from the springs. The mapping is linear-elastic (small strain); at strains beyond ~10 % a spring
-network stiffens slightly as edges rotate toward the load.
+recorded but not used. Shear stiffness follows from the springs. The mapping is linear-elastic (small strain); at
+strains beyond ~10 % a spring network stiffens slightly as edges rotate toward the load.
 
 Damping is Rayleigh damping C = α M + β K, both parts physically interpretable:
 

@@ -3,7 +3,7 @@
 Why: a network of central springs on tet edges has the Poisson's ratio of its geometry (0.035 on Kuhn blocks, 0.245
 on gmsh's Delaunay meshes, measured with :func:`surgsim.tissue.stiffness.measure_elasticity`), whatever the
 material's; soft tissue is nearly incompressible (ν = 0.45). Adding the volume energy of Teschner et al. 2004
-("A versatile and robust model for geometrically complex deformable solids", the volume constraint of their eq. 4)
+("A versatile and robust model for geometrically complex deformable solids", CGI 2004: their volume constraint)
 
     E_t = λ_v / (2 V0_t) · (V_t − V0_t)²                        (λ_v [Pa]: the added Lamé modulus)
 
@@ -18,7 +18,7 @@ as central forces along the tet's six edges, −p_t w_ij (x_i − x_j), with w_i
 p_t w_ij; each spring gathers its tets' values through a CSR list in a fixed order (no atomics) and adds them to its
 scalar; the node pass is untouched. The forces are central: momentum and angular momentum are conserved and rigid
 motion produces no force. (Weights taken at rest instead, V0 F ∇N_i, are exact only to first order and push an
-inverted tet the wrong way: the liver retraction blew up with them.)
+inverted tet the wrong way: with them, before the pressure bound below, the liver retraction blew up at 4.9 s.)
 
 Large deformation: the energy is quadratic up to a volume change of :data:`PRESSURE_LIMIT` × V0 and linear beyond
 (Huber), i.e. the pressure saturates at ±0.2 λ_v. That bounds the term's indefinite geometric stiffness (p ∂²V/∂x²),
@@ -33,7 +33,8 @@ of the sub-step), which also damps the stiff volumetric modes that a fixed itera
 Jacobi diagonal: the term's Hessian at rest is λ_v/V0 g gᵀ (g = ∂V/∂x); with D_i = Σ_t λ_v/V0_t |g_i| Σ_j |g_j|
 added to each node's diagonal, 0 ≤ λ_v/V0 g gᵀ ≤ diag(D) (Cauchy–Schwarz), so the Gershgorin-style bound of the
 Chebyshev acceleration (Σ off-diagonal / diagonal) stays a bound with D counted as off-diagonal: the solver adds D to
-each node's Σk column and β D to its Σc column. A tet with any cut spring loses its volume term (a cut must separate the body).
+each node's Σk column and β D to its Σc column. A tet with any cut spring loses its volume term (a cut must separate
+the body).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from surgsim.mesh.model import TissueModel
 
 # A tet squashed below this fraction of its rest volume exerts no volume force that sweep (its edge weights ∝ 1/V).
 DEGENERATE_VOLUME = 1e-6
+# The pressure saturates at this volume change (× λ_v): see "Large deformation" above.
 PRESSURE_LIMIT = 0.2
 # The local corner pairs of a tet's six edges, in the order of mesh.build's tet_spring_ids.
 _TET_EDGES = np.array([[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]])
