@@ -9,6 +9,9 @@ ligaments) and gravity pulls the rest, at dt = 1 ms, with our default options (1
 - spring updates per second (springs × sweeps per second) and bytes moved per step ÷ measured memory bandwidth
   (a roofline fraction; the byte count is the compulsory traffic of our kernel: every node and spring array read or
   written once per sweep, neighbour gathers assumed to hit cache);
+- the cost of the per-tet volume term (``SolverOptions.poisson = "from_material"``): the same scene run by the solver
+  with and without it, 15 chunks of steps each, interleaved so that a shared CPU's load hits both alike; the ratio
+  of their best chunks is ``volume_term_cost_ratio`` (``--volume-term off`` skips it);
 - the same scene with the numpy reference (same algorithm), PyBullet's deformable mass-spring body, and warp.sim
   (XPBD with the same iteration count, and semi-implicit Euler), each peer in its own process
   (:mod:`surgsim.bench.peers`), and the speed-ups side by side; every result carries ``stable`` (finite, no
@@ -169,6 +172,46 @@ def bench_taichi(model, anchored, steps: int, options) -> dict:
     return result
 
 
+def bench_volume_term(model, anchored, steps: int, options) -> dict:
+    """Time per step without and with the volume term, in alternating chunks (best of 15 each: a shared CPU's load
+    comes and goes within seconds) after a warm-up."""
+    import taichi as ti
+
+    from surgsim.tissue.solver import TissueSolver
+
+    runs = {}
+    for label, poisson in (("springs", "off"), ("volume", "from_material")):
+        solver = TissueSolver(model, options.model_copy(update={"poisson": poisson}))
+        solver.anchor(anchored)
+        states = [solver.state(), solver.state()]
+
+        def step(solver=solver, states=states):
+            solver.step(states[0], states[1])
+            states.reverse()
+
+        step()
+        step()
+        ti.sync()
+        runs[label] = (solver, states, step, [])
+    chunks = 15
+    per_chunk = max(1, steps // chunks)
+    for _ in range(chunks):
+        for label, (_, _, step, times) in runs.items():
+            start = time.perf_counter()
+            for _ in range(per_chunk):
+                step()
+            ti.sync()
+            times.append((time.perf_counter() - start) / per_chunk)
+    result = {}
+    for label, (solver, states, _, times) in runs.items():
+        result[label] = {"time_per_step_s": float(min(times)), "median_time_per_step_s": float(np.median(times)),
+                         "events": len(solver.drain_events()),
+                         "chebyshev_rho": solver.rho(options.dt / options.substeps)}
+        result[label].update(_verdict(model.positions, states[0].positions_numpy()))
+    result["volume_term_cost_ratio"] = result["volume"]["time_per_step_s"] / result["springs"]["time_per_step_s"]
+    return result
+
+
 def bench_numpy(model, anchored, steps: int, options, budget_s: float) -> dict:
     from surgsim.tissue.reference import ReferenceSolver
 
@@ -210,7 +253,8 @@ def bench_peer(peer: str, case_path: str, timeout_s: float) -> dict:
 
 
 def run_benchmark(sizes=DEFAULT_SIZES, *, steps: int = 300, peers=PEERS, arch: str = "auto",
-                  json_path: str | os.PathLike | None = None, log=print, peer_budget_s: float = 20.0) -> dict:
+                  json_path: str | os.PathLike | None = None, log=print, peer_budget_s: float = 20.0,
+                  volume_term: bool = True) -> dict:
     """Run the benchmark, print a table through ``log`` and return (and optionally write) the results."""
     import surgsim
     from surgsim.tissue.layout import SolverModel
@@ -257,6 +301,12 @@ def run_benchmark(sizes=DEFAULT_SIZES, *, steps: int = 300, peers=PEERS, arch: s
             "guard_events": ours["events"],
             "execution": ours["solver"]["execution"],
         })
+        if volume_term:
+            entry["volume_term"] = bench_volume_term(model, anchored, steps, options)
+            entry["volume_term_cost_ratio"] = entry["volume_term"]["volume_term_cost_ratio"]
+            log(f"  volume term: {entry['volume_term']['springs']['time_per_step_s'] * 1e3:.3f} ms/step springs "
+                f"alone, {entry['volume_term']['volume']['time_per_step_s'] * 1e3:.3f} ms/step with it "
+                f"(x{entry['volume_term_cost_ratio']:.2f}, interleaved)")
         peer_steps = int(max(5, min(steps, 2_000_000 // max(1, model.node_count))))
         if "numpy" in peers:
             entry["numpy"] = bench_numpy(model, anchored, steps, options, peer_budget_s)

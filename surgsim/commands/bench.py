@@ -27,6 +27,9 @@ def register(subparsers) -> None:
                         help="comma-separated peers: numpy, pybullet, warp, or none")
     solver.add_argument("--arch", default="auto", help="Taichi backend: auto, cuda, vulkan, metal or cpu")
     solver.add_argument("--json", dest="json_path", default=None, metavar="OUT", help="write the results as JSON")
+    solver.add_argument("--volume-term", default="on",
+                        help="also time the solver with the per-tet volume term (SolverOptions.poisson), interleaved "
+                             "with the springs alone, and report the cost ratio (default on)")
     solver.set_defaults(func=run_solver)
     coupling = sub.add_parser(
         "coupling",
@@ -123,5 +126,8 @@ def run_solver(args) -> int:
     peers = parse_peers(args.peers)
     steps = _count(args.steps, "--steps", 1_000_000)
     _check_arch(args.arch)
-    run_benchmark(sizes, steps=steps, peers=peers, arch=args.arch, json_path=args.json_path)
+    if args.volume_term not in ("on", "off"):
+        raise InputError("--volume-term", f"'{args.volume_term}' is neither on nor off.")
+    run_benchmark(sizes, steps=steps, peers=peers, arch=args.arch, json_path=args.json_path,
+                  volume_term=args.volume_term == "on")
     return 0

@@ -18,10 +18,16 @@ V3 = ti.types.ndarray(dtype=ti.math.vec3, ndim=1)
 V4 = ti.types.ndarray(dtype=ti.math.vec4, ndim=1)
 I1 = ti.types.ndarray(dtype=ti.i32, ndim=1)
 I2 = ti.types.ndarray(dtype=ti.math.ivec2, ndim=1)
+I4 = ti.types.ndarray(dtype=ti.math.ivec4, ndim=1)
 F1 = ti.types.ndarray(dtype=ti.f64, ndim=1)
 F2 = ti.types.ndarray(dtype=ti.f64, ndim=2)
 
 NONFINITE_SPEED = 1e300  # guard value written for a non-finite node
+# The volume term's pressures are computed every VOLUME_EVERY sweeps and held in between: half its cost, and the same
+# motion within 0.1 % on a Kuhn column pulled and hanging (holding them for 4 sweeps is unstable there).
+VOLUME_EVERY = 2
+DEGENERATE_VOLUME = 1e-6  # as volume.DEGENERATE_VOLUME
+PRESSURE_LIMIT = 0.2  # as volume.PRESSURE_LIMIT
 
 
 @ti.func
@@ -76,15 +82,76 @@ def _project(p: ti.math.vec3, start: ti.math.vec3, obs: ti.template()) -> ti.mat
     return q
 
 
+@ti.func
+def _tet_volume(x: ti.template(), tets: ti.template(), t: ti.i32) -> ti.f64:
+    c = tets[t]
+    x0 = x[c[0]]
+    return (x[c[1]] - x0).dot((x[c[2]] - x0).cross(x[c[3]] - x0)) * (1.0 / 6.0)
+
+
+@ti.func
+def _tet_affine(x_n: ti.template(), tets: ti.template(), tet_params: ti.template(), t: ti.i32,
+                inv_h: ti.f64) -> ti.math.vec4:
+    # The volume term's pressure (see volume.py) p_t = (λ_v / V0) (V_t − V0) + (β λ_v / V0) (V_t − V_t,n) / h is
+    # affine in V_t within a sub-step: (a, b) with p_t = a V_t − b, set up once per sub-step, with the pressure's
+    # bound and the smallest usable 6 V.
+    q = tet_params[t]
+    damping = q[2] * inv_h
+    return ti.math.vec4(q[0] + damping, q[0] * q[1] + damping * _tet_volume(x_n, tets, t),
+                        PRESSURE_LIMIT * q[0] * q[1], DEGENERATE_VOLUME * 6.0 * q[1])
+
+
+@ti.func
+def _tet_edge_coefficients(cur: ti.template(), tets: ti.template(), tet_affine: ti.template(),
+                           edge_coef: ti.template(), t: ti.i32):
+    # The volume term's local step (see volume.py): the pressure from the tet's current volume, written as the six
+    # central-force coefficients p w_ij, w_ij = −(a_i · a_j) / (6 det) with a_i = det ∇N_i (cofactor rows).
+    c = tets[t]
+    x0 = cur[c[0]]
+    e1 = cur[c[1]] - x0
+    e2 = cur[c[2]] - x0
+    e3 = cur[c[3]] - x0
+    a1 = e2.cross(e3)
+    a2 = e3.cross(e1)
+    a3 = e1.cross(e2)
+    a0 = -(a1 + a2 + a3)
+    det = e1.dot(a1)
+    ab = tet_affine[t]
+    pressure = ti.min(ti.max(ab[0] * det * (1.0 / 6.0) - ab[1], -ab[2]), ab[2])
+    scale = 0.0
+    if ti.abs(det) > ab[3]:
+        scale = -pressure / (6.0 * det)
+    base = 6 * t
+    edge_coef[base + 0] = scale * a0.dot(a1)
+    edge_coef[base + 1] = scale * a0.dot(a2)
+    edge_coef[base + 2] = scale * a0.dot(a3)
+    edge_coef[base + 3] = scale * a1.dot(a2)
+    edge_coef[base + 4] = scale * a1.dot(a3)
+    edge_coef[base + 5] = scale * a2.dot(a3)
+
+
+@ti.func
+def _volume_coefficient(edge_coef: ti.template(), spring_tet_offsets: ti.template(), spring_slots: ti.template(),
+                        s: ti.i32) -> ti.f64:
+    # Σ_t p_t w_e,t over the spring's tets in a fixed order: the volume forces as a tension along the edge.
+    total = 0.0
+    for e in range(spring_tet_offsets[s], spring_tet_offsets[s + 1]):
+        total += edge_coef[spring_slots[e]]
+    return total
+
+
 @functools.lru_cache(maxsize=None)
-def substep_kernel(iterations: int, serial: bool):
-    """The sub-step kernel for a fixed iteration count (compiled on first use, then served from Taichi's cache)."""
+def substep_kernel(iterations: int, serial: bool, volume: bool = False):
+    """The sub-step kernel for a fixed iteration count (compiled on first use, then served from Taichi's cache);
+    ``volume`` compiles the per-tet volume term in (its arrays are then read; otherwise they are placeholders)."""
     K = int(iterations)
 
     @ti.kernel
     def substep(x_n: V3, v_n: V3, a_n: V3, f_n: V3, x_o: V3, v_o: V3, a_o: V3, f_o: V3,
                 springs: I2, spring_params: V3, coef: F1, edge_n: V3, offsets: I1, adjacency: I2, node: V4, anchor: V4,
                 buf_a: V3, buf_b: V3, yhat: V3, obstacles: F2, guard: F1, omegas: F1,
+                tets: I4, tet_params: V3, tet_affine: V4, edge_coef: F1, spring_tet_offsets: I1, spring_slots: I1,
+                volume_coef: F1,
                 h: ti.f64, gamma: ti.f64, gravity: ti.math.vec3, remaining: ti.f64, reset: ti.i32):
         n = x_n.shape[0]
 
@@ -119,13 +186,25 @@ def substep_kernel(iterations: int, serial: bool):
         for s in range(springs.shape[0]):
             ab = springs[s]
             edge_n[s] = x_n[ab[0]] - x_n[ab[1]]
+        if ti.static(volume):
+            if ti.static(serial):
+                ti.loop_config(serialize=True)
+            for t in range(tets.shape[0]):
+                tet_affine[t] = _tet_affine(x_n, tets, tet_params, t, 1.0 / h)
 
         # -- Jacobi iterations (Chebyshev-accelerated), the last one writes the output state -------------------
         for it in ti.static(range(K)):
             cur = ti.static(buf_a if it % 2 == 0 else buf_b)
             other = ti.static(buf_b if it % 2 == 0 else buf_a)
+            # The volume term is evaluated on even sweeps and held through the next one (see VOLUME_EVERY).
+            if ti.static(volume and it % VOLUME_EVERY == 0):
+                if ti.static(serial):
+                    ti.loop_config(serialize=True)
+                for t in range(tets.shape[0]):
+                    _tet_edge_coefficients(cur, tets, tet_affine, edge_coef, t)
             # (a) every spring once: the scalar c_s with force_on_a = -c_s (x_a - x_b) = -force_on_b, from the
-            #     spring k (|x_ab| - L) d and the dashpot (c/h) d (d · (u_a - u_b)), u = motion in this sub-step.
+            #     spring k (|x_ab| - L) d and the dashpot (c/h) d (d · (u_a - u_b)), u = motion in this sub-step,
+            #     plus the volume term's tension when it is compiled in.
             if ti.static(serial):
                 ti.loop_config(serialize=True)
             for s in range(springs.shape[0]):
@@ -137,7 +216,15 @@ def substep_kernel(iterations: int, serial: bool):
                 l2 = xab.dot(xab)
                 inv = 1.0 / ti.sqrt(ti.max(l2, 1e-300))  # a zero-length spring contributes nothing, not 0/0
                 du = xab - edge_n[s]
-                coef[s] = q[1] * (1.0 - q[0] * inv) + (q[2] / h) * inv * inv * xab.dot(du)
+                c = q[1] * (1.0 - q[0] * inv) + (q[2] / h) * inv * inv * xab.dot(du)
+                if ti.static(volume and it % VOLUME_EVERY == 0):
+                    held = _volume_coefficient(edge_coef, spring_tet_offsets, spring_slots, s)
+                    if ti.static(it + 1 < K):
+                        volume_coef[s] = held
+                    c += held
+                elif ti.static(volume):
+                    c += volume_coef[s]
+                coef[s] = c
             # (b) every node gathers its springs (CSR, fixed order) and takes its Jacobi/Chebyshev step.
             if ti.static(serial):
                 ti.loop_config(serialize=True)

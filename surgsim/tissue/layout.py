@@ -14,6 +14,11 @@ Shapes (N nodes, S springs, E = 2 S adjacency entries):
 
 ``spring_active`` (a boolean mask [S]) is the runtime hook for cutting and tearing: inactive springs contribute
 nothing; :meth:`spring_params` and :meth:`node_params` fold the mask in.
+
+With ``SolverOptions.poisson = "from_material"`` the springs are rescaled and ``volume`` holds the per-tet volume term
+(:mod:`surgsim.tissue.volume`) that together give each region its Young's modulus *and* Poisson's ratio
+(:func:`surgsim.tissue.stiffness.poisson_calibration`); the term's share of the Jacobi diagonal is added to the Σk
+column of :meth:`node_params`. With ``"off"`` (the default) ``volume`` is None and nothing changes.
 """
 
 from __future__ import annotations
@@ -24,7 +29,14 @@ import numpy as np
 
 from surgsim.mesh.model import TissueModel
 from surgsim.tissue.options import SolverOptions
-from surgsim.tissue.stiffness import fundamental_frequency_estimate, rayleigh_coefficients, spring_stiffness
+from surgsim.tissue.stiffness import (
+    fundamental_frequency_estimate,
+    network_family,
+    poisson_calibration,
+    rayleigh_coefficients,
+    spring_stiffness,
+)
+from surgsim.tissue.volume import VolumeTerm
 
 
 @dataclass(frozen=True, eq=False)
@@ -41,6 +53,7 @@ class SolverModel:
     masses: np.ndarray
     drag: np.ndarray
     damping_frequency_hz: float
+    volume: VolumeTerm | None = None
 
     @classmethod
     def build(cls, model: TissueModel, options: SolverOptions) -> "SolverModel":
@@ -61,12 +74,22 @@ class SolverModel:
         else:
             zeta_region = np.full(model.region_count, options.damping_ratio)
         alpha_region, beta_region = rayleigh_coefficients(zeta_region, freq, options.ambient_damping_share)
+        volume = None
+        if options.poisson == "from_material":
+            spring_scale, volume_modulus = poisson_calibration(model.region_materials["poisson_ratio"],
+                                                               network_family(model))
+            stiffness = stiffness * spring_scale[model.spring_region]
+            volume = VolumeTerm.build(model, volume_modulus * model.region_materials["youngs_modulus_pa"],
+                                      beta_region)
         dashpot = beta_region[model.spring_region] * stiffness
         drag = alpha_region[model.node_region]
 
         # Selective mass scaling (see SolverOptions.mass_scaling): κ_i = (Σk + Σc/h) h² / m_i at the nominal sub-step.
         h = options.dt / options.substeps
         offdiag = (np.bincount(rows, stiffness[ids], minlength=n) + np.bincount(rows, dashpot[ids], minlength=n) / h)
+        if volume is not None:
+            share, damped = volume.node_diagonal(np.ones(model.spring_count, dtype=bool), n)
+            offdiag += share + damped / h
         offdiag *= h * h
         masses = np.array(model.masses, dtype=np.float64, copy=True)
         if options.mass_scaling > 0 and n:
@@ -93,6 +116,7 @@ class SolverModel:
             masses=frozen(masses, np.float64),
             drag=frozen(drag, np.float64),
             damping_frequency_hz=float(freq),
+            volume=volume,
         )
 
     @property
@@ -119,15 +143,25 @@ class SolverModel:
         return np.ascontiguousarray(np.column_stack([self.rest_lengths, self.stiffness * on, self.dashpot * on]))
 
     def node_params(self, spring_active: np.ndarray) -> np.ndarray:
-        """[N, 4]: mass, Σ stiffness, Σ dashpot of the node's active springs, ambient drag rate."""
+        """[N, 4]: mass, Σ stiffness, Σ dashpot of the node's active springs (each + the volume term's diagonal
+        share), ambient drag rate."""
         params = self.spring_params(spring_active)
         n = self.node_count
+        stiffness = np.bincount(self.csr_rows, params[self.csr_springs, 1], minlength=n)
+        dashpots = np.bincount(self.csr_rows, params[self.csr_springs, 2], minlength=n)
+        if self.volume is not None:
+            share, damped = self.volume.node_diagonal(spring_active, n)
+            stiffness, dashpots = stiffness + share, dashpots + damped
         return np.ascontiguousarray(np.column_stack([
             self.masses,
-            np.bincount(self.csr_rows, params[self.csr_springs, 1], minlength=n),
-            np.bincount(self.csr_rows, params[self.csr_springs, 2], minlength=n),
+            stiffness,
+            dashpots,
             self.drag,
         ]))
+
+    def tet_params(self, spring_active: np.ndarray) -> np.ndarray | None:
+        """[M, 3] the volume term's (λ_v / V0, V0, β λ_v / V0) per tet (see VolumeTerm.tet_params); None when off."""
+        return None if self.volume is None else self.volume.tet_params(spring_active)
 
     @staticmethod
     def chebyshev_rho(h: float, node_params: np.ndarray, anchored: np.ndarray) -> float:

@@ -33,6 +33,10 @@ class SolverOptions(BaseModel):
       median κ get the extra mass that brings them down to it (0.07 % of the liver's mass, on 13 % of its nodes);
       0 disables it.
     - ``calibration``: factor c of the E → k mapping (see :mod:`surgsim.tissue.stiffness`).
+    - ``poisson``: "from_material" adds the per-tet volume term (:mod:`surgsim.tissue.volume`) and rescales the springs
+      so that each region has its material's Young's modulus *and* Poisson's ratio (soft tissue: ν = 0.45, nearly
+      incompressible); "off" leaves the bare spring network, whose ν is that of the mesh geometry (0.035 on Kuhn
+      blocks, 0.245 on gmsh meshes). Costs one pass over the tets and a gather per spring in every sweep.
     - ``max_speed``: blow-up guard threshold [m/s]; any node faster, or any non-finite value, rejects the step.
     - ``retry_factor`` / ``max_retries``: a rejected step is redone from its input with ``retry_factor``× more
       sub-steps, up to ``max_retries`` times; if all fail the input state is kept with velocities zeroed.
@@ -56,6 +60,7 @@ class SolverOptions(BaseModel):
     ambient_damping_share: float = Field(0.9, ge=0.0, le=1.0)
     mass_scaling: float = Field(10.0, ge=0.0)
     calibration: float = Field(CALIBRATION_FACTOR, gt=0.0)
+    poisson: Literal["off", "from_material"] = "off"
     max_speed: float = Field(50.0, gt=0.0)
     retry_factor: int = Field(4, ge=2, le=16)
     max_retries: int = Field(2, ge=0, le=4)

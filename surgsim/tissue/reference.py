@@ -14,6 +14,8 @@ from surgsim.tissue.contact import project_numpy
 from surgsim.tissue.events import SolverEvent
 from surgsim.tissue.state import StateArrays
 
+VOLUME_EVERY = 2  # as kernels_step.VOLUME_EVERY (this module imports no Taichi)
+
 
 class ReferenceSolver(SolverBase):
     """Same API as :class:`~surgsim.tissue.solver.TissueSolver`, on :class:`StateArrays`."""
@@ -86,6 +88,9 @@ class ReferenceSolver(SolverBase):
         x0[anch] = target[anch]
 
         attach = self.attach_stiffness
+        volume = lay.volume
+        tet_params = lay.tet_params(self.spring_active)
+        start_volumes = volume.volumes(x_n) if volume is not None else None
         diag = m / h**2 * (1.0 + alpha * h) + ksum + csum / h + attach
         omegas = chebyshev_omegas(self.rho(h), opt.iterations, opt.chebyshev)
         gamma = opt.relaxation
@@ -98,6 +103,10 @@ class ReferenceSolver(SolverBase):
             inv = 1.0 / np.sqrt(np.maximum(l2, 1e-300))
             u = cur - x_n
             coef = k * (1.0 - rest * inv) + c / h * inv * inv * np.einsum("ij,ij->i", xab, u[sa] - u[sb])
+            if volume is not None:
+                if it % VOLUME_EVERY == 0:
+                    volume_coef = volume.edge_coefficients(cur, tet_params, start_volumes, h)
+                coef = coef + volume_coef
             # (b) every node gathers its springs
             fe = -coef[sid][:, None] * (cur[rows] - cur[cols])
             r = (m / h**2)[:, None] * (yhat - cur) - (alpha * m / h)[:, None] * (cur - x_n)

@@ -25,10 +25,15 @@ steps; Jacobi sweeps map to two parallel loops each (GPU-friendly, deterministic
 iteration count gives a fixed cost per step, which a haptic loop needs; and the spring stiffness is the physical one
 (XPBD's effective stiffness depends on iteration and sub-step counts).
 
-Physics included: gravity; Rayleigh damping (Kelvin–Voigt dashpots on every spring + ambient drag, see
-:mod:`surgsim.tissue.stiffness`), from each region's ``damping_ratio``; per-region materials (E → k mapping calibrated
-to within 5 % on tetrahedral blocks); anchored nodes (by region, box or ids) that can be moved kinematically; external
-point forces; collision with static planes and boxes (projection with Coulomb friction, :mod:`surgsim.tissue.contact`);
+Physics included: gravity; optionally (``SolverOptions.poisson = "from_material"``, off by default) a per-tet volume
+term that gives each region its material's Poisson's ratio as well as its Young's modulus
+(:mod:`surgsim.tissue.volume`: a pass over the tets computes each tet's pressure from its volume and writes it as six
+edge coefficients, the spring pass adds them to each spring's scalar through a fixed-order CSR over the spring's
+tets; evaluated every second sweep; ×1.7 the cost of the springs alone on one CPU core); Rayleigh damping
+(Kelvin–Voigt dashpots on every spring + ambient drag, see :mod:`surgsim.tissue.stiffness`), from each region's
+``damping_ratio``; per-region materials (E → k mapping calibrated to within 5 % on tetrahedral blocks); anchored
+nodes (by region, box or ids) that can be moved kinematically; external point forces; collision with static planes
+and boxes (projection with Coulomb friction, :mod:`surgsim.tissue.contact`);
 attachments: nodes tied to moving targets by zero-length springs of stiffness k (``attach``), added to the implicit
 system (k (target − x) in the residual, k on the diagonal), so they are stable at any k; the Chebyshev bound ignores
 them (a larger diagonal only lowers the true spectral radius, so the bound stays a bound).
@@ -45,7 +50,9 @@ Limits (what to expect)
 - Speed: one sweep costs about 4 ns per spring on one CPU core (the liver: ~145 µs), 8 sweeps + ~90 µs fixed cost per
   step. Taichi's CPU code for parallel loops runs ~1.4× slower per thread than its serialised loops, so on a 2-core
   CPU the serial mode is used below ``serial_below_nodes``; the solver is meant for a GPU.
-- Mass-spring networks cannot represent ν → 0.5 (see :mod:`surgsim.tissue.stiffness`).
+- Springs alone cannot represent ν → 0.5 (their ν is the mesh's: 0.035 Kuhn, 0.245 gmsh); the volume term does (see
+  :mod:`surgsim.tissue.stiffness`), at the price of a stiffer system: with it the Chebyshev ρ is capped
+  (:data:`surgsim.tissue.base.CHEBYSHEV_MAX_UNDERSHOOT`) and motion is less converged per step than springs alone.
 - Contact is node-versus-static-obstacle only (no self-collision; tool contact comes from the instruments as forces or
   anchors).
 
@@ -128,6 +135,7 @@ class TissueSolver(SolverBase):
         self._guard = ti.ndarray(ti.f64, shape=1)
         self._guard_view = HostView(self._guard)
         self._scratch = TissueState.allocate(n)
+        self._allocate_volume()
         self._obstacles = None
         self._frame_rows: dict = {}
         self._frame_graph = None
@@ -217,7 +225,7 @@ class TissueSolver(SolverBase):
             return graph, self._args[substeps]
         ti = self._ti
         g = ti.graph
-        kernel = self._k.substep_kernel(self.options.iterations, self.serial)
+        kernel = self._k.substep_kernel(self.options.iterations, self.serial, self.layout.volume is not None)
 
         def nd(name, dtype, ndim=1):
             return g.Arg(g.ArgKind.NDARRAY, name, dtype=dtype, ndim=ndim)
@@ -229,7 +237,8 @@ class TissueSolver(SolverBase):
                       nd("offsets", ti.i32),
                       nd("adjacency", ivec2), nd("node", vec4),
                       nd("anchor", vec4), nd("buf_a", vec3), nd("buf_b", vec3), nd("yhat", vec3),
-                      nd("obstacles", ti.f64, 2), nd("guard", ti.f64), nd("omegas", ti.f64)]
+                      nd("obstacles", ti.f64, 2), nd("guard", ti.f64), nd("omegas", ti.f64),
+                      *self._volume_graph_args(nd)]
         scalars = [g.Arg(g.ArgKind.SCALAR, name, ti.f64) for name in ("h", "gamma")]
         scalars.append(g.Arg(g.ArgKind.MATRIX, "gravity", vec3))
         builder = g.GraphBuilder()
@@ -252,7 +261,7 @@ class TissueSolver(SolverBase):
             "anchor": self._anchor, "buf_a": self._buf_a, "buf_b": self._buf_b, "yhat": self._yhat,
             "obstacles": self._obstacles, "guard": self._guard, "gamma": float(self.options.relaxation),
             "omegas": ti.ndarray(ti.f64, shape=self.options.iterations),
-            "gravity": vec3(*self.options.gravity), **extra,
+            "gravity": vec3(*self.options.gravity), **extra, **self._volume_arrays,
         }
         for key, name in zip(_STATE_KEYS, FIELDS):
             args["scr_" + key] = getattr(self._scratch, name)
@@ -272,6 +281,43 @@ class TissueSolver(SolverBase):
         if self.model.spring_count:
             self._spring_params.from_numpy(self.spring_params)
         self._node.from_numpy(self.node_params)
+        self._volume_changed()
+
+    # -- the per-tet volume term (SolverOptions.poisson; see tissue/volume.py) ----------------------------------------
+    def _allocate_volume(self) -> None:
+        """Device arrays of the volume term: real ones when it is on, one-element placeholders otherwise."""
+        ti = self._ti
+        term = self.layout.volume
+        tets = max(1, self.model.tet_count) if term is not None else 1
+        entries = len(term.spring_slots) if term is not None else 1
+        self._volume_arrays = {
+            "tets": ti.Vector.ndarray(4, ti.i32, shape=tets),
+            "tet_params": ti.Vector.ndarray(3, ti.f64, shape=tets),
+            "tet_affine": ti.Vector.ndarray(4, ti.f64, shape=tets),
+            "edge_coef": ti.ndarray(ti.f64, shape=6 * tets),
+            "spring_tet_offsets": ti.ndarray(ti.i32, shape=max(1, self.model.spring_count + 1) if term else 1),
+            "spring_slots": ti.ndarray(ti.i32, shape=max(1, entries)),
+            "volume_coef": ti.ndarray(ti.f64, shape=max(1, self.model.spring_count) if term else 1),
+        }
+        if term is not None and self.model.tet_count:
+            arrays = self._volume_arrays
+            arrays["tets"].from_numpy(term.tets)
+            arrays["spring_tet_offsets"].from_numpy(term.spring_offsets)
+            arrays["spring_slots"].from_numpy(term.spring_slots)
+
+    def _volume_graph_args(self, nd) -> list:
+        ti = self._ti
+        return [nd("tets", ti.math.ivec4), nd("tet_params", ti.math.vec3), nd("tet_affine", ti.math.vec4),
+                nd("edge_coef", ti.f64),
+                nd("spring_tet_offsets", ti.i32), nd("spring_slots", ti.i32),
+                nd("volume_coef", ti.f64)]
+
+    def _volume_changed(self) -> None:
+        """Upload the tets' (λ_v / V0, V0, β λ_v / V0) after a change of the spring mask (a cut spring switches its
+        tets off)."""
+        params = self.layout.tet_params(self.spring_active)
+        if params is not None and len(params):
+            self._volume_arrays["tet_params"].from_numpy(params)
 
     def _anchors_changed(self, membership: bool = True, rows: np.ndarray | None = None) -> None:
         super()._anchors_changed(membership, rows)

@@ -17,6 +17,7 @@ from surgsim.cli import main
     ["--steps", "many"],
     ["--peers", "sofa"],
     ["--arch", "tpu"],
+    ["--volume-term", "maybe"],
 ])
 def test_bad_arguments_exit_2(args, capsys):
     assert main(["bench", "solver", *args]) == 2
@@ -38,6 +39,9 @@ def test_tiny_benchmark_writes_json(taichi_cpu, tmp_path):
         assert entry[key] > 0
     assert entry["stable"] is True and entry["numpy"]["stable"] is True
     assert data["machine"]["backend"] == "cpu"
+    volume = entry["volume_term"]
+    assert volume["springs"]["stable"] and volume["volume"]["stable"]
+    assert entry["volume_term_cost_ratio"] == volume["volume"]["time_per_step_s"] / volume["springs"]["time_per_step_s"]
 
 
 @pytest.mark.parametrize("args", [["--ticks", "0"], ["--ticks", "lots"], ["--repeats", "-1"], ["--arch", "tpu"]])
