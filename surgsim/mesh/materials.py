@@ -32,11 +32,15 @@ MATERIALS: dict[str, Material] = {
     # density: IT'IS Foundation tissue property database v4.1 (2022), "Liver" 1079 kg/m³.
     # E: MR elastography of healthy human liver, shear modulus ≈ 2.0 kPa (Yin et al. 2007, Clin Gastroenterol
     #    Hepatol 5:1207); E = 3G for an incompressible solid ≈ 6 kPa.
-    # tear: human liver parenchyma fails at ~30-40 % tensile strain (Brunon et al. 2010, J Biomech 43:2221).
+    # tear: the liver's surface fails with its capsule: ultimate local strain 47 ± 29 % (Brunon et al. 2010,
+    #    J Biomech 43:2221, human and porcine capsule in quasi-static tension; a study of the capsule, not of the
+    #    parenchyma; parenchyma coupons: Kemper et al. 2010, Ann Adv Automot Med 54:15). 0.35 is used, within that
+    #    range on its low side, because it is tested on single spring edges, which see the local peaks of strain.
     "liver": Material("liver", 1079.0, 6.0e3, 0.45, 0.3, 0.35),
     # density: IT'IS database, "Gallbladder" 1071 kg/m³.
     # E: bile-filled organ; the wall alone is far stiffer in uniaxial tests (~0.1-1 MPa, Karimi et al. 2017,
-    #    J Mech Behav Biomed Mater 75:300); 20 kPa is an effective whole-organ value chosen for simulation.
+    #    "Measurement of the mechanical properties of the human gallbladder", J Med Eng Technol,
+    #    doi 10.1080/03091902.2017.1366561); 20 kPa is an effective whole-organ value chosen for simulation.
     # tear: wall failure strain ~40 % (same source, order of magnitude).
     "gallbladder": Material("gallbladder", 1071.0, 20.0e3, 0.45, 0.3, 0.40),
     # density: IT'IS database, "Fat" 911 kg/m³.
