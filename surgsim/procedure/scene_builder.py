@@ -175,9 +175,10 @@ class BuiltScene:
     camera: SceneCamera
     instruments: tuple[SceneInstrument, ...]
 
-    def apply_anchors(self, solver) -> np.ndarray:
-        """Hold every organ's anchor nodes at their rest positions in ``solver``; returns their ids."""
-        return solver.anchor(self.anchor_nodes)
+    def apply_anchors(self, control) -> np.ndarray:
+        """Hold every organ's anchor nodes at their rest positions in ``control`` (a tissue solver's
+        :class:`~surgsim.tissue.control.TissueControl`); returns their ids."""
+        return control.anchor(self.anchor_nodes)
 
     def tissue_obstacles(self) -> list[Box]:
         """The rigid blocks as tissue obstacles. Surfaces are left out: their bounding boxes would swallow tissue."""
