@@ -47,6 +47,7 @@ ANCHOR_TOP_FRACTION = 0.1  # the top tenth of the liver's height is held, as its
 
 
 def make_solver(model: TissueModel, arch: str):
+    """The liver solver on ``arch`` and a control holding the top of the liver."""
     from surgsim import backend
     from surgsim.tissue import TissueSolver
 

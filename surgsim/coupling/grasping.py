@@ -98,7 +98,8 @@ class Grasping:
         self.letting_go: dict[str, Grasp] = {}  # released or slipped, their attachments fading out
         self._clearing: set[str] = set()  # let go; their jaws pass through tissue until they no longer overlap it
         self._held = {name: np.zeros(3) for name in self._instruments}
-        self._fade_step = 1.0 / max(1, round(options.release_s / control.layout.options.dt)) if options.release_s else 1.0
+        tissue_dt = control.layout.options.dt
+        self._fade_step = 1.0 / max(1, round(options.release_s / tissue_dt)) if options.release_s else 1.0
 
     def prepare(self) -> None:
         """After the instruments moved: jaws that close, hold, let go or still overlap what they let go of do not

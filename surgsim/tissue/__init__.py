@@ -27,5 +27,5 @@ def __getattr__(name):
     raise AttributeError(name)
 
 
-__all__ = ["TissueSolver", "TissueControl", "ToolContact", "TissueState", "StateArrays", "SolverOptions", "SolverEvent", "Plane", "Box",
-           "spring_stiffness", "CALIBRATION_FACTOR"]
+__all__ = ["TissueSolver", "TissueControl", "ToolContact", "TissueState", "StateArrays", "SolverOptions",
+           "SolverEvent", "Plane", "Box", "spring_stiffness", "CALIBRATION_FACTOR"]
