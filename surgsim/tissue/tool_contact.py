@@ -84,8 +84,6 @@ import numpy as np
 
 from surgsim.mesh.build import orient_tets, tet_spring_ids
 from surgsim.mesh.model import TissueModel
-from surgsim.tissue.launch import BoundLaunch
-
 from surgsim.tissue.contact_layout import (
     C_FLAGS, C_FRICTION, C_P0, C_P0_BEFORE, C_P1, C_P1_BEFORE, C_RADIUS, CAPSULE_ENABLED, CAPSULE_ENERGIZED,
     CAPSULE_SENSE, COUNT_CHARRED, COUNT_CUT, COUNT_FORCE, COUNT_TORN, FLOAT_SECTIONS, GRASP_FORCE, H_BURN_RATE,
@@ -93,6 +91,7 @@ from surgsim.tissue.contact_layout import (
     H_TEAR_CHECKS, H_TRIANGLES, INT_SECTIONS, IO_WIDTH, MAX_CAPSULES, OUT_COUNT, OUT_ENERGIZED, OUT_FORCE, OUT_POINT,
     OUT_SENSED, OUT_STRONGEST, OUT_WEIGHT, ROW_CAPSULES, ROW_FLOAT_SECTIONS, ROW_HEADER, ROW_INT_SECTIONS,
 )
+from surgsim.tissue.launch import BoundLaunch
 
 
 def contact_caps(layout, spring_active: np.ndarray) -> np.ndarray:

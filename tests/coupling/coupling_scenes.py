@@ -29,7 +29,7 @@ class Tissue(NamedTuple):
     control: object
 
     @classmethod
-    def of(cls, model, **options) -> "Tissue":
+    def of(cls, model, **options) -> Tissue:
         from surgsim.tissue import TissueSolver
 
         solver = TissueSolver(model, **options)
