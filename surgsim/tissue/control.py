@@ -178,8 +178,8 @@ class TissueControl:
         """Register ``nodes`` (anchored or attached) as a rigid group ``key``: their targets will be
         origin + R · ``local`` [K, 3] [m] for the frames given to :meth:`move_anchor_frame`. Replaces an earlier group
         of that key."""
-        ids = np.asarray(nodes, dtype=np.int64).reshape(-1)
-        local = np.asarray(local, dtype=np.float64).reshape(-1, 3)
+        ids = np.array(nodes, dtype=np.int64).reshape(-1)  # copies: the journal replays them at the next step
+        local = np.array(local, dtype=np.float64).reshape(-1, 3)
         if len(local) != len(ids) or not np.all(np.isfinite(local)):
             raise InputError("local", "need one finite local position per node.")
         if not np.all(self.anchored[ids] | (self.attach_stiffness[ids] > 0.0)):
@@ -233,7 +233,8 @@ class TissueControl:
     def _anchors_changed(self, membership: bool, rows: np.ndarray | None = None) -> None:
         if membership:
             self.versions.membership += 1
-        self._journal_change(AnchorChange("rows", nodes=rows) if rows is not None and not membership
+        # The rows are copied: the journal is replayed at the next step, after the caller may have reused its array.
+        self._journal_change(AnchorChange("rows", nodes=np.array(rows)) if rows is not None and not membership
                              else AnchorChange("table"))
 
     def _journal_change(self, change: AnchorChange) -> None:
