@@ -104,8 +104,9 @@ class Session:
         self.seed = int(seed)
         options = {"iterations": physics.solver_iterations, **(solver_options or {})}
         self.solver = TissueSolver(self.scene.model, options, dt=self.tissue_dt_s)
-        self.scene.apply_anchors(self.solver)
-        settled = self._settled_positions(TissueSolver, options)
+        control = self.solver.control()
+        self.scene.apply_anchors(control)
+        settled = self._settled_positions()
         self.world = RigidWorld(dt=self.dt_s)
         for body in self.scene.rigid_bodies.values():
             if body.box_is_exact:
@@ -117,7 +118,7 @@ class Session:
             else:
                 self.world.add_instrument(instrument.name, instrument.type, port_m=instrument.port_m,
                                           aim_m=instrument.aim_m)
-        self.coupler = Coupler(self.solver, self.world)
+        self.coupler = Coupler(self.solver, self.world, control)
         self.coupler.state.set_positions(settled)
         self.runtime = ProcedureRuntime(self.spec, self.scene)
         self.instrument_names = tuple(instrument.name for instrument in self.scene.instruments)
@@ -135,12 +136,13 @@ class Session:
             self._trace = TraceWriter(trace_path, header)
         self.ended: EndReason | None = None
 
-    def _settled_positions(self, solver_class, options: dict) -> np.ndarray:
-        settler = solver_class(self.scene.model, {**options, "damping_ratio": SETTLE_DAMPING_RATIO},
-                               dt=self.tissue_dt_s)
-        self.scene.apply_anchors(settler)
-        settler.set_obstacles(self.scene.tissue_obstacles())
-        cached = _settle_cache_path(settler, self.backend, self._use_cache)
+    def _settled_positions(self) -> np.ndarray:
+        """The scene at rest under gravity, its anchors and its rigid blocks, settled by the session's solver with a
+        heavily damped control of its own."""
+        settle = self.solver.control(damping_ratio=SETTLE_DAMPING_RATIO)
+        self.scene.apply_anchors(settle)
+        settle.set_obstacles(self.scene.tissue_obstacles())
+        cached = _settle_cache_path(self.solver, settle, self.backend, self._use_cache)
         if cached is not None:
             try:
                 positions = np.load(cached, allow_pickle=False)
@@ -148,9 +150,9 @@ class Session:
                     return positions
             except (OSError, ValueError):
                 pass  # missing or damaged: settle again
-        state, scratch = settler.state(), settler.state()
+        state, scratch = self.solver.state(), self.solver.state()
         for _ in range(round(SETTLE_S / self.tissue_dt_s)):
-            settler.step(state, scratch)
+            self.solver.step(state, scratch, settle)
             state, scratch = scratch, state
         positions = state.positions_numpy()
         if cached is not None:
@@ -437,7 +439,7 @@ def _write_procedure_text(text: str, trace: str | os.PathLike | None):
     return path, folder, None
 
 
-def _settle_cache_path(settler, backend: str, use_cache: bool) -> Path | None:
+def _settle_cache_path(solver, settle, backend: str, use_cache: bool) -> Path | None:
     """Where the settled positions of this set-up are cached: keyed by everything the settling reads (the model's
     arrays, anchors, obstacles, solver options, backend, surgsim's version), so a changed input never reuses them.
     Settling is deterministic on one machine, so a cached result equals a recomputed one there."""
@@ -447,12 +449,12 @@ def _settle_cache_path(settler, backend: str, use_cache: bool) -> Path | None:
     from surgsim.mesh.cache import cache_dir
 
     digest = hashlib.sha256()
-    model = settler.model
-    for array in (model.positions, model.tets, model.springs, model.rest_lengths, model.masses, settler.anchored,
-                  settler.anchor_targets, settler.attach_stiffness, settler.obstacles_packed):
+    model = solver.model
+    for array in (model.positions, model.tets, model.springs, model.rest_lengths, model.masses, settle.anchored,
+                  settle.anchor_targets, settle.attach_stiffness, settle.obstacles_packed):
         digest.update(np.ascontiguousarray(array).tobytes())
-    digest.update(settler.options.model_dump_json().encode())
-    digest.update(f"{backend}|{__version__}|{SETTLE_S}|{SETTLE_DAMPING_RATIO}|{settler.serial}".encode())
+    digest.update(settle.layout.options.model_dump_json().encode())  # the solver's options, the settling damping
+    digest.update(f"{backend}|{__version__}|{SETTLE_S}|{SETTLE_DAMPING_RATIO}|{solver.serial}".encode())
     digest.update(_solver_code_digest())
     for values in model.region_materials.values():
         digest.update(np.ascontiguousarray(values).tobytes())

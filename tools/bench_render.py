@@ -47,6 +47,7 @@ ANCHOR_TOP_FRACTION = 0.1  # the top tenth of the liver's height is held, as its
 
 
 def make_solver(model: TissueModel, arch: str):
+    """The liver solver on ``arch`` and a control holding the top of the liver."""
     from surgsim import backend
     from surgsim.tissue import TissueSolver
 
@@ -54,22 +55,24 @@ def make_solver(model: TissueModel, arch: str):
     solver = TissueSolver(model)
     lower, upper = model.positions.min(axis=0), model.positions.max(axis=0)
     top = upper[2] - ANCHOR_TOP_FRACTION * (upper[2] - lower[2])
-    solver.anchor(box=(np.array([lower[0] - 1, lower[1] - 1, top]), upper + 1))
-    return solver
+    control = solver.control()
+    control.anchor(box=(np.array([lower[0] - 1, lower[1] - 1, top]), upper + 1))
+    return solver, control
 
 
 class Physics:
     """The solver with its two states; :meth:`step` and :meth:`positions` may be called from different threads."""
 
-    def __init__(self, solver):
+    def __init__(self, solver, control):
         self.solver = solver
+        self.control = control
         self.state, self.next_state = solver.state(), solver.state()
         self.steps = 0
         self._lock = threading.Lock()
 
     def step(self) -> None:
         with self._lock:
-            self.solver.step(self.state, self.next_state, DT_S)
+            self.solver.step(self.state, self.next_state, self.control, DT_S)
             self.state, self.next_state = self.next_state, self.state
             self.steps += 1
 
@@ -212,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
                             instruments=(InstrumentSpec("grasper", "grasper"),))
         surface = model.positions[model.surface_nodes]
         pose = camera.laparoscope_pose(surface.mean(axis=0) + [0.0, 0.3, 0.08], surface.mean(axis=0), fov_deg=60)
-        physics = Physics(make_solver(model, args.arch))
+        physics = Physics(*make_solver(model, args.arch))
         physics_alone(physics, 0.5)  # compile kernels before timing
         rows = [("physics alone (1 thread, as fast as it can)", "-", "-",
                  f"{physics_alone(physics, args.seconds):.2f}")]

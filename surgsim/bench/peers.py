@@ -26,6 +26,8 @@ import tempfile
 
 import numpy as np
 
+from surgsim.bench.stopwatch import time_chunks
+
 
 def write_case(path, model, layout, anchored: np.ndarray, *, steps: int, iterations: int, gravity, dt: float) -> None:
     np.savez(
@@ -46,9 +48,7 @@ def write_case(path, model, layout, anchored: np.ndarray, *, steps: int, iterati
 
 
 def _chunked(step, steps: int, sync=lambda: None) -> dict:
-    """Best and median time per step over 5 chunks, as :func:`surgsim.bench.solver.time_chunks` measures ours."""
-    from surgsim.bench.solver import time_chunks
-
+    """Best and median time per step over 5 chunks, as :func:`surgsim.bench.stopwatch.time_chunks` measures ours."""
     best, median, done = time_chunks(step, steps, sync)
     return {"time_per_step_s": best, "median_time_per_step_s": median, "steps": done}
 

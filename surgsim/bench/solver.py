@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from surgsim.bench.stopwatch import time_chunks
 from surgsim.errors import InputError
 
 DEFAULT_SIZES = ("liver", "1k", "5k", "20k", "100k")
@@ -127,21 +128,6 @@ def memory_bandwidth_bytes_per_s() -> float:
     return 2 * 8 * n / best
 
 
-def time_chunks(step, steps: int, sync=lambda: None) -> tuple[float, float, int]:
-    """(best, median) time per step over 5 chunks of ``steps``/5 steps, and the steps run: the best chunk is the
-    machine's speed when nothing else competes for it (a shared CPU), the median what a user would see."""
-    chunks = 5 if steps >= 5 else 1
-    per_chunk = max(1, steps // chunks)
-    times = []
-    for _ in range(chunks):
-        start = time.perf_counter()
-        for _ in range(per_chunk):
-            step()
-        sync()
-        times.append((time.perf_counter() - start) / per_chunk)
-    return float(min(times)), float(np.median(times)), chunks * per_chunk
-
-
 def _time_steps(step, steps: int, sync=lambda: None) -> tuple[float, float]:
     """:func:`time_chunks` after one warm-up step (compilation, caches)."""
     step()
@@ -156,19 +142,22 @@ def bench_taichi(model, anchored, steps: int, options) -> dict:
     from surgsim.tissue.solver import TissueSolver
 
     solver = TissueSolver(model, options)
-    solver.anchor(anchored)
+    control = solver.control()
+    control.anchor(anchored)
     states = [solver.state(), solver.state()]
+    events = []
 
     def step():
-        solver.step(states[0], states[1])
+        event = solver.step(states[0], states[1], control)
+        if event is not None:
+            events.append(event)
         states.reverse()
 
     step()
     best, median = _time_steps(step, steps, ti.sync)
-    result = {"time_per_step_s": best, "median_time_per_step_s": median, "steps": steps,
-              "events": len(solver.drain_events())}
+    result = {"time_per_step_s": best, "median_time_per_step_s": median, "steps": steps, "events": len(events)}
     result.update(_verdict(model.positions, states[0].positions_numpy()))
-    result["solver"] = solver.info()
+    result["solver"] = solver.info(control)
     return result
 
 
@@ -182,31 +171,35 @@ def bench_volume_term(model, anchored, steps: int, options) -> dict:
     runs = {}
     for label, poisson in (("springs", "off"), ("volume", "from_material")):
         solver = TissueSolver(model, options.model_copy(update={"poisson": poisson}))
-        solver.anchor(anchored)
+        control = solver.control()
+        control.anchor(anchored)
         states = [solver.state(), solver.state()]
+        events = []
 
-        def step(solver=solver, states=states):
-            solver.step(states[0], states[1])
+        def step(solver=solver, control=control, states=states, events=events):
+            event = solver.step(states[0], states[1], control)
+            if event is not None:
+                events.append(event)
             states.reverse()
 
         step()
         step()
         ti.sync()
-        runs[label] = (solver, states, step, [])
+        runs[label] = (solver, control, states, step, [], events)
     chunks = 15
     per_chunk = max(1, steps // chunks)
     for _ in range(chunks):
-        for label, (_, _, step, times) in runs.items():
+        for label, (_, _, _, step, times, _) in runs.items():
             start = time.perf_counter()
             for _ in range(per_chunk):
                 step()
             ti.sync()
             times.append((time.perf_counter() - start) / per_chunk)
     result = {}
-    for label, (solver, states, _, times) in runs.items():
+    for label, (solver, control, states, _, times, events) in runs.items():
         result[label] = {"time_per_step_s": float(min(times)), "median_time_per_step_s": float(np.median(times)),
-                         "events": len(solver.drain_events()),
-                         "chebyshev_rho": solver.rho(options.dt / options.substeps)}
+                         "events": len(events),
+                         "chebyshev_rho": solver.rho(control, options.dt / options.substeps)}
         result[label].update(_verdict(model.positions, states[0].positions_numpy()))
     result["volume_term_cost_ratio"] = result["volume"]["time_per_step_s"] / result["springs"]["time_per_step_s"]
     return result
@@ -216,16 +209,17 @@ def bench_numpy(model, anchored, steps: int, options, budget_s: float) -> dict:
     from surgsim.tissue.reference import ReferenceSolver
 
     solver = ReferenceSolver(model, options)
-    solver.anchor(anchored)
+    control = solver.control()
+    control.anchor(anchored)
     a, b = solver.state(), solver.state()
     t = time.perf_counter()
-    solver.step(a, b)
+    solver.step(a, b, control)
     first = time.perf_counter() - t
     n = int(max(3, min(steps, budget_s / max(first, 1e-9))))
     states = [b, a]
 
     def step():
-        solver.step(states[0], states[1])
+        solver.step(states[0], states[1], control)
         states.reverse()
 
     best, median = _time_steps(step, n)

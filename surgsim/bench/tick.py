@@ -115,7 +115,7 @@ def bench_procedure(name: str, *, arch: str = "cpu", warmup_ticks: int = 500, ma
     stages = {stage: 1e3 * sum(w.seconds for w in watches.get(stage, ())) / max(1, timed_ticks)
               for stage in STAGES if stage != "other"}
     stages["other"] = max(0.0, per_tick - sum(stages.values()))
-    info = session.solver.info()
+    info = session.solver.info(session.coupler.control)
     return {
         "procedure": name,
         "resolution": resolution,

@@ -35,7 +35,7 @@ def register(subparsers) -> None:
 
 def run_validate(args) -> int:
     from surgsim.procedure import check_procedure
-    from surgsim.procedure.loader import scene_issues
+    from surgsim.procedure.scene_builder import scene_issues
 
     problem_count = 0
     for path in args.files:

@@ -10,7 +10,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from surgsim.tissue.tool_contact import CAPSULE_ENABLED, CAPSULE_ENERGIZED, CAPSULE_SENSE, CAPSULE_WIDTH
+from surgsim.tissue.contact_layout import (
+    C_FLAGS, C_FRICTION, C_P0, C_P0_BEFORE, C_P1, C_P1_BEFORE, C_RADIUS, CAPSULE_ENABLED, CAPSULE_ENERGIZED,
+    CAPSULE_SENSE, IO_WIDTH,
+)
+
+# p0 and p1 then their "before" copies are consecutive columns: one slice copies both.
+_NOW, _BEFORE = slice(C_P0, C_P1 + 3), slice(C_P0_BEFORE, C_P1_BEFORE + 3)
 
 
 @dataclass(frozen=True)
@@ -36,15 +42,15 @@ class CapsuleLayout:
             slots.append(CapsuleSlot(len(slots), None, index, "anatomy", -1))
         self.slots = tuple(slots)
         self._instruments = instruments
-        self._rows = np.zeros((len(slots), CAPSULE_WIDTH))
+        self._rows = np.zeros((len(slots), IO_WIDTH))
         for slot in self.slots:
-            self._rows[slot.row, 13] = friction[slot.instrument] if slot.instrument else anatomy_friction
+            self._rows[slot.row, C_FRICTION] = friction[slot.instrument] if slot.instrument else anatomy_friction
         for k, (p0, p1, radius) in enumerate(static):
             row = self._rows[len(slots) - len(static) + k]
-            row[0:3] = row[7:10] = p0
-            row[3:6] = row[10:13] = p1
-            row[6] = radius
-            row[14] = CAPSULE_ENABLED
+            row[C_P0:C_P0 + 3] = row[C_P0_BEFORE:C_P0_BEFORE + 3] = p0
+            row[C_P1:C_P1 + 3] = row[C_P1_BEFORE:C_P1_BEFORE + 3] = p1
+            row[C_RADIUS] = radius
+            row[C_FLAGS] = CAPSULE_ENABLED
         self._first = True
         self.rows_of = {name: [s.row for s in self.slots if s.instrument == name] for name in instruments}
 
@@ -55,21 +61,21 @@ class CapsuleLayout:
         """This tick's rows, with last tick's positions as the 'before' columns; ``disabled`` rows only sense the
         tissue they overlap, without pushing it."""
         rows = self._rows
-        rows[:, 7:13] = rows[:, 0:6]
+        rows[:, _BEFORE] = rows[:, _NOW]
         for name, instrument in self._instruments.items():
             capsules = instrument.collision_capsules()
             energized = instrument.energy
             for row, capsule in zip(self.rows_of[name], capsules):
-                rows[row, 0:3] = capsule.p0
-                rows[row, 3:6] = capsule.p1
-                rows[row, 6] = capsule.radius
+                rows[row, C_P0:C_P0 + 3] = capsule.p0
+                rows[row, C_P1:C_P1 + 3] = capsule.p1
+                rows[row, C_RADIUS] = capsule.radius
                 flags = 0
                 if capsule.enabled:
                     flags = CAPSULE_SENSE if row in disabled else CAPSULE_ENABLED
                 if energized and capsule.part == "tip":
                     flags |= CAPSULE_ENERGIZED
-                rows[row, 14] = flags
+                rows[row, C_FLAGS] = flags
         if self._first:
-            rows[:, 7:13] = rows[:, 0:6]
+            rows[:, _BEFORE] = rows[:, _NOW]
             self._first = False
         return rows

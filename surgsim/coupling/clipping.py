@@ -103,7 +103,7 @@ class Clipping:
         springs it holds."""
         positions = ctx.positions()
         position = tuple(float(v) for v in positions[between].mean(axis=0))
-        nodes = between[~ctx.solver.anchored[between]]
+        nodes = between[~ctx.control.anchored[between]]
         clipped = positions[nodes]
         origin, rotation = ctx.instruments[name].distal_frame()
         open_local = (clipped - origin) @ rotation
@@ -116,12 +116,12 @@ class Clipping:
         ends_in_clip = in_clip[springs]
         touching = ends_in_clip.any(axis=1)
         ring = np.setdiff1d(np.unique(springs[touching]), between)
-        ring = ring[~ctx.solver.anchored[ring]]
+        ring = ring[~ctx.control.anchored[ring]]
         clip = Clip(name, nodes, position, ctx.time_s, ctx.instruments[name].spec.jaw_length_m,
                     origin.copy(), rotation.copy(), open_local, closed_local, ring,
                     (positions[ring] - origin) @ rotation, clipped)
         if len(nodes):
-            ctx.solver.anchor(nodes, targets=clipped)
+            ctx.control.anchor(nodes, targets=clipped)
         ctx.topology.protect(np.flatnonzero(ends_in_clip.all(axis=1)))
         ctx.contact.exempt_from_tearing(np.flatnonzero(touching))
         self.clips.append(clip)
@@ -139,4 +139,4 @@ class Clipping:
         if np.abs(targets - clip.targets).max() < _STILL_M:
             return
         clip.targets = targets
-        ctx.solver.set_anchor_targets(clip.nodes, targets)
+        ctx.control.set_anchor_targets(clip.nodes, targets)

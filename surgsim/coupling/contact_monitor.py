@@ -16,7 +16,7 @@ import numpy as np
 
 from surgsim.coupling.context import TickContext
 from surgsim.coupling.options import CouplingOptions
-from surgsim.tissue.tool_contact import OUT_COUNT, OUT_SENSED
+from surgsim.tissue.contact_layout import OUT_COUNT, OUT_SENSED
 
 
 @dataclass

@@ -14,14 +14,15 @@ import numpy as np
 
 from surgsim.events import Event
 from surgsim.mesh.model import TissueModel
-from surgsim.tissue.tool_contact import OUT_COUNT, OUT_POINT, OUT_STRONGEST_FORCE, OUT_WEIGHT, ContactReport
+from surgsim.tissue.contact_layout import OUT_COUNT, OUT_POINT, OUT_STRONGEST_FORCE, OUT_WEIGHT
+from surgsim.tissue.tool_contact import ContactReport
 
 if TYPE_CHECKING:
     from surgsim.coupling.capsules import CapsuleLayout
     from surgsim.coupling.topology import TissueTopology
     from surgsim.instruments import Instrument
     from surgsim.tissue import TissueState
-    from surgsim.tissue.solver import TissueSolver
+    from surgsim.tissue.control import TissueControl
     from surgsim.tissue.tool_contact import ToolContact
 
 
@@ -32,7 +33,7 @@ class TickContext:
     tick: int
     dt: float
     model: TissueModel
-    solver: "TissueSolver"
+    control: "TissueControl"
     state: "TissueState"
     contact: "ToolContact"
     topology: "TissueTopology"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from surgsim.coupling.context import TickContext
-from surgsim.tissue.tool_contact import FLAG_CUT0
+from surgsim.tissue.contact_layout import FLAG_CUT0
 
 _CLOSING = 1e-5  # jaw closure increase per tick that counts as closing (a motor settling moves less)
 

@@ -12,11 +12,11 @@ those puts the whole load on the springs around them: a liver edge lifted 15-20 
 forceps spread the load over the jaw faces (both sides, the length of the jaws) and through the capsule of the organ
 into the tissue around the bite. So a grasp holds:
 
-- the nodes *between* the jaws (:func:`~surgsim.coupling.jaws.nodes_between_jaws`): anchored (``solver.anchor``),
+- the nodes *between* the jaws (:func:`~surgsim.coupling.jaws.nodes_between_jaws`): anchored (``control.anchor``),
   they move rigidly with the jaws;
 - the nodes *around* them, within 1.73 R of the jaws' footprint (the segment from the hinge to the tip of the
   closed jaws) and connected to the held nodes through live springs (not across a cut, not into another organ): each
-  is *attached* (``solver.attach``: a zero-length spring inside the implicit solve) to where it sits in the jaws'
+  is *attached* (``control.attach``: a zero-length spring inside the implicit solve) to where it sits in the jaws'
   frame, with stiffness ``grasp_hold_stiffness`` × w × Σk_i, where Σk_i is the stiffness of the node's own springs and
   w = exp(−(d / R)²) falls with its distance d from the footprint (w ≥ 0.05). R is ``grasp_spread`` times the mean
   length of the held nodes' springs: a node stands for the tissue about half an edge around it, so this is the part
@@ -27,7 +27,7 @@ into the tissue around the bite. So a grasp holds:
   network has no volume stiffness and its tets fold; the contact pass does not count a fold as a tear, see
   :mod:`surgsim.tissue.tool_contact`.)
 
-Both kinds of node form one rigid group of the solver (``solver.set_anchor_frame``): every tick before the solve
+Both kinds of node form one rigid group of the control (``control.set_anchor_frame``): every tick before the solve
 :meth:`Grasping.move_anchors` sends it the jaws' frame (12 numbers) when the jaws moved, and the targets are placed on
 the device. A node that something else anchors later (a clip) leaves the group, and the grasp lets go of it no more.
 
@@ -84,9 +84,9 @@ class Grasp:
 class Grasping:
     """Grasps of every instrument whose jaws grasp (``jaw_action == "grasp"``)."""
 
-    def __init__(self, instruments: dict, layout, solver, contact, options: CouplingOptions):
+    def __init__(self, instruments: dict, layout, control, contact, options: CouplingOptions):
         self._instruments = {n: i for n, i in instruments.items() if i.spec.jaw_action == "grasp"}
-        self._solver = solver
+        self._control = control
         self._contact = contact
         self._options = options
         self._previous_jaw = {name: instrument.jaw for name, instrument in self._instruments.items()}
@@ -98,7 +98,8 @@ class Grasping:
         self.letting_go: dict[str, Grasp] = {}  # released or slipped, their attachments fading out
         self._clearing: set[str] = set()  # let go; their jaws pass through tissue until they no longer overlap it
         self._held = {name: np.zeros(3) for name in self._instruments}
-        self._fade_step = 1.0 / max(1, round(options.release_s / solver.options.dt)) if options.release_s else 1.0
+        tissue_dt = control.layout.options.dt
+        self._fade_step = 1.0 / max(1, round(options.release_s / tissue_dt)) if options.release_s else 1.0
 
     def prepare(self) -> None:
         """After the instruments moved: jaws that close, hold, let go or still overlap what they let go of do not
@@ -125,7 +126,7 @@ class Grasping:
         """Before the solve: put each grasp's anchors and attachments where the jaws now hold them (the solver gets
         the jaws' frame, not the rows), and fade out the attachments of the grasps letting go."""
         for name, grasp in self.grasps.items():
-            if len(self._solver.anchor_frame_nodes(name)) != len(grasp.nodes) + len(grasp.attached):
+            if len(self._control.anchor_frame_nodes(name)) != len(grasp.nodes) + len(grasp.attached):
                 self._keep_own(name, grasp)  # a clip or another grasp took some of its nodes
                 self._contact.set_grasps(self._groups())
             origin, rotation = self._instruments[name].distal_frame()
@@ -133,18 +134,18 @@ class Grasping:
                     and np.abs(rotation - grasp.frame[1]).max() < _STILL_M:
                 continue
             grasp.frame = (origin, rotation)
-            self._solver.move_anchor_frame(name, origin, rotation)
+            self._control.move_anchor_frame(name, origin, rotation)
         for name, grasp in self.letting_go.items():
             origin, rotation = self._instruments[name].distal_frame()
             grasp.frame = (origin, rotation)
             grasp.fade = max(0.0, grasp.fade - self._fade_step)
-            taken = self._solver.anchored[grasp.attached]  # anchored since by something else (a clip)
+            taken = self._control.anchored[grasp.attached]  # anchored since by something else (a clip)
             if taken.any():
                 grasp.attached, grasp.attached_local = grasp.attached[~taken], grasp.attached_local[~taken]
                 grasp.stiffness = grasp.stiffness[~taken]
                 self._contact.set_grasps(self._groups())
             if grasp.fade > 0.0 and len(grasp.attached):
-                self._solver.attach(grasp.all_nodes, grasp.targets(origin, rotation), grasp.fade * grasp.stiffness)
+                self._control.attach(grasp.all_nodes, grasp.targets(origin, rotation), grasp.fade * grasp.stiffness)
 
     def read_forces(self, ctx: TickContext) -> None:
         """After the contact pass: the holding force of each grasp (report rows are in :meth:`_groups` order)."""
@@ -184,10 +185,10 @@ class Grasping:
         around, stiffness = self._around(ctx, name, nodes)
         grasp = Grasp(nodes, (x[nodes] - origin) @ rotation, around, (x[around] - origin) @ rotation, stiffness,
                       frame=(origin, rotation))
-        self._solver.anchor(nodes, targets=x[nodes])
+        self._control.anchor(nodes, targets=x[nodes])
         if len(around):
-            self._solver.attach(around, x[around], stiffness)
-        self._solver.set_anchor_frame(name, grasp.all_nodes, np.concatenate([grasp.local, grasp.attached_local]))
+            self._control.attach(around, x[around], stiffness)
+        self._control.set_anchor_frame(name, grasp.all_nodes, np.concatenate([grasp.local, grasp.attached_local]))
         self.grasps[name] = grasp
         self._held[name] = np.zeros(3)
         self._contact.set_grasps(self._groups())
@@ -206,24 +207,24 @@ class Grasping:
         ctx.emit(kind, instrument=name, region=ctx.regions_of_nodes(grasp.nodes)[0], force_n=force,
                  position_m=ctx.positions()[grasp.nodes].mean(axis=0), detail=detail)
         self._keep_own(name, grasp)
-        self._solver.drop_anchor_frame(name)
+        self._control.drop_anchor_frame(name)
         if self._fade_step >= 1.0:
             self.letting_go[name] = grasp
             self._let_go(name)
             return
-        own = self._options.grasp_hold_stiffness * self._solver.node_params[grasp.nodes, 1]
+        own = self._options.grasp_hold_stiffness * self._control.node_params[grasp.nodes, 1]
         grasp.stiffness = np.concatenate([np.maximum(own, 1e-9), grasp.stiffness])
         grasp.attached_local = np.concatenate([grasp.local, grasp.attached_local])
         grasp.attached = grasp.all_nodes
         grasp.nodes, grasp.local = np.zeros(0, dtype=np.int64), np.zeros((0, 3))
         origin, rotation = grasp.frame if grasp.frame is not None else self._instruments[name].distal_frame()
-        self._solver.attach(grasp.attached, grasp.targets(origin, rotation), grasp.stiffness)
+        self._control.attach(grasp.attached, grasp.targets(origin, rotation), grasp.stiffness)
         self.letting_go[name] = grasp
 
     def _let_go(self, name: str) -> None:
         """The end of letting go: the attachments are gone; the jaws stay quiet until clear of tissue."""
         grasp = self.letting_go.pop(name)
-        self._solver.release(grasp.all_nodes)
+        self._control.release(grasp.all_nodes)
         self._held[name] = np.zeros(3)
         self._contact.set_grasps(self._groups())
         self._clearing.add(name)
@@ -231,8 +232,8 @@ class Grasping:
     # -- helpers ---------------------------------------------------------------------------------------------------
     def _keep_own(self, name: str, grasp: Grasp) -> None:
         """Forget the nodes something else took from the grasp since it began (anchored by a clip, or grasped by
-        another instrument): the solver's frame still lists only the grasp's own."""
-        own = self._solver.anchor_frame_nodes(name)
+        another instrument): the control's frame still lists only the grasp's own."""
+        own = self._control.anchor_frame_nodes(name)
         mine, theirs = np.isin(grasp.nodes, own), np.isin(grasp.attached, own)
         if mine.all() and theirs.all():
             return
@@ -250,9 +251,9 @@ class Grasping:
     def _around(self, ctx: TickContext, name: str, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The free nodes around the bite that the grasp holds softly, and their attachment stiffness [N/m]: within
         ``_REACH`` × R of the jaws' footprint, reached from ``nodes`` through live springs."""
-        solver = self._solver
-        layout = solver.layout
-        live = solver.spring_active[layout.csr_springs]
+        control = self._control
+        layout = control.layout
+        live = control.spring_active[layout.csr_springs]
         entries = np.concatenate([np.arange(layout.csr_offsets[i], layout.csr_offsets[i + 1]) for i in nodes])
         entries = entries[live[entries]]
         strength = self._options.grasp_hold_stiffness
@@ -264,7 +265,7 @@ class Grasping:
         origin, rotation = instrument.distal_frame()
         axis = rotation[:, 2] * instrument.spec.jaw_length_m
         x = ctx.positions()
-        taken = solver.anchored | solver.attached
+        taken = control.anchored | control.attached
         taken[nodes] = True
 
         def distance(ids: np.ndarray) -> np.ndarray:
@@ -282,4 +283,4 @@ class Grasping:
             frontier = neighbours
         around = np.sort(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
         weight = np.exp(-(distance(around) / spread) ** 2)
-        return around, strength * weight * solver.node_params[around, 1]
+        return around, strength * weight * control.node_params[around, 1]

@@ -29,5 +29,5 @@ def nodes_between_jaws(ctx: TickContext, name: str, *, margin_m: float, free_onl
         capsule, _ = ctx.contact.contact_records()
         inside |= np.isin(capsule, touching_rows)
     if free_only:
-        inside &= ~ctx.solver.anchored
+        inside &= ~ctx.control.anchored
     return np.flatnonzero(inside)

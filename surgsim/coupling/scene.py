@@ -17,7 +17,7 @@ and on every ``tissue_every``-th tick (the tissue tick) also:
    holding forces;
 7. interactions, in this order: contact monitor, grasping, cutting, tearing, cautery, clipping; then the topology
    changes they requested are applied at once;
-8. solver events (blow-ups) join the event stream; the states swap.
+8. the step's blow-up event (``TissueSolver.step`` returns it) joins the event stream; the states swap.
 
 Between tissue ticks the tissue state, the contact set and the instruments' reactions are held (zero-order hold): the
 tools keep feeling the last contact forces while they move, and the next tissue tick's contact pass sees the whole
@@ -51,7 +51,8 @@ from surgsim.coupling.tearing import Tearing
 from surgsim.coupling.topology import TissueTopology
 from surgsim.errors import InputError
 from surgsim.events import Event
-from surgsim.tissue.tool_contact import OUT_COUNT, OUT_FORCE, OUT_POINT, OUT_WEIGHT, ToolContact
+from surgsim.tissue.contact_layout import OUT_COUNT, OUT_FORCE, OUT_POINT, OUT_WEIGHT
+from surgsim.tissue.tool_contact import ToolContact
 from surgsim.trace import InstrumentCommand, InstrumentSample
 
 
@@ -59,13 +60,16 @@ class Coupler:
     """Couples ``solver`` (a :class:`~surgsim.tissue.solver.TissueSolver`) with ``world`` (a
     :class:`~surgsim.instruments.world.RigidWorld` holding the instruments and static anatomy).
 
-    Add every instrument and static body to the world before creating the coupler (it adds the world's static planes
-    and boxes to the solver's obstacles, and its spheres and capsules to the contact pass). ``step(commands)`` advances
+    The coupler owns ``control`` (:class:`~surgsim.tissue.control.TissueControl`: the tissue's anchors, obstacles and
+    live springs; default: a new one from ``solver.control()``) from then on, and steps the solver with it: it never
+    changes the solver. Hold the scene's anchors in the control before (they are exempt from tearing). Add every
+    instrument and static body to the world before creating the coupler (it adds the world's static planes and boxes
+    to the control's obstacles, and its spheres and capsules to the contact pass). ``step(commands)`` advances
     one tick; ``drain_events()`` returns what happened; ``sample()`` and ``reaction_force(name)`` what the instruments
     feel; ``positions()`` and ``current_surface_triangles()`` what to draw. The world stays the caller's to close.
     """
 
-    def __init__(self, solver, world, *, options: CouplingOptions | dict | None = None):
+    def __init__(self, solver, world, control=None, *, options: CouplingOptions | dict | None = None):
         self.options = CouplingOptions.parse(options)
         ratio = solver.options.dt / world.dt
         self.tissue_every = max(1, round(ratio))
@@ -73,6 +77,7 @@ class Coupler:
             raise InputError("coupling", f"the solver's dt ({solver.options.dt} s) must be a whole multiple of the "
                                          f"rigid world's ({world.dt} s).")
         self.solver = solver
+        self.control = control = control if control is not None else solver.control()
         self.world = world
         self.model = solver.model
         self.dt = world.dt
@@ -80,23 +85,23 @@ class Coupler:
         self.tick = 0
         self.state, self._next = solver.state(), solver.state()
         opt = self.options
-        solver.set_obstacles(list(solver.obstacles) + anatomy_obstacles(world, friction=opt.anatomy_friction))
+        control.set_obstacles(list(control.obstacles) + anatomy_obstacles(world, friction=opt.anatomy_friction))
         instruments = world.instruments
         friction = {name: opt.friction if opt.friction is not None else i.spec.friction
                     for name, i in instruments.items()}
         self.layout = CapsuleLayout(instruments, anatomy_capsules(world), friction=friction,
                                     anatomy_friction=opt.anatomy_friction)
         tear_checks = max(1, math.ceil(opt.tear_persist_s / (opt.check_springs_every * self.tissue_dt) - 1e-9))
-        self.contact = ToolContact(solver, len(self.layout), skin_m=opt.skin_m, burn_dwell_s=opt.burn_dwell_s,
+        self.contact = ToolContact(solver, control, len(self.layout), skin_m=opt.skin_m, burn_dwell_s=opt.burn_dwell_s,
                                    check_springs_every=opt.check_springs_every, tear_checks=tear_checks)
         # Scene anchors (ligaments, cut faces of a CT-cut organ) are kinematic boundaries that concentrate stress in
         # the springs holding them, which a real attachment spreads: those springs do not tear. (Anchors made later,
         # by grasps and clips, are not scene anchors.)
-        held = solver.anchored[self.model.springs]
+        held = control.anchored[self.model.springs]
         self.contact.exempt_from_tearing(np.flatnonzero(held[:, 0] | held[:, 1]))
-        self.topology = TissueTopology(self.model, solver, self.contact)
+        self.topology = TissueTopology(self.model, control, self.contact)
         self.monitor = ContactMonitor(instruments, opt, self.dt)
-        self.grasping = Grasping(instruments, self.layout, solver, self.contact, opt)
+        self.grasping = Grasping(instruments, self.layout, control, self.contact, opt)
         self.cutting = Cutting(instruments, self.layout)
         self.tearing = Tearing()
         self.cautery = Cautery(instruments, self.layout)
@@ -138,12 +143,11 @@ class Coupler:
         self.grasping.prepare()
         capsules = self.layout.pack(disabled=self.cutting.disabled_rows | self.grasping.disabled_rows)
         self.grasping.move_anchors()
-        solver_events = len(self.solver.events)
-        self.solver.step(self.state, self._next, self.tissue_dt)
-        if any(not e.recovered for e in self.solver.events[solver_events:]):
+        blowup = self.solver.step(self.state, self._next, self.control, self.tissue_dt)
+        if blowup is not None and not blowup.recovered:
             self.contact.reset(self._next)
         report = self.contact.run(self.state, self._next, capsules, self.tissue_dt, cutters=self.cutting.cutters)
-        ctx = TickContext(self.tick + 1, self.dt, self.model, self.solver, self._next, self.contact, self.topology,
+        ctx = TickContext(self.tick + 1, self.dt, self.model, self.control, self._next, self.contact, self.topology,
                           self.layout, instruments, report, self._events)
         self.grasping.read_forces(ctx)
         self._collect_forces(ctx)
@@ -155,9 +159,9 @@ class Coupler:
         self.cautery.after_step(ctx)
         self.clipping.after_step(ctx)
         self.topology.commit()
-        for event in self.solver.drain_events():
-            ctx.emit("blowup", detail={"max_speed_m_s": event.max_speed, "retries": event.retries,
-                                       "substeps": event.substeps, "recovered": event.recovered})
+        if blowup is not None:
+            ctx.emit("blowup", detail={"max_speed_m_s": blowup.max_speed, "retries": blowup.retries,
+                                       "substeps": blowup.substeps, "recovered": blowup.recovered})
         self.state, self._next = self._next, self.state
 
     def _collect_forces(self, ctx: TickContext) -> None:

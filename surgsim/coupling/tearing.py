@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from surgsim.coupling.context import TickContext
-from surgsim.tissue.tool_contact import FLAG_TORN
+from surgsim.tissue.contact_layout import FLAG_TORN
 
 
 class Tearing:

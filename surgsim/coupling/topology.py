@@ -16,13 +16,13 @@ from surgsim.mesh.model import TissueModel
 
 
 class TissueTopology:
-    """Live springs and tets of one tissue; pushes changes to the solver and to the tool-contact surface."""
+    """Live springs and tets of one tissue; pushes changes to the tissue's control and to the tool-contact surface."""
 
-    def __init__(self, model: TissueModel, solver, contact):
+    def __init__(self, model: TissueModel, control, contact):
         self.model = model
-        self._solver = solver
+        self._control = control
         self._contact = contact
-        self.spring_active = np.array(solver.spring_active, dtype=bool, copy=True)
+        self.spring_active = np.array(control.spring_active, dtype=bool, copy=True)
         self.tet_alive = np.ones(model.tet_count, dtype=bool)
         self._tet_springs = tet_spring_ids(model)
         self.surface_triangles = np.array(model.surface_triangles, copy=True)
@@ -56,7 +56,7 @@ class TissueTopology:
         removed = np.concatenate(self._pending)
         self._pending = []
         self.spring_active[removed] = False
-        self._solver.set_spring_active(self.spring_active)
+        self._control.set_spring_active(self.spring_active)
         dying = self.tet_alive & np.any(~self.spring_active[self._tet_springs], axis=1)
         if np.any(dying):
             self.tet_alive &= ~dying

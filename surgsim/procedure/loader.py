@@ -100,13 +100,13 @@ def check_procedure(path: str | os.PathLike) -> tuple[ProcedureFile | None, list
     try:
         document = read_yaml(path)
     except YamlRefused as refused:
-        return None, [_issue(shown, refused.problem.mark, refused.problem.message)]
+        return None, [issue_at(shown, refused.problem.mark, refused.problem.message)]
     except OSError as error:
         return None, [Issue(shown, None, None, f"cannot read the file: {error.strerror}.")]
 
-    issues = [_issue(shown, problem.mark, problem.message) for problem in document.problems]
+    issues = [issue_at(shown, problem.mark, problem.message) for problem in document.problems]
     if not isinstance(document.data, dict):
-        issues.append(_issue(shown, Mark(1, 1), "expected a procedure (a mapping of keys) at the top level."))
+        issues.append(issue_at(shown, Mark(1, 1), "expected a procedure (a mapping of keys) at the top level."))
         return None, issues
     version = document.data.get("format_version")
     if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
@@ -114,44 +114,25 @@ def check_procedure(path: str | os.PathLike) -> tuple[ProcedureFile | None, list
         message = (
             f"format_version {version} is newer than this surgsim understands ({FORMAT_VERSION}); upgrade surgsim."
         )
-        return None, issues + [_issue(shown, mark, message)]
+        return None, issues + [issue_at(shown, mark, message)]
     try:
         spec = Procedure.model_validate(document.data)
     except ValidationError as error:
         issues += [_validation_issue(shown, document, detail) for detail in error.errors(include_url=False)]
-        return None, _sorted(issues)
+        return None, sorted_issues(issues)
 
     for loc, message in reference_problems(spec) + _asset_problems(path, spec):
-        issues.append(_issue(shown, document.mark_of_value(loc), message))
+        issues.append(issue_at(shown, document.mark_of_value(loc), message))
     if issues:
-        return None, _sorted(issues)
+        return None, sorted_issues(issues)
     return ProcedureFile(path.resolve(), file_sha256(path), spec), []
 
 
-def scene_issues(procedure: ProcedureFile, shown: str | None = None) -> list[Issue]:
-    """Build the scene of a valid procedure (meshing its organs, cached after the first time) and report, with its
-    line and column, every name that selects nothing in it: a region without a node of its organ, an anchor or a
-    grasp/retract goal's region without tissue. Other problems of the build (an asset that cannot be imported) come
-    as one whole-file issue. ``shown``: the file's name in the messages (default: its path)."""
-    from surgsim.procedure.scene_builder import SceneProblems, build_scene
-
-    shown = str(procedure.path) if shown is None else shown
-    try:
-        build_scene(procedure)
-    except SceneProblems as problems:
-        document = read_yaml(procedure.path)
-        return _sorted([_issue(shown, document.mark_of_value(loc) or document.mark_of_key(loc), message)
-                        for loc, message in problems.problems])
-    except InputError as error:
-        return [Issue(shown, None, None, error.problem)]
-    return []
-
-
-def _sorted(issues: list[Issue]) -> list[Issue]:
+def sorted_issues(issues: list[Issue]) -> list[Issue]:
     return sorted(issues, key=lambda issue: (issue.line or 0, issue.column or 0, issue.message))
 
 
-def _issue(shown: str, mark: Mark | None, message: str) -> Issue:
+def issue_at(shown: str, mark: Mark | None, message: str) -> Issue:
     return Issue(shown, mark.line if mark else None, mark.column if mark else None, message)
 
 
@@ -184,32 +165,32 @@ def _validation_issue(shown: str, document: YamlDocument, detail: dict) -> Issue
         where = _dotted(document.data_location(loc[:-1]))
         hint = did_you_mean(str(key), _model_fields_at(loc[:-1]))
         where = "at the top level" if where == _TOP else f"in {where}"
-        return _issue(shown, document.mark_of_key(data_loc), f"unknown key '{key}' {where}.{hint}")
+        return issue_at(shown, document.mark_of_key(data_loc), f"unknown key '{key}' {where}.{hint}")
     if kind == "missing":
         where = _dotted(document.data_location(loc[:-1]))
-        return _issue(shown, document.mark_of_value(data_loc), f"{where} is missing the required key '{loc[-1]}'.")
+        return issue_at(shown, document.mark_of_value(data_loc), f"{where} is missing the required key '{loc[-1]}'.")
     where = _dotted(data_loc)
     mark = document.mark_of_value(data_loc)
     if kind == "union_tag_not_found":
-        return _issue(shown, mark, f"{where} needs a 'kind': one of {', '.join(_union_tags(loc))}.")
+        return issue_at(shown, mark, f"{where} needs a 'kind': one of {', '.join(_union_tags(loc))}.")
     if kind == "union_tag_invalid":
         tag = str(detail["ctx"]["tag"])
         tags = _union_tags(loc)
         message = f"{where}: unknown kind '{tag}'; expected one of {', '.join(tags)}.{did_you_mean(tag, tags)}"
-        return _issue(shown, mark, message)
+        return issue_at(shown, mark, message)
     if kind == "literal_error":
         expected = detail["ctx"]["expected"]
         hint = did_you_mean(str(detail["input"]), re.findall(r"'([^']*)'", expected))
-        return _issue(shown, mark, f"{where}: expected {expected}; got {_shown(detail['input'])}.{hint}")
+        return issue_at(shown, mark, f"{where}: expected {expected}; got {_shown(detail['input'])}.{hint}")
     if kind in ("too_short", "too_long"):
         context = detail["ctx"]
         bound = f"at least {context['min_length']}" if kind == "too_short" else f"at most {context['max_length']}"
-        return _issue(shown, mark, f"{where}: expected {bound} items; got {context['actual_length']}.")
+        return issue_at(shown, mark, f"{where}: expected {bound} items; got {context['actual_length']}.")
     if kind == "value_error":
-        return _issue(shown, mark, f"{where}: {detail['msg'].removeprefix('Value error, ')}.")
+        return issue_at(shown, mark, f"{where}: {detail['msg'].removeprefix('Value error, ')}.")
     expected = detail["msg"].removeprefix("Input should be ")
     message = f"{where}: expected {expected}{_unit_words(loc)}; got {_shown(detail['input'])}.{_text_hint(detail)}"
-    return _issue(shown, mark, message)
+    return issue_at(shown, mark, message)
 
 
 _TOP = "the top level"

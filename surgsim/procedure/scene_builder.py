@@ -36,7 +36,7 @@ from surgsim.mesh.model import TissueModel
 from surgsim.mesh.pipeline import DEFAULT_TARGET_NODES, import_model
 from surgsim.mesh.primitives import tet_block
 from surgsim.mesh.tetrahedralize import MIN_TARGET_NODES
-from surgsim.procedure.loader import ProcedureFile
+from surgsim.procedure.loader import Issue, ProcedureFile, issue_at, sorted_issues
 from surgsim.procedure.region_geometry import (
     BoxVolume,
     CapsuleVolume,
@@ -62,6 +62,7 @@ from surgsim.procedure.schema import (
     RigidBody,
     SphereRegion,
 )
+from surgsim.procedure.yaml_source import read_yaml
 from surgsim.render.frame import InstrumentSpec, RenderScene, RigidMesh, TissueMesh
 from surgsim.render.palette import RIGID_ANATOMY, TISSUE_COLOURS
 from surgsim.tissue.contact import Box
@@ -175,9 +176,10 @@ class BuiltScene:
     camera: SceneCamera
     instruments: tuple[SceneInstrument, ...]
 
-    def apply_anchors(self, solver) -> np.ndarray:
-        """Hold every organ's anchor nodes at their rest positions in ``solver``; returns their ids."""
-        return solver.anchor(self.anchor_nodes)
+    def apply_anchors(self, control) -> np.ndarray:
+        """Hold every organ's anchor nodes at their rest positions in ``control`` (a tissue solver's
+        :class:`~surgsim.tissue.control.TissueControl`); returns their ids."""
+        return control.anchor(self.anchor_nodes)
 
     def tissue_obstacles(self) -> list[Box]:
         """The rigid blocks as tissue obstacles. Surfaces are left out: their bounding boxes would swallow tissue."""
@@ -491,3 +493,19 @@ def _require_goal_nodes(procedure_file: ProcedureFile, regions: dict[str, SceneR
     if problems:
         raise SceneProblems(procedure_file.path, problems)
 
+
+def scene_issues(procedure: ProcedureFile, shown: str | None = None) -> list[Issue]:
+    """Build the scene of a valid procedure (meshing its organs, cached after the first time) and report, with its
+    line and column, every name that selects nothing in it: a region without a node of its organ, an anchor or a
+    grasp/retract goal's region without tissue. Other problems of the build (an asset that cannot be imported) come
+    as one whole-file issue. ``shown``: the file's name in the messages (default: its path)."""
+    shown = str(procedure.path) if shown is None else shown
+    try:
+        build_scene(procedure)
+    except SceneProblems as problems:
+        document = read_yaml(procedure.path)
+        return sorted_issues([issue_at(shown, document.mark_of_value(loc) or document.mark_of_key(loc), message)
+                              for loc, message in problems.problems])
+    except InputError as error:
+        return [Issue(shown, None, None, error.problem)]
+    return []

@@ -1,4 +1,4 @@
-"""Events the solver reports to its caller (drained with ``solver.drain_events()``)."""
+"""Events the solver reports to its caller (the value of ``solver.step``: the solver keeps no queue)."""
 
 from __future__ import annotations
 

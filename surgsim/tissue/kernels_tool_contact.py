@@ -1,5 +1,5 @@
-"""Taichi kernel of the post-step pass (see tool_contact.py for the method and the buffer layout; the numpy twin is
-tests/coupling/tool_contact_twin.py).
+"""Taichi kernel of the post-step pass (see tool_contact.py for the method, contact_layout.py for the buffer
+layout; the numpy twin is tests/coupling/tool_contact_twin.py).
 
 One kernel per tick, after ``TissueSolver.step``: warm-start release, capsule-vs-surface-triangle and
 capsule-vs-node projection (Gauss-Seidel), friction and force bookkeeping, burn dwell, spring strain / cutter flags,
@@ -15,14 +15,16 @@ import functools
 
 import taichi as ti
 
-from surgsim.tissue.tool_contact import (
-    CAPSULE_ENABLED, CAPSULE_ENERGIZED, CAPSULE_SENSE, COUNT_CHARRED, COUNT_CUT, COUNT_FORCE, COUNT_TORN, FLAG_CUT0,
-    FLAG_TORN, FOLDED_VOLUME, F_BURN, F_CAP, F_DRAG, F_ENTRIES, F_MASS, F_NORMAL, F_PARAM, F_PUSH, F_REST, F_TEAR,
-    F_VOLUME, F_X_STEP, H_BURN_RATE, H_CAPSULES, H_CUTTERS, H_DT, H_GRASPED, H_GRASPS, H_GRAVITY, H_OUTPUT_ROW,
-    H_SKIN, H_SPRINGS, H_SPRING_COUNT, H_TEAR_CHECKS, H_TRIANGLES, I_ACTIVE, I_CAPSULE, I_FLAGS,
-    I_GRASP_GROUP, I_GRASP_NODES, I_NEIGHBORS, I_NODE_TETS, I_NODE_TET_OFFSETS, I_OFFSETS, I_OVERSTRETCHED, I_SPRINGS,
-    I_TETS, I_TET_LIVE, I_TRIANGLES, I_TRI_MASK, OUT_COUNT, OUT_ENERGIZED, OUT_FORCE, OUT_POINT, OUT_SENSED,
-    OUT_STRONGEST, OUT_STRONGEST_FORCE, OUT_WEIGHT, ROW_BOUNDS, ROW_CAPSULES, ROW_FLOAT_SECTIONS, ROW_INT_SECTIONS,
+from surgsim.tissue.contact_layout import (
+    B_PUSH_HI, B_PUSH_LO, B_REACH_HI, B_REACH_LO, C_FLAGS, C_FRICTION, C_P0, C_P0_BEFORE, C_P1, C_P1_BEFORE, C_RADIUS,
+    CAPSULE_ENABLED, CAPSULE_ENERGIZED, CAPSULE_SENSE, COUNT_CHARRED, COUNT_CUT, COUNT_FORCE, COUNT_TORN, CUT_A, CUT_B,
+    CUT_C, FLAG_CUT0, FLAG_TORN, FOLDED_VOLUME, F_BURN, F_CAP, F_DRAG, F_ENTRIES, F_MASS, F_NORMAL, F_PARAM, F_PUSH,
+    F_REST, F_TEAR, F_VOLUME, F_X_STEP, GRASP_COUNT, GRASP_FORCE, H_BURN_RATE, H_CAPSULES, H_CUTTERS, H_DT, H_GRASPED,
+    H_GRASPS, H_GRAVITY, H_OUTPUT_ROW, H_SKIN, H_SPRINGS, H_SPRING_COUNT, H_TEAR_CHECKS, H_TRIANGLES, I_ACTIVE,
+    I_CAPSULE, I_FLAGS, I_GRASP_GROUP, I_GRASP_NODES, I_NEIGHBORS, I_NODE_TETS, I_NODE_TET_OFFSETS, I_OFFSETS,
+    I_OVERSTRETCHED, I_SPRINGS, I_TETS, I_TET_LIVE, I_TRIANGLES, I_TRI_MASK, OUT_COUNT, OUT_ENERGIZED, OUT_FORCE,
+    OUT_POINT, OUT_SENSED, OUT_STRONGEST, OUT_STRONGEST_FORCE, OUT_WEIGHT, ROW_BOUNDS, ROW_CAPSULES, ROW_FLOAT_SECTIONS,
+    ROW_HEADER, ROW_INT_SECTIONS,
 )
 
 V3 = ti.types.ndarray(dtype=ti.math.vec3, ndim=1)
@@ -63,14 +65,14 @@ def _row3(a: ti.template(), r: ti.i32, col: ti.i32) -> ti.math.vec3:
 
 @ti.func
 def _flag(io: ti.template(), row: ti.i32, bits: ti.template()) -> ti.i32:
-    return (ti.cast(io[row, 14], ti.i32) & bits) != 0
+    return (ti.cast(io[row, C_FLAGS], ti.i32) & bits) != 0
 
 
 @ti.func
 def _tool_motion(io: ti.template(), row: ti.i32, s: ti.f64) -> ti.math.vec3:
     """How far the point at parameter s of the capsule axis in ``row`` moved during the step."""
-    now = _row3(io, row, 0) + s * (_row3(io, row, 3) - _row3(io, row, 0))
-    before = _row3(io, row, 7) + s * (_row3(io, row, 10) - _row3(io, row, 7))
+    now = _row3(io, row, C_P0) + s * (_row3(io, row, C_P1) - _row3(io, row, C_P0))
+    before = _row3(io, row, C_P0_BEFORE) + s * (_row3(io, row, C_P1_BEFORE) - _row3(io, row, C_P0_BEFORE))
     return now - before
 
 
@@ -258,12 +260,12 @@ def post_step_kernel(serial: bool):
 def _post_step(x_in: V3, v_in: V3, x_out: V3, v_out: V3, a_out: V3, f_out: V3, anchor: V4, fbuf: F1, ibuf: I1,
                io: F2, serial: ti.template()):
     n = x_out.shape[0]
-    dt = io[0, H_DT]
+    dt = io[ROW_HEADER, H_DT]
     h2 = dt * dt
-    skin = io[0, H_SKIN]
-    n_capsules = ti.cast(io[0, H_CAPSULES], ti.i32)
-    out = ti.cast(io[0, H_OUTPUT_ROW], ti.i32)
-    counters = out + n_capsules + ti.cast(io[0, H_GRASPS], ti.i32)
+    skin = io[ROW_HEADER, H_SKIN]
+    n_capsules = ti.cast(io[ROW_HEADER, H_CAPSULES], ti.i32)
+    out = ti.cast(io[ROW_HEADER, H_OUTPUT_ROW], ti.i32)
+    counters = out + n_capsules + ti.cast(io[ROW_HEADER, H_GRASPS], ti.i32)
     mass = _fsec(io, F_MASS)
     drag = _fsec(io, F_DRAG)
     param = _fsec(io, F_PARAM)
@@ -301,24 +303,24 @@ def _post_step(x_in: V3, v_in: V3, x_out: V3, v_out: V3, a_out: V3, f_out: V3, a
     ti.loop_config(serialize=True)
     for _ in range(1):
         for k in ti.static(range(3)):
-            io[ROW_BOUNDS, k] = 1e300
-            io[ROW_BOUNDS, 3 + k] = -1e300
-            io[ROW_BOUNDS, 6 + k] = 1e300
-            io[ROW_BOUNDS, 9 + k] = -1e300
+            io[ROW_BOUNDS, B_REACH_LO + k] = 1e300
+            io[ROW_BOUNDS, B_REACH_HI + k] = -1e300
+            io[ROW_BOUNDS, B_PUSH_LO + k] = 1e300
+            io[ROW_BOUNDS, B_PUSH_HI + k] = -1e300
         for c in range(n_capsules):
             row = ROW_CAPSULES + c
-            reach = io[row, 6] + skin
-            lo = ti.min(_row3(io, row, 0), _row3(io, row, 3)) - reach
-            hi = ti.max(_row3(io, row, 0), _row3(io, row, 3)) + reach
+            reach = io[row, C_RADIUS] + skin
+            lo = ti.min(_row3(io, row, C_P0), _row3(io, row, C_P1)) - reach
+            hi = ti.max(_row3(io, row, C_P0), _row3(io, row, C_P1)) + reach
             if _flag(io, row, CAPSULE_ENABLED | CAPSULE_SENSE):
                 for k in ti.static(range(3)):
-                    io[ROW_BOUNDS, k] = ti.min(io[ROW_BOUNDS, k], lo[k])
-                    io[ROW_BOUNDS, 3 + k] = ti.max(io[ROW_BOUNDS, 3 + k], hi[k])
+                    io[ROW_BOUNDS, B_REACH_LO + k] = ti.min(io[ROW_BOUNDS, B_REACH_LO + k], lo[k])
+                    io[ROW_BOUNDS, B_REACH_HI + k] = ti.max(io[ROW_BOUNDS, B_REACH_HI + k], hi[k])
             if _flag(io, row, CAPSULE_ENABLED):
                 for k in ti.static(range(3)):
-                    io[ROW_BOUNDS, 6 + k] = ti.min(io[ROW_BOUNDS, 6 + k], lo[k])
-                    io[ROW_BOUNDS, 9 + k] = ti.max(io[ROW_BOUNDS, 9 + k], hi[k])
-    n_triangles = ti.cast(io[0, H_TRIANGLES], ti.i32)
+                    io[ROW_BOUNDS, B_PUSH_LO + k] = ti.min(io[ROW_BOUNDS, B_PUSH_LO + k], lo[k])
+                    io[ROW_BOUNDS, B_PUSH_HI + k] = ti.max(io[ROW_BOUNDS, B_PUSH_HI + k], hi[k])
+    n_triangles = ti.cast(io[ROW_HEADER, H_TRIANGLES], ti.i32)
     if ti.static(serial):
         ti.loop_config(serialize=True)
     for t in range(n_triangles):
@@ -326,13 +328,13 @@ def _post_step(x_in: V3, v_in: V3, x_out: V3, v_out: V3, a_out: V3, f_out: V3, a
         lo = ti.min(ti.min(x_out[tri[0]], x_out[tri[1]]), x_out[tri[2]])
         hi = ti.max(ti.max(x_out[tri[0]], x_out[tri[1]]), x_out[tri[2]])
         mask = 0
-        near = (_row3(io, ROW_BOUNDS, 0) <= hi).all() and (lo <= _row3(io, ROW_BOUNDS, 3)).all()
+        near = (_row3(io, ROW_BOUNDS, B_REACH_LO) <= hi).all() and (lo <= _row3(io, ROW_BOUNDS, B_REACH_HI)).all()
         for c in range(n_capsules * near):
             row = ROW_CAPSULES + c
             if _flag(io, row, CAPSULE_ENABLED | CAPSULE_SENSE):
-                reach = io[row, 6] + skin
-                p0 = _row3(io, row, 0)
-                p1 = _row3(io, row, 3)
+                reach = io[row, C_RADIUS] + skin
+                p0 = _row3(io, row, C_P0)
+                p1 = _row3(io, row, C_P1)
                 if (ti.min(p0, p1) - reach <= hi).all() and (lo <= ti.max(p0, p1) + reach).all():
                     mask |= 1 << c
         ibuf[tri_mask + t] = mask
@@ -346,9 +348,9 @@ def _post_step(x_in: V3, v_in: V3, x_out: V3, v_out: V3, a_out: V3, f_out: V3, a
             for c in range(n_capsules):
                 if (mask >> c) & 1:
                     row = ROW_CAPSULES + c
-                    p0 = _row3(io, row, 0)
-                    p1 = _row3(io, row, 3)
-                    reach = io[row, 6] + skin
+                    p0 = _row3(io, row, C_P0)
+                    p1 = _row3(io, row, C_P1)
+                    reach = io[row, C_RADIUS] + skin
                     a = x_out[tri[0]]
                     b = x_out[tri[1]]
                     cc = x_out[tri[2]]
@@ -388,14 +390,14 @@ def _post_step(x_in: V3, v_in: V3, x_out: V3, v_out: V3, a_out: V3, f_out: V3, a
     ti.loop_config(serialize=True)
     for i in range(n):
         x_i = x_out[i]
-        near = (_row3(io, ROW_BOUNDS, 6) <= x_i).all() and (x_i <= _row3(io, ROW_BOUNDS, 9)).all()
+        near = (_row3(io, ROW_BOUNDS, B_PUSH_LO) <= x_i).all() and (x_i <= _row3(io, ROW_BOUNDS, B_PUSH_HI)).all()
         if anchor[i][3] <= 0.0 and near:
             for c in range(n_capsules):
                 row = ROW_CAPSULES + c
                 if _flag(io, row, CAPSULE_ENABLED):
-                    p0 = _row3(io, row, 0)
-                    p1 = _row3(io, row, 3)
-                    reach = io[row, 6] + skin
+                    p0 = _row3(io, row, C_P0)
+                    p1 = _row3(io, row, C_P1)
+                    reach = io[row, C_RADIUS] + skin
                     x = x_out[i]
                     if (ti.min(p0, p1) - reach <= x).all() and (x <= ti.max(p0, p1) + reach).all():
                         axis = p1 - p0
@@ -413,7 +415,7 @@ def _post_step(x_in: V3, v_in: V3, x_out: V3, v_out: V3, a_out: V3, f_out: V3, a
                             fbuf[param + i] = s
 
     # -- 4. per node: contact normal, Coulomb friction, total force; state corrections; sums per capsule ----------
-    burn_rate = io[0, H_BURN_RATE]
+    burn_rate = io[ROW_HEADER, H_BURN_RATE]
     force_cap = _fsec(io, F_CAP)
     ti.loop_config(serialize=True)
     for i in range(n):
@@ -437,7 +439,7 @@ def _post_step(x_in: V3, v_in: V3, x_out: V3, v_out: V3, a_out: V3, f_out: V3, a
                 fn = trial.dot(normal)
                 if fn > 0.0:
                     ft = trial - fn * normal
-                    limit = io[row, 13] * fn
+                    limit = io[row, C_FRICTION] * fn
                     ft_size = ft.norm()
                     if ft_size > limit:
                         ft *= limit / ft_size
@@ -481,16 +483,16 @@ def _post_step(x_in: V3, v_in: V3, x_out: V3, v_out: V3, a_out: V3, f_out: V3, a
                         io[counters, COUNT_CHARRED] += 1.0
 
     # -- 5. springs: over-stretched for long enough (tear) or crossed by a cutter triangle (scissors) -------------
-    if ti.cast(io[0, H_SPRINGS], ti.i32) != 0:
-        n_cutters = ti.cast(io[0, H_CUTTERS], ti.i32)
-        tear_checks = ti.cast(io[0, H_TEAR_CHECKS], ti.i32)
+    if ti.cast(io[ROW_HEADER, H_SPRINGS], ti.i32) != 0:
+        n_cutters = ti.cast(io[ROW_HEADER, H_CUTTERS], ti.i32)
+        tear_checks = ti.cast(io[ROW_HEADER, H_TEAR_CHECKS], ti.i32)
         springs = _isec(io, I_SPRINGS)
         active = _isec(io, I_ACTIVE)
         flags = _isec(io, I_FLAGS)
         overstretched = _isec(io, I_OVERSTRETCHED)
         rest = _fsec(io, F_REST)
         tear = _fsec(io, F_TEAR)
-        n_springs = ti.cast(io[0, H_SPRING_COUNT], ti.i32)
+        n_springs = ti.cast(io[ROW_HEADER, H_SPRING_COUNT], ti.i32)
         if ti.static(serial):
             ti.loop_config(serialize=True)
         for e in range(n_springs):
@@ -517,9 +519,9 @@ def _post_step(x_in: V3, v_in: V3, x_out: V3, v_out: V3, a_out: V3, f_out: V3, a
                     ibuf[overstretched + e] = 0
                 for k in range(n_cutters):
                     row = ROW_CAPSULES + n_capsules + k
-                    a = _row3(io, row, 0)
-                    b = _row3(io, row, 3)
-                    c = _row3(io, row, 6)
+                    a = _row3(io, row, CUT_A)
+                    b = _row3(io, row, CUT_B)
+                    c = _row3(io, row, CUT_C)
                     lo = ti.min(ti.min(a, b), c)
                     hi = ti.max(ti.max(a, b), c)
                     if flag == 0 and (ti.min(p, q) <= hi).all() and (lo <= ti.max(p, q)).all():
@@ -534,14 +536,14 @@ def _post_step(x_in: V3, v_in: V3, x_out: V3, v_out: V3, a_out: V3, f_out: V3, a
 
     # -- 6. grasps: the force each group of anchored nodes needs to move as it did, and the pull of its attached
     #       nodes' springs --------------------------------------------------------------------------------------
-    gravity = _row3(io, 0, H_GRAVITY)
+    gravity = _row3(io, ROW_HEADER, H_GRAVITY)
     grasp_nodes = _isec(io, I_GRASP_NODES)
     grasp_group = _isec(io, I_GRASP_GROUP)
     offsets = _isec(io, I_OFFSETS)
     neighbors = _isec(io, I_NEIGHBORS)
     entries = _fsec(io, F_ENTRIES)
     ti.loop_config(serialize=True)
-    for g in range(ti.cast(io[0, H_GRASPED], ti.i32)):
+    for g in range(ti.cast(io[ROW_HEADER, H_GRASPED], ti.i32)):
         i = ibuf[grasp_nodes + g]
         xi = x_out[i]
         held = anchor[i]
@@ -565,5 +567,5 @@ def _post_step(x_in: V3, v_in: V3, x_out: V3, v_out: V3, a_out: V3, f_out: V3, a
                     need += (entry[2] / dt * d.dot(xij - (xn - x_in[j]))) * d
         row = out + n_capsules + ibuf[grasp_group + g]
         for k in ti.static(range(3)):
-            io[row, k] += need[k]
-        io[row, 3] += 1.0
+            io[row, GRASP_FORCE + k] += need[k]
+        io[row, GRASP_COUNT] += 1.0

@@ -11,6 +11,7 @@ import numpy as np
 
 from surgsim.tissue.base import SolverBase, chebyshev_omegas
 from surgsim.tissue.contact import project_numpy
+from surgsim.tissue.control import TissueControl
 from surgsim.tissue.events import SolverEvent
 from surgsim.tissue.state import StateArrays
 
@@ -23,35 +24,36 @@ class ReferenceSolver(SolverBase):
     def state(self) -> StateArrays:
         return StateArrays.at_rest(self.model.positions)
 
-    def step(self, state_in: StateArrays, state_out: StateArrays, dt: float | None = None) -> None:
+    def step(self, state_in: StateArrays, state_out: StateArrays, control: TissueControl,
+             dt: float | None = None) -> SolverEvent | None:
+        self._check(control)
         dt = float(dt or self.options.dt)
         n = self.options.substeps
-        result, speed = self._attempt(state_in, dt, 1, n)
+        result, speed = self._attempt(state_in, control, dt, 1, n)
         if _healthy(result, speed, self.options.max_speed):
             state_out.assign(result)
             state_out.time = state_in.time + dt
-            return
+            return None
         first_speed = speed
         retries = 0
         for retries in range(1, self.options.max_retries + 1):
             calls = self.options.retry_factor**retries
-            result, speed = self._attempt(state_in, dt / calls, calls, n)
+            result, speed = self._attempt(state_in, control, dt / calls, calls, n)
             if _healthy(result, speed, self.options.max_speed):
                 state_out.assign(result)
                 state_out.time = state_in.time + dt
-                self.events.append(SolverEvent(state_in.time, "blowup", first_speed, retries, calls * n, True))
-                return
+                return SolverEvent(state_in.time, "blowup", first_speed, retries, calls * n, True)
         kept = state_in.copy()
         kept.velocities[:] = 0.0
         kept.accelerations[:] = 0.0
         kept.time = state_in.time + dt
         state_out.assign(kept)
         calls = self.options.retry_factor ** self.options.max_retries
-        self.events.append(SolverEvent(state_in.time, "blowup", first_speed, retries, calls * n, False,
-                                       "all retries failed; input state kept, velocities zeroed"))
+        return SolverEvent(state_in.time, "blowup", first_speed, retries, calls * n, False,
+                           "all retries failed; input state kept, velocities zeroed")
 
     # -- one attempt: `calls` consecutive steps of `dt` with `n` sub-steps each --------------------------------------
-    def _attempt(self, state_in: StateArrays, dt: float, calls: int, n: int):
+    def _attempt(self, state_in: StateArrays, control: TissueControl, dt: float, calls: int, n: int):
         s = state_in.copy()
         total = calls * n
         h = dt / n
@@ -59,25 +61,26 @@ class ReferenceSolver(SolverBase):
         for c in range(calls):
             for sub in range(n):
                 remaining = total - (c * n + sub)
-                x, v, a, speed = self._substep(s.positions, s.velocities, s.accelerations, s.forces, h, remaining)
+                x, v, a, speed = self._substep(control, s.positions, s.velocities, s.accelerations, s.forces, h,
+                                               remaining)
                 s.positions, s.velocities, s.accelerations = x, v, a
                 max_speed = max(max_speed, speed)
         return s, max_speed
 
-    def _substep(self, x_n, v_n, a_n, f, h, remaining):
-        lay = self.layout
+    def _substep(self, control: TissueControl, x_n, v_n, a_n, f, h, remaining):
+        lay = control.layout
         opt = self.options
         rows, cols = lay.csr_rows, lay.csr_neighbors
-        rest, k, c = self.spring_params.T
+        rest, k, c = control.spring_params.T
         sa, sb = self.model.springs[:, 0], self.model.springs[:, 1]
         sid = lay.csr_springs
-        m, ksum, csum, alpha = self.node_params.T
-        anch = self.anchored
+        m, ksum, csum, alpha = control.node_params.T
+        anch = control.anchored
         n = len(m)
         g = np.asarray(opt.gravity, dtype=np.float64)
-        packed = self.obstacles_packed
+        packed = control.obstacles_packed
 
-        target = x_n + (self.anchor_targets - x_n) / remaining
+        target = x_n + (control.anchor_targets - x_n) / remaining
         a_ext = g + f / m[:, None]
         yhat = x_n + h * v_n + h * h * a_ext
         aa = np.einsum("ij,ij->i", a_ext, a_ext)
@@ -87,12 +90,12 @@ class ReferenceSolver(SolverBase):
         x0 = project_numpy(x0, x_n, packed)
         x0[anch] = target[anch]
 
-        attach = self.attach_stiffness
+        attach = control.attach_stiffness
         volume = lay.volume
-        tet_params = lay.tet_params(self.spring_active)
+        tet_params = lay.tet_params(control.spring_active)
         start_volumes = volume.volumes(x_n) if volume is not None else None
         diag = m / h**2 * (1.0 + alpha * h) + ksum + csum / h + attach
-        omegas = chebyshev_omegas(self.rho(h), opt.iterations, opt.chebyshev)
+        omegas = chebyshev_omegas(self.rho(control, h), opt.iterations, opt.chebyshev)
         gamma = opt.relaxation
         prev = x0
         cur = x0
@@ -110,7 +113,7 @@ class ReferenceSolver(SolverBase):
             # (b) every node gathers its springs
             fe = -coef[sid][:, None] * (cur[rows] - cur[cols])
             r = (m / h**2)[:, None] * (yhat - cur) - (alpha * m / h)[:, None] * (cur - x_n)
-            r += attach[:, None] * (self.anchor_targets - cur)
+            r += attach[:, None] * (control.anchor_targets - cur)
             for axis in range(3):
                 r[:, axis] += np.bincount(rows, fe[:, axis], minlength=n)
             xhat = cur + r / diag[:, None]

@@ -61,28 +61,35 @@ Blow-up guard
 Every step computes, inside its last sweep, the largest node speed (or a sentinel when a value is not finite). If that
 exceeds ``max_speed`` the step is rejected: the output is recomputed from the untouched input state with
 ``retry_factor``× more sub-steps, up to ``max_retries`` times; if every retry fails the input state is kept with zero
-velocity. Each rejected step appends a :class:`~surgsim.tissue.events.SolverEvent` (``drain_events()``). Nothing
+velocity. A rejected step returns a :class:`~surgsim.tissue.events.SolverEvent` (``step``'s value). Nothing
 non-finite ever leaves :meth:`TissueSolver.step`.
 
 API
 ---
-``solver = TissueSolver(model, options)``, ``s0, s1 = solver.state(), solver.state()``, then per step:
-``solver.step(s0, s1, dt)`` and swap. Anchors: ``solver.anchor(region=..., box=..., nodes=...)``,
-``solver.set_anchor_targets(ids, positions)``; attachments: ``solver.attach(ids, targets, stiffness)``; rigid groups of held
-nodes: ``solver.set_anchor_frame(key, ids, local)``, ``solver.move_anchor_frame(key, origin, rotation)``; obstacles:
-``solver.set_obstacles([Plane(...), Box(...)])``; forces:
-``solver.set_point_forces(state, ids, forces)``; cuts: ``solver.set_spring_active(mask)``.
+``solver = TissueSolver(model, options)``; ``s0, s1 = solver.state(), solver.state()``; ``control = solver.control()``
+(:class:`~surgsim.tissue.control.TissueControl`: what changes between steps), then per step:
+``event = solver.step(s0, s1, control, dt)`` and swap (``event``: a :class:`~surgsim.tissue.events.SolverEvent` when the
+guard rejected the step, else None; the solver keeps no event queue). On the control: anchors
+``control.anchor(region=..., box=..., nodes=...)``, ``control.set_anchor_targets(ids, positions)``; attachments
+``control.attach(ids, targets, stiffness)``; rigid groups of held nodes ``control.set_anchor_frame(key, ids, local)``,
+``control.move_anchor_frame(key, origin, rotation)``; obstacles ``control.set_obstacles([Plane(...), Box(...)])``;
+cuts ``control.set_spring_active(mask)``; other damping (settling) ``solver.control(damping_ratio=...)``. Forces are
+the state's: ``solver.set_point_forces(state, ids, forces)``. The solver itself never changes after construction
+except for its device copy of each control it stepped (re-uploaded part by part when the control's version counters
+move; a moving grasp sends its frame, a few changed rows their rows) and its compiled graphs.
 """
 
 from __future__ import annotations
 
 import logging
+import weakref
 
 import numpy as np
 
 from surgsim import backend
 from surgsim.mesh.model import TissueModel
 from surgsim.tissue.base import SolverBase, chebyshev_omegas
+from surgsim.tissue.control import TissueControl
 from surgsim.tissue.events import SolverEvent
 from surgsim.tissue.host_view import HostView
 from surgsim.tissue.options import SolverOptions
@@ -116,7 +123,6 @@ class TissueSolver(SolverBase):
         lay = self.layout
         s_count = max(1, model.spring_count)
         self._springs = ti.Vector.ndarray(2, ti.i32, shape=s_count)
-        self._spring_params = ti.Vector.ndarray(3, ti.f64, shape=s_count)
         self._coef = ti.ndarray(ti.f64, shape=s_count)
         self._edge_n = ti.Vector.ndarray(3, ti.f64, shape=s_count)
         self._offsets = self._upload_scalar(lay.csr_offsets, ti.i32)
@@ -124,11 +130,6 @@ class TissueSolver(SolverBase):
         if model.spring_count:
             self._springs.from_numpy(np.ascontiguousarray(model.springs, dtype=np.int32))
             self._adjacency.from_numpy(lay.adjacency)
-        self._node = ti.Vector.ndarray(4, ti.f64, shape=n)
-        self._anchor = ti.Vector.ndarray(4, ti.f64, shape=n)
-        # On the CPU backend the anchor table is written in place (a grasp or clip moves rows every tissue step; a
-        # kernel launch costs 20-150 µs of Python, a NumPy row write a few); elsewhere kernels upload it.
-        self._anchor_host = HostView(self._anchor).array
         self._buf_a = ti.Vector.ndarray(3, ti.f64, shape=n)
         self._buf_b = ti.Vector.ndarray(3, ti.f64, shape=n)
         self._yhat = ti.Vector.ndarray(3, ti.f64, shape=n)
@@ -136,15 +137,11 @@ class TissueSolver(SolverBase):
         self._guard_view = HostView(self._guard)
         self._scratch = TissueState.allocate(n)
         self._allocate_volume()
-        self._obstacles = None
-        self._frame_rows: dict = {}
         self._frame_graph = None
         self._graphs: dict[int, object] = {}
-        self._omegas_h: dict[int, float] = {}
         self._args: dict[int, dict] = {}
-        self._springs_changed()
-        self._anchors_changed()
-        self._obstacles_changed()
+        self._copies: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._last: tuple = (None, None)  # (control, its device copy) of the last step: one lookup per step
         log.info("tissue solver: %d nodes, %d springs on %s (%s)", n, model.spring_count, self.backend,
                  "serial" if self.serial else "parallel")
 
@@ -159,7 +156,8 @@ class TissueSolver(SolverBase):
         return s
 
     def set_point_forces(self, state: TissueState, nodes, forces) -> None:
-        """External forces [N] on ``nodes`` (shape [K, 3]); other nodes keep theirs. Zero them to release."""
+        """External forces [N] on ``nodes`` (shape [K, 3]) of ``state``; other nodes keep theirs. Zero them to
+        release."""
         ti = self._ti
         ids = np.ascontiguousarray(np.asarray(nodes, dtype=np.int32).reshape(-1))
         values = np.ascontiguousarray(np.asarray(forces, dtype=np.float64).reshape(-1, 3))
@@ -174,50 +172,67 @@ class TissueSolver(SolverBase):
         self._k.set_rows(state.forces, ids_nd, vals_nd)
 
     # -- stepping --------------------------------------------------------------------------------------------------
-    def step(self, state_in: TissueState, state_out: TissueState, dt: float | None = None) -> None:
-        """Advance ``state_in`` by ``dt`` [s] (default ``options.dt``) into ``state_out``; ``state_in`` stays as is."""
+    def step(self, state_in: TissueState, state_out: TissueState, control: TissueControl,
+             dt: float | None = None) -> SolverEvent | None:
+        """Advance ``state_in`` by ``dt`` [s] (default ``options.dt``) into ``state_out`` under ``control``;
+        ``state_in`` stays as is. Returns the step's blow-up event when the guard rejected it, else None."""
         if state_in is state_out:
             raise ValueError("step needs two distinct states (read one, write the other)")
+        device = self._device(control)
         dt = float(dt or self.options.dt)
         n = self.options.substeps
-        speed = self._attempt(state_in, state_out, dt, n)
+        speed = self._attempt(state_in, state_out, control, device, dt, n)
         if speed <= self.options.max_speed:
             state_out.time = state_in.time + dt
-            return
+            return None
         first_speed = speed
         retries = 0
         for retries in range(1, self.options.max_retries + 1):
             total = n * self.options.retry_factor**retries
-            speed = self._attempt(state_in, state_out, dt, total)
+            speed = self._attempt(state_in, state_out, control, device, dt, total)
             if speed <= self.options.max_speed:
                 state_out.time = state_in.time + dt
-                self.events.append(SolverEvent(state_in.time, "blowup", _report(first_speed), retries, total, True))
                 log.warning("t=%.4f s: step rejected (max speed %.3g m/s); recovered with %d sub-steps",
                             state_in.time, _report(first_speed), total)
-                return
+                return SolverEvent(state_in.time, "blowup", _report(first_speed), retries, total, True)
         self._k.keep_state(state_in.positions, state_in.forces, state_out.positions, state_out.velocities,
                            state_out.accelerations, state_out.forces)
         state_out.time = state_in.time + dt
         total = n * self.options.retry_factor**self.options.max_retries
-        self.events.append(SolverEvent(state_in.time, "blowup", _report(first_speed), retries, total, False,
-                                       "all retries failed; input state kept, velocities zeroed"))
         log.warning("t=%.4f s: step rejected (max speed %.3g m/s); retries failed, state kept",
                     state_in.time, _report(first_speed))
+        return SolverEvent(state_in.time, "blowup", _report(first_speed), retries, total, False,
+                           "all retries failed; input state kept, velocities zeroed")
 
-    def _attempt(self, state_in: TissueState, state_out: TissueState, dt: float, substeps: int) -> float:
+    def _attempt(self, state_in: TissueState, state_out: TissueState, control: TissueControl, device: _DeviceControl,
+                 dt: float, substeps: int) -> float:
         graph, args = self._graph(substeps)
         h = dt / substeps
         for key, name in zip(_STATE_KEYS, FIELDS):
             args["in_" + key] = getattr(state_in, name)
             args["out_" + key] = getattr(state_out, name)
         args["h"] = h
-        if self._omegas_h.get(substeps) != h:
-            omegas = chebyshev_omegas(self.rho(h), self.options.iterations, self.options.chebyshev)
-            args["omegas"].from_numpy(np.array(omegas, dtype=np.float64))
-            self._omegas_h[substeps] = h
+        args["node"], args["anchor"], args["spring_params"] = device.node, device.anchor, device.spring_params
+        args["tet_params"] = device.tet_params
+        args["obstacles"] = device.obstacles
+        args["omegas"] = self._omegas(control, device, substeps, h)
         graph.run(args)
         guard = self._guard_view.array
         return float(self._guard[0] if guard is None else guard[0])
+
+    def _omegas(self, control: TissueControl, device: _DeviceControl, substeps: int, h: float):
+        """The Chebyshev weights of ``control`` at this sub-step on the device (recomputed when the bound's inputs
+        changed)."""
+        versions = control.versions
+        key = (h, versions.springs, versions.membership)
+        entry = device.omegas.get(substeps)
+        if entry is None:
+            entry = device.omegas[substeps] = [self._ti.ndarray(self._ti.f64, shape=self.options.iterations), None]
+        if entry[1] != key:
+            omegas = chebyshev_omegas(self.rho(control, h), self.options.iterations, self.options.chebyshev)
+            entry[0].from_numpy(np.array(omegas, dtype=np.float64))
+            entry[1] = key
+        return entry[0]
 
     def _graph(self, substeps: int):
         graph = self._graphs.get(substeps)
@@ -254,13 +269,12 @@ class TissueSolver(SolverBase):
             extra[f"reset{s}"] = 1 if s == 0 else 0
             builder.dispatch(kernel, *states[src[s]], *states[dst[s]], *model_args, *scalars, rem, reset)
         graph = builder.compile()
+        # The control's arrays (node, anchor, spring_params, obstacles, omegas) are set by each attempt.
         args = {
-            "springs": self._springs, "spring_params": self._spring_params, "coef": self._coef,
-            "edge_n": self._edge_n,
-            "offsets": self._offsets, "adjacency": self._adjacency, "node": self._node,
-            "anchor": self._anchor, "buf_a": self._buf_a, "buf_b": self._buf_b, "yhat": self._yhat,
-            "obstacles": self._obstacles, "guard": self._guard, "gamma": float(self.options.relaxation),
-            "omegas": ti.ndarray(ti.f64, shape=self.options.iterations),
+            "springs": self._springs, "coef": self._coef, "edge_n": self._edge_n,
+            "offsets": self._offsets, "adjacency": self._adjacency,
+            "buf_a": self._buf_a, "buf_b": self._buf_b, "yhat": self._yhat,
+            "guard": self._guard, "gamma": float(self.options.relaxation),
             "gravity": vec3(*self.options.gravity), **extra, **self._volume_arrays,
         }
         for key, name in zip(_STATE_KEYS, FIELDS):
@@ -269,30 +283,44 @@ class TissueSolver(SolverBase):
         self._args[substeps] = args
         return graph, args
 
-    # -- device uploads when the setup changes -----------------------------------------------------------------------
-    def _upload_scalar(self, array: np.ndarray, dtype):
-        nd = self._ti.ndarray(dtype, shape=max(1, len(array)))
-        if len(array):
-            nd.from_numpy(np.ascontiguousarray(array))
-        return nd
-
-    def _springs_changed(self) -> None:
-        self._omegas_h = {}
-        if self.model.spring_count:
-            self._spring_params.from_numpy(self.spring_params)
-        self._node.from_numpy(self.node_params)
-        self._volume_changed()
+    # -- the device copy of each control ---------------------------------------------------------------------------
+    def _device(self, control: TissueControl) -> _DeviceControl:
+        """``control``'s device copy, brought up to date: only the parts whose version moved are uploaded."""
+        last_control, device = self._last
+        if control is not last_control:
+            device = self._copies.get(control)
+            if device is None:
+                self._check(control)
+                device = self._copies[control] = _DeviceControl(self._ti, self.model, self.layout.volume is not None)
+            self._last = (control, device)
+        versions = control.versions
+        if device.springs != versions.springs:
+            if self.model.spring_count:
+                device.spring_params.from_numpy(control.spring_params)
+            device.node.from_numpy(control.node_params)
+            self._upload_tet_params(control, device)
+            device.springs = versions.springs
+        if device.anchors != versions.anchors:
+            self._sync_anchors(control, device)
+            device.anchors = versions.anchors
+        if device.obstacles_version != versions.obstacles:
+            packed = control.obstacles_packed
+            if device.obstacles is None or device.obstacles.shape != packed.shape:
+                device.obstacles = self._ti.ndarray(self._ti.f64, shape=packed.shape)
+            device.obstacles.from_numpy(packed)
+            device.obstacles_version = versions.obstacles
+        return device
 
     # -- the per-tet volume term (SolverOptions.poisson; see tissue/volume.py) ----------------------------------------
     def _allocate_volume(self) -> None:
-        """Device arrays of the volume term: real ones when it is on, one-element placeholders otherwise."""
+        """Device arrays of the volume term: real ones when it is on, one-element placeholders otherwise. The tets'
+        parameters depend on a control's live springs: each device copy of a control has its own (``tet_params``)."""
         ti = self._ti
         term = self.layout.volume
         tets = max(1, self.model.tet_count) if term is not None else 1
         entries = len(term.spring_slots) if term is not None else 1
         self._volume_arrays = {
             "tets": ti.Vector.ndarray(4, ti.i32, shape=tets),
-            "tet_params": ti.Vector.ndarray(3, ti.f64, shape=tets),
             "tet_affine": ti.Vector.ndarray(4, ti.f64, shape=tets),
             "edge_coef": ti.ndarray(ti.f64, shape=6 * tets),
             "spring_tet_offsets": ti.ndarray(ti.i32, shape=max(1, self.model.spring_count + 1) if term else 1),
@@ -312,48 +340,54 @@ class TissueSolver(SolverBase):
                 nd("spring_tet_offsets", ti.i32), nd("spring_slots", ti.i32),
                 nd("volume_coef", ti.f64)]
 
-    def _volume_changed(self) -> None:
-        """Upload the tets' (λ_v / V0, V0, β λ_v / V0) after a change of the spring mask (a cut spring switches its
+    def _upload_tet_params(self, control: TissueControl, device: "_DeviceControl") -> None:
+        """Upload the tets' (λ_v / V0, V0, β λ_v / V0) for ``control``'s live springs (a cut spring switches its
         tets off)."""
-        params = self.layout.tet_params(self.spring_active)
+        params = control.layout.tet_params(control.spring_active)
         if params is not None and len(params):
-            self._volume_arrays["tet_params"].from_numpy(params)
+            device.tet_params.from_numpy(params)
 
-    def _anchors_changed(self, membership: bool = True, rows: np.ndarray | None = None) -> None:
-        super()._anchors_changed(membership, rows)
-        if membership:
-            self._omegas_h = {}
-        if rows is not None and not membership:
-            # A few rows (a clip following the tissue, an attachment fading out): one launch that writes them in
-            # place, instead of re-uploading the whole n × 4 table (0.2-0.3 ms on the liver on a CPU). A grasp moving
-            # with the jaws sends only its frame (_frame_moved).
-            if len(rows):
-                if self._anchor_host is not None:
-                    self._anchor_host[rows, :3] = self.anchor_targets[rows]
-                    self._anchor_host[rows, 3] = np.where(self.anchored[rows], 1.0, -self.attach_stiffness[rows])
-                else:
-                    self._k.set_anchor_rows(self._anchor, self.anchor_rows(rows))
+    def _sync_anchors(self, control: TissueControl, device: _DeviceControl) -> None:
+        """Replay the anchor-table changes since the device copy's version, in order. Rows and frame moves before
+        the last whole-table change are overwritten by it and skipped; frame registrations are kept."""
+        changes = control.anchor_changes_since(device.anchors)
+        if changes is None:
+            device.frame_rows = {key: self._frame_rows(ids, local) for key, (ids, local) in control.frames.items()}
+            device.write_anchor_table(control.anchor_table())
             return
-        packed = np.column_stack([self.anchor_targets, np.where(self.anchored, 1.0, -self.attach_stiffness)])
-        if self._anchor_host is not None:
-            self._anchor_host[...] = packed
-        else:
-            self._anchor.from_numpy(np.ascontiguousarray(packed))
+        last_table = max((k for k, c in enumerate(changes) if c.kind == "table"), default=-1)
+        for k, change in enumerate(changes):
+            kind = change.kind
+            if kind == "frame_set":
+                device.frame_rows[change.key] = self._frame_rows(change.nodes, change.local)
+            elif kind == "frame_drop":
+                device.frame_rows.pop(change.key, None)
+            elif k < last_table:
+                continue
+            elif kind == "table":
+                device.write_anchor_table(control.anchor_table())
+            elif kind == "rows":
+                # A few rows (a clip following the tissue, an attachment fading out): written in place, instead of
+                # re-uploading the whole n × 4 table (0.2-0.3 ms on the liver on a CPU).
+                if len(change.nodes):
+                    rows = control.anchor_rows(change.nodes)
+                    if device.anchor_host is not None:
+                        device.anchor_host[change.nodes] = rows[:, 1:5]
+                    else:
+                        self._k.set_anchor_rows(device.anchor, rows)
+            elif kind == "frame_move":
+                self._place_frame(device, change.key, change.origin, change.rotation)
 
-    def _frame_set(self, key) -> None:
-        ids, local = self._frames[key]
+    def _frame_rows(self, ids: np.ndarray, local: np.ndarray):
         if not len(ids):
-            self._frame_rows[key] = None
-            return
+            return None
         rows = self._ti.ndarray(self._ti.f64, shape=(len(ids), 4))
         rows.from_numpy(np.ascontiguousarray(np.column_stack([ids.astype(np.float64), local])))
-        self._frame_rows[key] = rows
+        return rows
 
-    def _frame_dropped(self, key) -> None:
-        self._frame_rows.pop(key, None)
-
-    def _frame_moved(self, key, origin: np.ndarray, rotation: np.ndarray) -> None:
-        rows = self._frame_rows.get(key)
+    def _place_frame(self, device: _DeviceControl, key, origin: np.ndarray, rotation: np.ndarray) -> None:
+        """A grasp moving with the jaws: its frame (12 numbers) is sent, and the device places the rows."""
+        rows = device.frame_rows.get(key)
         if rows is None:
             return
         if self._frame_graph is None:
@@ -363,25 +397,25 @@ class TissueSolver(SolverBase):
                              g.Arg(g.ArgKind.NDARRAY, "rows", dtype=self._ti.f64, ndim=2),
                              *[g.Arg(g.ArgKind.SCALAR, name, self._ti.f64) for name in self._k.FRAME_SCALARS])
             self._frame_graph = builder.compile()
-        args = {"anchor": self._anchor, "rows": rows}
+        args = {"anchor": device.anchor, "rows": rows}
         args.update(zip(self._k.FRAME_SCALARS, (float(v) for v in (*origin, *rotation.reshape(-1)))))
         self._frame_graph.run(args)
 
-    @property
-    def anchor_table(self):
-        """The device's anchor table [N] of (target x, y, z, flag): flag +1 anchored, -k attached, 0 free."""
-        return self._anchor
+    def anchor_table(self, control: TissueControl):
+        """The device's anchor table of ``control`` [N] of (target x, y, z, flag): flag +1 anchored, -k attached, 0
+        free (what the contact pass reads), up to date."""
+        return self._device(control).anchor
 
-    def _obstacles_changed(self) -> None:
-        packed = self.obstacles_packed
-        if self._obstacles is None or self._obstacles.shape != packed.shape:
-            self._obstacles = self._ti.ndarray(self._ti.f64, shape=packed.shape)
-            for args in self._args.values():
-                args["obstacles"] = self._obstacles
-        self._obstacles.from_numpy(packed)
+    # -- device uploads --------------------------------------------------------------------------------------------
+    def _upload_scalar(self, array: np.ndarray, dtype):
+        nd = self._ti.ndarray(dtype, shape=max(1, len(array)))
+        if len(array):
+            nd.from_numpy(np.ascontiguousarray(array))
+        return nd
 
-    def info(self) -> dict:
-        """What a trace or benchmark should record about this solver."""
+    def info(self, control: TissueControl | None = None) -> dict:
+        """What a trace or benchmark should record about this solver (the Chebyshev bound of ``control``, default a
+        control that holds nothing)."""
         h = self.options.dt / self.options.substeps
         return {
             "backend": self.backend,
@@ -390,9 +424,33 @@ class TissueSolver(SolverBase):
             "springs": self.model.spring_count,
             "substeps": self.options.substeps,
             "iterations": self.options.iterations,
-            "chebyshev_rho": self.rho(h),
+            "chebyshev_rho": self.rho(control if control is not None else self.control(), h),
             "damping_frequency_hz": self.layout.damping_frequency_hz,
         }
+
+
+class _DeviceControl:
+    """The device arrays of one control, and the versions of its parts they hold (-1: never uploaded)."""
+
+    def __init__(self, ti, model: TissueModel, volume_term: bool):
+        n = model.node_count
+        self.node = ti.Vector.ndarray(4, ti.f64, shape=n)
+        self.anchor = ti.Vector.ndarray(4, ti.f64, shape=n)
+        # On the CPU backend the anchor table is written in place (a clip moves rows every tissue step; a kernel
+        # launch costs 20-150 µs of Python, a NumPy row write a few); elsewhere kernels upload it.
+        self.anchor_host = HostView(self.anchor).array
+        self.spring_params = ti.Vector.ndarray(3, ti.f64, shape=max(1, model.spring_count))
+        self.tet_params = ti.Vector.ndarray(3, ti.f64, shape=max(1, model.tet_count) if volume_term else 1)
+        self.obstacles = None
+        self.frame_rows: dict = {}
+        self.omegas: dict[int, list] = {}  # sub-steps → [device weights, (h, springs, membership) they are for]
+        self.springs = self.anchors = self.obstacles_version = -1
+
+    def write_anchor_table(self, table: np.ndarray) -> None:
+        if self.anchor_host is not None:
+            self.anchor_host[...] = table
+        else:
+            self.anchor.from_numpy(np.ascontiguousarray(table))
 
 
 def _report(speed: float) -> float:

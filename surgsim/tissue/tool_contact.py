@@ -66,18 +66,14 @@ Measurements in the same kernel
 
 Data layout
 -----------
-Per tick the host hands the kernel one float64 array, ``io`` (``CAPSULE_WIDTH`` columns): row 0 the scalars (the
-``H_*`` columns), rows 1-2 the section offsets of the pass's two device buffers, row 3 the box around all capsules
-(the kernel writes it: most nodes and triangles are far from every tool, and one test rejects them), then one row per
-capsule (``p0[0:3] p1[3:6] radius[6] p0_before[7:10] p1_before[10:13] friction[13] flags[14]``, see
-:func:`capsule_row`),
-up to ``max_cutters`` cutter triangles (``a[0:3] b[3:6] c[6:9]``), and the output rows that the kernel fills (one
-per capsule, ``OUT_*`` columns; one per grasp group, force and node count; one of ``COUNT_*`` counters). The pass's
-own arrays (contact records, burn, spring data, adjacency, surface) live in one float64 and one int32 device buffer
-cut into named sections (``FLOAT_SECTIONS``, ``INT_SECTIONS``): a launch costs microseconds per argument on a CPU,
-and arrays of any size compile once per process. Which nodes are anchored or attached the kernel reads from the solver's
-own anchor table (``TissueSolver.anchor_table``: flag +1 anchored, −k attached), never from a copy. Limits: at most :data:`MAX_CAPSULES` capsules (a bit mask per
-triangle); the narrow phase is a serial loop, cheap on a CPU but a single thread on a GPU.
+Per tick the host hands the kernel one float64 array, ``io``, with the scalars, the capsules, the cutter
+triangles and room for the outputs; the pass's own arrays (contact records, burn, spring data, adjacency, surface)
+live in one float64 and one int32 device buffer cut into named sections: a launch costs microseconds per argument on
+a CPU, and arrays of any size compile once per process. :mod:`surgsim.tissue.contact_layout` declares both layouts,
+once, for the host, the kernel and the twin. Which nodes are anchored or attached the kernel reads from the device
+anchor table of the control being stepped (``TissueSolver.anchor_table(control)``: flag +1 anchored, −k attached),
+never from a copy. Limits: at most :data:`MAX_CAPSULES` capsules (a bit mask per triangle); the narrow phase is a
+serial loop, cheap on a CPU but a single thread on a GPU.
 """
 
 from __future__ import annotations
@@ -88,40 +84,15 @@ import numpy as np
 
 from surgsim.mesh.build import orient_tets, tet_spring_ids
 from surgsim.mesh.model import TissueModel
+from surgsim.tissue.contact_layout import (
+    C_FLAGS, C_FRICTION, C_P0, C_P0_BEFORE, C_P1, C_P1_BEFORE, C_RADIUS, CAPSULE_ENABLED, CAPSULE_ENERGIZED,
+    CAPSULE_SENSE, COUNT_CHARRED, COUNT_CUT, COUNT_FORCE, COUNT_TORN, FLOAT_SECTIONS, GRASP_FORCE, H_BURN_RATE,
+    H_CAPSULES, H_CUTTERS, H_DT, H_GRASPED, H_GRASPS, H_GRAVITY, H_OUTPUT_ROW, H_SKIN, H_SPRING_COUNT, H_SPRINGS,
+    H_TEAR_CHECKS, H_TRIANGLES, INT_SECTIONS, IO_WIDTH, MAX_CAPSULES, OUT_COUNT, OUT_ENERGIZED, OUT_FORCE, OUT_POINT,
+    OUT_SENSED, OUT_STRONGEST, OUT_WEIGHT, ROW_CAPSULES, ROW_FLOAT_SECTIONS, ROW_HEADER, ROW_INT_SECTIONS,
+)
 from surgsim.tissue.launch import BoundLaunch
 from surgsim.tissue.host_view import HostView
-
-CAPSULE_WIDTH = 16
-MAX_CAPSULES = 31
-CAPSULE_ENABLED = 1  # pushes tissue
-CAPSULE_ENERGIZED = 2  # burns what it touches
-CAPSULE_SENSE = 4  # without ENABLED: only counts the triangles within reach (jaws closing through tissue)
-
-# The io array (float64, CAPSULE_WIDTH columns) carries everything a pass reads from and returns to the host: row 0
-# the header (scalars), rows 1-2 the section offsets of the float and int buffers, row 3 the capsules' bounding box,
-# then one row per capsule, the cutter triangles, and the output rows (one per capsule, one per grasp group, one of
-# counters).
-ROW_HEADER, ROW_FLOAT_SECTIONS, ROW_INT_SECTIONS, ROW_BOUNDS, ROW_CAPSULES = 0, 1, 2, 3, 4
-H_DT, H_SKIN, H_BURN_RATE, H_CAPSULES, H_CUTTERS, H_GRASPS, H_TRIANGLES, H_GRASPED, H_SPRINGS = range(9)
-H_GRAVITY, H_SPRING_COUNT, H_TEAR_CHECKS, H_OUTPUT_ROW = 9, 12, 13, 14
-OUT_FORCE, OUT_POINT, OUT_WEIGHT, OUT_COUNT, OUT_STRONGEST, OUT_STRONGEST_FORCE, OUT_ENERGIZED, OUT_SENSED = (
-    0, 3, 6, 7, 8, 9, 10, 11)
-COUNT_TORN, COUNT_CUT, COUNT_CHARRED, COUNT_FORCE = 0, 1, 2, 3
-
-# The pass's device arrays: sections of one float64 and one int32 buffer (few kernel arguments, one compilation).
-FLOAT_SECTIONS = ("mass", "drag", "param", "burn", "normal", "push", "x_step", "rest", "tear", "entries", "volume",
-                  "cap")
-F_MASS, F_DRAG, F_PARAM, F_BURN, F_NORMAL, F_PUSH, F_X_STEP, F_REST, F_TEAR, F_ENTRIES, F_VOLUME, F_CAP = range(12)
-FOLDED_VOLUME = 0.2  # a tet squeezed below this share of its rest volume is folding (see "Measurements")
-INT_SECTIONS = ("capsule", "springs", "active", "flags", "overstretched", "offsets", "neighbors",
-                "triangles", "tri_mask", "grasp_nodes", "grasp_group", "tets", "tet_live", "node_tet_offsets",
-                "node_tets")
-(I_CAPSULE, I_SPRINGS, I_ACTIVE, I_FLAGS, I_OVERSTRETCHED, I_OFFSETS, I_NEIGHBORS, I_TRIANGLES,
- I_TRI_MASK, I_GRASP_NODES, I_GRASP_GROUP, I_TETS, I_TET_LIVE, I_NODE_TET_OFFSETS, I_NODE_TETS) = range(15)
-
-# Spring flags: 0 untouched, FLAG_TORN over-stretched, FLAG_CUT0 + k crossed by cutter k.
-FLAG_TORN = 1
-FLAG_CUT0 = 2
 
 
 def contact_caps(layout, spring_active: np.ndarray) -> np.ndarray:
@@ -143,12 +114,12 @@ def capsule_row(p0, p1, radius: float, *, before=None, friction: float = 0.0, en
     """One packed capsule: segment ``p0``–``p1`` [m], ``radius`` [m], where it was a tick ago (``before`` =
     (p0, p1); default: the same), Coulomb ``friction`` μ with tissue, and its flags (not ``enabled``: it only
     senses)."""
-    row = np.zeros(CAPSULE_WIDTH)
-    row[0:3], row[3:6], row[6] = p0, p1, radius
+    row = np.zeros(IO_WIDTH)
+    row[C_P0:C_P0 + 3], row[C_P1:C_P1 + 3], row[C_RADIUS] = p0, p1, radius
     b0, b1 = before if before is not None else (p0, p1)
-    row[7:10], row[10:13] = b0, b1
-    row[13] = friction
-    row[14] = (CAPSULE_ENABLED if enabled else CAPSULE_SENSE) | (CAPSULE_ENERGIZED if energized else 0)
+    row[C_P0_BEFORE:C_P0_BEFORE + 3], row[C_P1_BEFORE:C_P1_BEFORE + 3] = b0, b1
+    row[C_FRICTION] = friction
+    row[C_FLAGS] = (CAPSULE_ENABLED if enabled else CAPSULE_SENSE) | (CAPSULE_ENERGIZED if energized else 0)
     return row
 
 
@@ -200,7 +171,7 @@ class ContactReport:
 
     @property
     def grasp_force(self) -> np.ndarray:
-        return self.outputs[self.capsule_count:self.capsule_count + self.grasp_count, 0:3]
+        return self.outputs[self.capsule_count:self.capsule_count + self.grasp_count, GRASP_FORCE:GRASP_FORCE + 3]
 
     @property
     def _counters(self) -> np.ndarray:
@@ -260,11 +231,14 @@ class ToolContact:
     fully charred; ``check_springs_every`` [ticks] how often springs are tested for tearing (every pass with cutters
     tests them anyway), ``tear_checks`` how many tests in a row a spring must fail to tear.
 
+    ``control`` is the :class:`~surgsim.tissue.control.TissueControl` the solver steps with: the pass reads which
+    nodes are held from its device anchor table and which springs live from its spring mask (by its version).
+
     Per tick: ``report = contact.run(state_in, state_out, capsules, dt, cutters=...)`` right after
-    ``solver.step(state_in, state_out, dt)``. The pass owns ``state_out.forces`` on the nodes it touches.
+    ``solver.step(state_in, state_out, control, dt)``. The pass owns ``state_out.forces`` on the nodes it touches.
     """
 
-    def __init__(self, solver, capsule_count: int, *, skin_m: float = 2.5e-4, burn_dwell_s: float = 0.7,
+    def __init__(self, solver, control, capsule_count: int, *, skin_m: float = 2.5e-4, burn_dwell_s: float = 0.7,
                  check_springs_every: int = 1, tear_checks: int = 10, max_cutters: int = 4, max_grasps: int = 4):
         if not 0 <= capsule_count <= MAX_CAPSULES:
             raise ValueError(f"at most {MAX_CAPSULES} capsules, got {capsule_count}")
@@ -276,6 +250,7 @@ class ToolContact:
 
         self._kernel = BoundLaunch(kernels_tool_contact.post_step_kernel(bool(solver.serial)))
         self.solver = solver
+        self.control = control
         model: TissueModel = solver.model
         self.model = model
         self.capsule_count = int(capsule_count)
@@ -306,9 +281,9 @@ class ToolContact:
         self._ints.write(tets=tets, node_tets=by_node // 4, node_tet_offsets=np.concatenate(
             [[0], np.cumsum(np.bincount(tets.reshape(-1), minlength=n))]))
         self._tet_springs = tet_spring_ids(model)
-        self._active_source = None
+        self._springs_version = None
         self._output_row = ROW_CAPSULES + self.capsule_count + self.max_cutters
-        self._io = np.zeros((self._output_row + self.capsule_count + self.max_grasps + 1, CAPSULE_WIDTH))
+        self._io = np.zeros((self._output_row + self.capsule_count + self.max_grasps + 1, IO_WIDTH))
         header = self._io[ROW_HEADER]
         header[H_SKIN] = skin_m
         header[H_BURN_RATE] = 1.0 / burn_dwell_s
@@ -387,7 +362,7 @@ class ToolContact:
             cutters: np.ndarray | None = None) -> ContactReport:
         """Resolve contact on ``state_out`` (the step's output; ``state_in`` its input) and measure it.
 
-        ``capsules`` [C, CAPSULE_WIDTH] (see :func:`capsule_row`), ``cutters`` [K, 9] triangles [m].
+        ``capsules`` [C, IO_WIDTH] (see :func:`capsule_row`), ``cutters`` [K, 9] triangles [m].
         """
         io = self._io
         io[ROW_CAPSULES:ROW_CAPSULES + self.capsule_count] = capsules
@@ -404,26 +379,26 @@ class ToolContact:
         header[H_SPRINGS] = cutter_count > 0 or self._passes % self.check_springs_every == 0
         self._passes += 1
         io[self._output_row:] = 0.0
-        self._sync_solver()
+        self._sync_springs()
         self._kernel(state_in.positions, state_in.velocities, state_out.positions, state_out.velocities,
-                     state_out.accelerations, state_out.forces, self.solver.anchor_table, self._floats.array,
+                     state_out.accelerations, state_out.forces, self.solver.anchor_table(self.control),
+                     self._floats.array,
                      self._ints.array, io)
         report = ContactReport(io[self._output_row:], self.capsule_count, self._grasp_groups, bool(header[H_SPRINGS]))
         if report.energized_nodes.any():
             self._burn_changed = True
         return report
 
-    def _sync_solver(self) -> None:
-        """Upload what the solver changed since the last pass: anchors, and springs after cuts or tears."""
-        solver = self.solver
-        if solver.spring_active is not self._active_source:
-            # set_spring_active replaces the mask, so its identity tells whether it changed.
-            self._active_source = solver.spring_active
-            layout = solver.layout
-            on = solver.spring_active[layout.csr_springs].astype(np.float64)
-            self._ints.write(active=solver.spring_active,
-                             tet_live=np.all(solver.spring_active[self._tet_springs], axis=1))
+    def _sync_springs(self) -> None:
+        """Upload the control's live springs when they changed since the last pass (cuts, tears)."""
+        control = self.control
+        if control.versions.springs != self._springs_version:
+            self._springs_version = control.versions.springs
+            layout = self.solver.layout
+            active = control.spring_active
+            on = active[layout.csr_springs].astype(np.float64)
+            self._ints.write(active=active, tet_live=np.all(active[self._tet_springs], axis=1))
             rest = layout.rest_lengths[layout.csr_springs]
             self._floats.write(entries=np.column_stack([rest, layout.stiffness[layout.csr_springs] * on,
                                                         layout.dashpot[layout.csr_springs] * on]),
-                               cap=contact_caps(layout, solver.spring_active))
+                               cap=contact_caps(layout, active))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from surgsim.coupling import Coupler
@@ -20,13 +22,33 @@ def ramp(start: float, end: float, k: int, ticks: int) -> float:
     return start + (end - start) * min(1.0, (k + 1) / ticks)
 
 
-class Scene:
-    """A coupler with its world; ``run(ticks, name=lambda k: command)`` drives instruments tick by tick."""
+class Tissue(NamedTuple):
+    """A tissue solver and the control its scene's coupler will own (anchors, obstacles, live springs)."""
 
-    def __init__(self, solver, world: RigidWorld, **options):
+    solver: object
+    control: object
+
+    @classmethod
+    def of(cls, model, **options) -> Tissue:
+        from surgsim.tissue import TissueSolver
+
+        solver = TissueSolver(model, **options)
+        return cls(solver, solver.control())
+
+    @property
+    def model(self):
+        return self.solver.model
+
+
+class Scene:
+    """A coupler with its world; ``run(ticks, name=lambda k: command)`` drives instruments tick by tick. The coupler
+    steps ``solver`` with ``control`` (a new one when None)."""
+
+    def __init__(self, solver, world: RigidWorld, control=None, **options):
         self.solver = solver
         self.world = world
-        self.coupler = Coupler(solver, world, options=options)
+        self.coupler = Coupler(solver, world, control, options=options)
+        self.control = self.coupler.control
         self.events = []
 
     def run(self, ticks: int, **drivers) -> None:

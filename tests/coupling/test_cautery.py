@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from coupling_scenes import command, ramp
+from coupling_scenes import Tissue, command, ramp
 
 from surgsim.mesh.primitives import tet_block
 
@@ -14,17 +14,15 @@ DWELL_S = 0.2
 
 @pytest.fixture
 def block(taichi_cpu):
-    from surgsim.tissue import TissueSolver
-
     model = tet_block((0.03, 0.03, 0.01), (12, 12, 4), origin_m=(-0.015, -0.015, -0.01))
-    solver = TissueSolver(model)
-    solver.anchor(box=((-1, -1, -0.0101), (1, 1, -0.0099)))
-    return solver
+    tissue = Tissue.of(model)
+    tissue.control.anchor(box=((-1, -1, -0.0101), (1, 1, -0.0099)))
+    return tissue
 
 
-def press_hook(make_scene, solver, *, energy: bool, seconds: float):
+def press_hook(make_scene, tissue, *, energy: bool, seconds: float):
     """The hook comes down onto the block's top (its bent end lying flat on it) and presses 1 mm."""
-    scene = make_scene(solver, {"hook": ("hook_cautery", PORT, (0.0, 0.0, 0.0))}, burn_dwell_s=DWELL_S)
+    scene = make_scene(tissue, {"hook": ("hook_cautery", PORT, (0.0, 0.0, 0.0))}, burn_dwell_s=DWELL_S)
     reach = PORT[2] - scene.world.instruments["hook"].spec.tip[-1].radius_m + 0.001
     scene.run(400, hook=lambda k: command(ramp(0.05, reach, k, 300)))
     scene.run(int(seconds * 1000), hook=lambda k: command(reach, energy=energy))

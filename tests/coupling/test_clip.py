@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from coupling_scenes import command, ramp
+from coupling_scenes import Tissue, command, ramp
 
 from surgsim.coupling.clipping import rigid_fit
 from surgsim.mesh.primitives import tet_block
@@ -16,13 +16,11 @@ CLIP_HALF_GAP_M = 5e-4  # tighter than the default, so that the squeeze shows on
 @pytest.fixture
 def clipped_duct(make_scene, taichi_cpu):
     """A 30 × 6 × 4 mm duct held at both ends, a clip applier come along +y across it, its jaws closed on it."""
-    from surgsim.tissue import TissueSolver
-
     model = tet_block((0.03, 0.006, 0.004), (12, 3, 2), origin_m=(-0.015, -0.003, 0.0), region_name="duct")
-    solver = TissueSolver(model, gravity=(0.0, 0.0, 0.0))
+    tissue = Tissue.of(model, gravity=(0.0, 0.0, 0.0))
     ends = np.flatnonzero(np.abs(model.positions[:, 0]) > 0.0145)
-    solver.anchor(ends)
-    scene = make_scene(solver, {"clips": ("clip_applier", (0.00125, -0.15, 0.002), (0.00125, 0.0, 0.002))},
+    tissue.control.anchor(ends)
+    scene = make_scene(tissue, {"clips": ("clip_applier", (0.00125, -0.15, 0.002), (0.00125, 0.0, 0.002))},
                        clip_half_gap_m=CLIP_HALF_GAP_M)
     insertion = 0.15 + 0.006 + scene.world.instruments["clips"].spec.tip_length_m - 0.002
     scene.run(500, clips=lambda k: command(ramp(0.1, insertion, k, 400)))
@@ -46,7 +44,7 @@ def test_a_clip_squeezes_the_duct_and_holds_it_after_the_applier_leaves(clipped_
     # The applier opens and withdraws: the clip stays, and so does the squeeze.
     scene.run(150, clips=lambda k: command(scene.insertion, jaw=ramp(1.0, 0.0, k, 100)))
     scene.run(400, clips=lambda k: command(ramp(scene.insertion, 0.1, k, 300)))
-    assert np.all(scene.solver.anchored[clip.nodes])
+    assert np.all(scene.control.anchored[clip.nodes])
     assert np.abs(_clip_local(scene, clip)[:, 1]).max() <= CLIP_HALF_GAP_M + 1e-4
     kinds = set(scene.kinds())
     assert "clip" in kinds and not kinds & {"tear", "blowup"}
@@ -63,7 +61,7 @@ def test_a_clip_rides_with_the_tissue(clipped_duct):
     rest = scene.solver.model.positions[scene.ends]
     lift = np.array([0.0, 0.0, 0.005])
     for k in range(300):
-        scene.solver.set_anchor_targets(scene.ends, rest + lift * min(1.0, (k + 1) / 200))
+        scene.control.set_anchor_targets(scene.ends, rest + lift * min(1.0, (k + 1) / 200))
         scene.coupler.step({})
     scene.run(300)
     np.testing.assert_allclose(clip.origin - origin_before, lift, atol=5e-4)

@@ -9,18 +9,16 @@ the next solve, and the solver rejected every step from then on (582 unrecovered
 from __future__ import annotations
 
 import numpy as np
-from coupling_scenes import command
+from coupling_scenes import Tissue, command
 
 from surgsim.mesh.primitives import tet_block
 
 
 def test_jaws_pressed_fast_and_deep_into_a_thin_duct_do_not_blow_it_up(make_scene):
-    from surgsim.tissue import TissueSolver
-
     model = tet_block((0.03, 0.012, 0.004), (15, 6, 2), origin_m=(-0.015, -0.006, -0.002), tissue="gallbladder")
-    solver = TissueSolver(model)
-    solver.anchor(np.flatnonzero(np.abs(model.positions[:, 0]) > 0.0145))
-    scene = make_scene(solver, {"clips": ("clip_applier", (0.0, 0.0, 0.15), (0.0, 0.0, 0.0))})
+    tissue = Tissue.of(model)
+    tissue.control.anchor(np.flatnonzero(np.abs(model.positions[:, 0]) > 0.0145))
+    scene = make_scene(tissue, {"clips": ("clip_applier", (0.0, 0.0, 0.15), (0.0, 0.0, 0.0))})
     touch = 0.15 - model.positions[:, 2].max()
     scene.run(600, clips=lambda k: command(0.1 + (touch - 0.1) * min(1.0, (k + 1) / 400)))
     scene.run(300, clips=lambda k: command(touch + 0.003))  # 3 mm deeper at once

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from coupling_scenes import command, ramp
+from coupling_scenes import Tissue, command, ramp
 
 from surgsim.mesh.primitives import tet_block
 
@@ -18,12 +18,10 @@ HINGE_AT_Y_M = -0.004  # the strip's width (y 0..10 mm) lies between the blades,
 @pytest.fixture
 def strip(taichi_cpu):
     """A 6 × 1 × 0.4 cm strip held at both ends, without gravity (the cut, not the sag, is under test)."""
-    from surgsim.tissue import TissueSolver
-
     model = tet_block((0.06, 0.01, 0.004), (24, 4, 2), origin_m=(-0.03, 0.0, 0.0), region_name="duct")
-    solver = TissueSolver(model, gravity=(0.0, 0.0, 0.0))
-    solver.anchor(np.flatnonzero(np.abs(model.positions[:, 0]) > 0.0295))
-    return solver
+    tissue = Tissue.of(model, gravity=(0.0, 0.0, 0.0))
+    tissue.control.anchor(np.flatnonzero(np.abs(model.positions[:, 0]) > 0.0295))
+    return tissue
 
 
 def test_scissors_cut_a_strip_across_its_width_into_two_pieces(make_scene, strip):

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
-from coupling_scenes import assert_identical_runs, command, ramp
+from coupling_scenes import Tissue, assert_identical_runs, command, ramp
 
 from surgsim.mesh.primitives import tet_block
 
 
 def session(make_scene):
-    from surgsim.tissue import TissueSolver
-
     model = tet_block((0.04, 0.03, 0.008), (16, 12, 3), origin_m=(-0.02, -0.015, -0.008))
-    solver = TissueSolver(model)
-    solver.anchor(box=((-1, -1, -0.0081), (1, 1, -0.0079)))
-    scene = make_scene(solver, {"grasper": ("grasper", (0.008, 0.0, 0.15), (0.008, 0.0, 0.0)),
+    tissue = Tissue.of(model)
+    tissue.control.anchor(box=((-1, -1, -0.0081), (1, 1, -0.0079)))
+    scene = make_scene(tissue, {"grasper": ("grasper", (0.008, 0.0, 0.15), (0.008, 0.0, 0.0)),
                                 "hook": ("hook_cautery", (-0.01, 0.0, 0.15), (-0.01, 0.0, 0.0))},
                        burn_dwell_s=0.1)
     script = [

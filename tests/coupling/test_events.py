@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from coupling_scenes import command, ramp
+from coupling_scenes import Tissue, command, ramp
 
 from surgsim.mesh.primitives import tet_block
 
 
 @pytest.fixture
 def block(taichi_cpu):
-    from surgsim.tissue import TissueSolver
-
     model = tet_block((0.03, 0.03, 0.01), (12, 12, 4), origin_m=(-0.015, -0.015, -0.01), region_name="liver")
-    solver = TissueSolver(model)
-    solver.anchor(box=((-1, -1, -0.0101), (1, 1, -0.0099)))
-    return solver
+    tissue = Tissue.of(model)
+    tissue.control.anchor(box=((-1, -1, -0.0101), (1, 1, -0.0099)))
+    return tissue
 
 
 def test_a_press_is_one_contact_with_its_peak_force_and_force_limit_crossings(make_scene, block):
@@ -50,13 +48,11 @@ def test_sample_reports_the_instruments_for_the_trace(make_scene, block):
 
 
 def test_clip_applier_places_a_clip_on_the_tissue_between_its_jaws(make_scene, taichi_cpu):
-    from surgsim.tissue import TissueSolver
-
     model = tet_block((0.03, 0.006, 0.004), (12, 3, 2), origin_m=(-0.015, -0.003, 0.0), region_name="duct")
-    solver = TissueSolver(model, gravity=(0.0, 0.0, 0.0))
-    solver.anchor(np.flatnonzero(np.abs(model.positions[:, 0]) > 0.0145))
+    tissue = Tissue.of(model, gravity=(0.0, 0.0, 0.0))
+    tissue.control.anchor(np.flatnonzero(np.abs(model.positions[:, 0]) > 0.0145))
     # The applier comes along +y across the duct; its jaws open vertically around it.
-    scene = make_scene(solver, {"clips": ("clip_applier", (0.00125, -0.15, 0.002), (0.00125, 0.0, 0.002))})
+    scene = make_scene(tissue, {"clips": ("clip_applier", (0.00125, -0.15, 0.002), (0.00125, 0.0, 0.002))})
     insertion = 0.15 + 0.006 + scene.world.instruments["clips"].spec.tip_length_m - 0.002
     scene.run(500, clips=lambda k: command(ramp(0.1, insertion, k, 400)))
     scene.run(200, clips=lambda k: command(insertion, jaw=ramp(0.0, 1.0, k, 100)))
@@ -67,21 +63,28 @@ def test_clip_applier_places_a_clip_on_the_tissue_between_its_jaws(make_scene, t
 
 
 def test_tissue_rests_on_static_anatomy_and_is_pushed_out_of_it(make_scene, taichi_cpu):
-    from surgsim.tissue import TissueSolver
-
     model = tet_block((0.03, 0.03, 0.01), (10, 10, 4), origin_m=(-0.015, -0.015, 0.0))
-    solver = TissueSolver(model)
+    tissue = Tissue.of(model)
 
     def anatomy(world):
         world.add_box("table", (0.0, 0.0, -0.01), (0.05, 0.05, 0.01))
         world.add_sphere("bump", (0.0, 0.0, 0.0), 0.004)
 
-    scene = make_scene(solver, {"probe": ("probe", (0.0, 0.2, 0.1), (0.0, 0.2, 0.0))}, anatomy=anatomy)
+    scene = make_scene(tissue, {"probe": ("probe", (0.0, 0.2, 0.1), (0.0, 0.2, 0.0))}, anatomy=anatomy)
     scene.run(600)
     x = scene.coupler.positions()
     assert x[:, 2].min() > -1e-4  # on the table, not through it
     assert np.linalg.norm(x, axis=1).min() > 0.004 - 1e-4  # not inside the bump
     assert x[:, 2].max() > 0.0101  # the bump lifted the block's middle
+    # The table became an obstacle of the coupler's control, not of the solver: another control starts bare, and
+    # stepped on the same solver, the block sinks through where the table is.
+    assert len(scene.control.obstacles) == 1 and tissue.solver.control().obstacles == []
+    bare = tissue.solver.control()
+    a, b = tissue.solver.state(), tissue.solver.state()
+    for _ in range(100):
+        tissue.solver.step(a, b, bare)
+        a, b = b, a
+    assert a.positions_numpy()[:, 2].min() < -0.005
 
 
 def test_the_tissue_reaction_loads_the_instrument_in_pybullet(make_scene, block):

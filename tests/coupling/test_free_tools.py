@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from coupling_scenes import assert_identical_runs, command, ramp
+from coupling_scenes import Tissue, assert_identical_runs, command, ramp
 
 from surgsim.instruments.builder import quaternion_from_matrix
 from surgsim.mesh.primitives import tet_block
@@ -21,14 +21,12 @@ def pose(instrument, position, *, jaw: float = 0.0, energy: bool = False) -> Fre
                            energy=energy)
 
 
-def block_solver():
+def block_tissue():
     """A 4 × 4 × 1 cm block (2.5 mm cubes) held on its bottom face, top face at z = 0."""
-    from surgsim.tissue import TissueSolver
-
     model = tet_block((0.04, 0.04, 0.01), (16, 16, 4), origin_m=(-0.02, -0.02, -0.01))
-    solver = TissueSolver(model)
-    solver.anchor(box=((-1, -1, -0.0101), (1, 1, -0.0099)))
-    return solver
+    tissue = Tissue.of(model)
+    tissue.control.anchor(box=((-1, -1, -0.0101), (1, 1, -0.0099)))
+    return tissue
 
 
 def press(scene, command_at, touch: float) -> list[np.ndarray]:
@@ -40,7 +38,7 @@ def press(scene, command_at, touch: float) -> list[np.ndarray]:
         scene.run(400, probe=lambda k: command_at(ramp(touch - depth + 0.001, touch - depth, k, 200)))
         reaction = scene.coupler.reaction_force("probe")
         on_tissue = scene.coupler.state.numpy().forces  # the contact forces the tissue received this tick
-        on_tissue[scene.solver.anchored] = 0.0
+        on_tissue[scene.control.anchored] = 0.0
         np.testing.assert_allclose(on_tissue.sum(axis=0), -reaction, rtol=0, atol=1e-9 * np.linalg.norm(reaction))
         reactions.append(reaction)
     return reactions
@@ -50,7 +48,7 @@ def test_a_free_probe_feels_a_reaction_that_grows_with_depth_equal_and_opposite(
     """A vertical free probe pressed 1, 2, 3 mm into a block: the tissue pushes it up, harder the deeper; the contact
     forces the tissue receives sum to minus that reaction; the hand holds the probe where it was sent despite the
     load; and it feels what a laparoscopic probe pressed the same way feels."""
-    scene = make_free_scene(block_solver(), {"probe": ("probe", (0.0, 0.0, 0.02), (0.0, 0.0, -1.0))})
+    scene = make_free_scene(block_tissue(), {"probe": ("probe", (0.0, 0.0, 0.02), (0.0, 0.0, -1.0))})
     probe = scene.world.instruments["probe"]
     touch = probe.spec.shaft_radius_m + scene.coupler.options.skin_m  # the rounded end at the surface
     free = press(scene, lambda z: pose(probe, (0.0, 0.0, z)), touch)
@@ -59,7 +57,7 @@ def test_a_free_probe_feels_a_reaction_that_grows_with_depth_equal_and_opposite(
     assert up[0] > 0.01 and np.all(np.diff(up) > 0), up
     assert all(reaction[2] > 2.0 * np.linalg.norm(reaction[:2]) for reaction in free)
 
-    trocar = make_scene(block_solver(), {"probe": ("probe", (0.0, 0.0, 0.15), (0.0, 0.0, 0.0))})
+    trocar = make_scene(block_tissue(), {"probe": ("probe", (0.0, 0.0, 0.15), (0.0, 0.0, 0.0))})
     laparoscopic = press(trocar, lambda z: command(0.15 - z), touch)
     np.testing.assert_allclose(free, laparoscopic, rtol=0, atol=0.03 * up[-1])
 
@@ -67,13 +65,13 @@ def test_a_free_probe_feels_a_reaction_that_grows_with_depth_equal_and_opposite(
 @pytest.fixture
 def flap(taichi_cpu):
     """A 6 × 2 × 0.6 cm flap lying on a floor (z = 0), held along its end at x = -5 cm; free end at the origin."""
-    from surgsim.tissue import Plane, TissueSolver
+    from surgsim.tissue import Plane
 
     model = tet_block((0.06, 0.02, 0.006), (24, 8, 2), origin_m=(-0.05, -0.01, 0.0))
-    solver = TissueSolver(model)
-    solver.anchor(box=((-1, -1, -1), (-0.0495, 1, 1)))
-    solver.set_obstacles([Plane((0.0, 0.0, 0.0), (0.0, 0.0, 1.0), 0.3)])
-    return solver
+    tissue = Tissue.of(model)
+    tissue.control.anchor(box=((-1, -1, -1), (-0.0495, 1, 1)))
+    tissue.control.set_obstacles([Plane((0.0, 0.0, 0.0), (0.0, 0.0, 1.0), 0.3)])
+    return tissue
 
 
 def test_a_free_grasper_grasps_lifts_and_releases(make_free_scene, flap):
@@ -97,12 +95,10 @@ def test_a_free_grasper_grasps_lifts_and_releases(make_free_scene, flap):
 
 
 def free_session(make_free_scene):
-    from surgsim.tissue import TissueSolver
-
     model = tet_block((0.04, 0.03, 0.008), (16, 12, 3), origin_m=(-0.02, -0.015, -0.008))
-    solver = TissueSolver(model)
-    solver.anchor(box=((-1, -1, -0.0081), (1, 1, -0.0079)))
-    scene = make_free_scene(solver, {"grasper": ("grasper", (0.008, 0.0, 0.04), (0.008, 0.0, -1.0)),
+    tissue = Tissue.of(model)
+    tissue.control.anchor(box=((-1, -1, -0.0081), (1, 1, -0.0079)))
+    scene = make_free_scene(tissue, {"grasper": ("grasper", (0.008, 0.0, 0.04), (0.008, 0.0, -1.0)),
                                      "hook": ("hook_cautery", (-0.01, 0.0, 0.04), (-0.01, 0.0, -1.0))},
                             burn_dwell_s=0.1)
     grasper, hook = (scene.world.instruments[name] for name in ("grasper", "hook"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from coupling_scenes import command, ramp
+from coupling_scenes import Tissue, command, ramp
 
 from surgsim.mesh.primitives import tet_block
 
@@ -16,18 +16,13 @@ TOUCH_INSERTION_M = 0.148  # open jaws reach just into the flap's top
 @pytest.fixture
 def flap(taichi_cpu):
     """A 6 × 2 × 0.6 cm flap lying on a floor (z = 0), held along its end at x = -5 cm; free end under the port."""
-    from surgsim.tissue import Plane, TissueSolver
-
     model = tet_block((0.06, 0.02, TOP_M), (24, 8, 2), origin_m=(-0.05, -0.01, 0.0))
-    solver = TissueSolver(model)
-    solver.anchor(box=((-1, -1, -1), (-0.0495, 1, 1)))
-    solver.set_obstacles([Plane((0.0, 0.0, 0.0), (0.0, 0.0, 1.0), 0.3)])
-    return solver
+    return flap_like(model)
 
 
-def grasp_flap(make_scene, solver, **options):
+def grasp_flap(make_scene, tissue, **options):
     # Roll 90°: the jaws open across the flap's width.
-    scene = make_scene(solver, {"grasper": ("grasper", PORT, (0.0, 0.0, 0.0))}, **options)
+    scene = make_scene(tissue, {"grasper": ("grasper", PORT, (0.0, 0.0, 0.0))}, **options)
     scene.run(300, grasper=lambda k: command(ramp(0.12, TOUCH_INSERTION_M, k, 200), roll=np.pi / 2))
     scene.run(150, grasper=lambda k: command(TOUCH_INSERTION_M, jaw=ramp(0.0, 1.0, k, 100), roll=np.pi / 2))
     return scene
@@ -50,7 +45,7 @@ def test_grasp_and_lift_lifts_the_grasped_region_and_releases_on_open(make_scene
 
     scene.run(400, grasper=lambda k: command(TOUCH_INSERTION_M - 0.015, jaw=0.0, roll=np.pi / 2))
     assert "release" in scene.kinds() and "slip" not in scene.kinds()
-    assert not scene.coupler.grasping.grasps and not flap.anchored[held].any()
+    assert not scene.coupler.grasping.grasps and not flap.control.anchored[held].any()
     assert scene.coupler.positions()[:, 2].max() < TOP_M + 1e-3  # the flap fell back onto the floor
 
 
@@ -74,22 +69,22 @@ def test_a_grasp_holds_the_tissue_around_the_bite_softly(make_scene, flap):
     scene = grasp_flap(make_scene, flap)
     grasp = scene.coupler.grasping.grasps["grasper"]
     assert len(grasp.attached) > 0 and not np.isin(grasp.attached, grasp.nodes).any()
-    assert np.all(flap.attached[grasp.attached]) and not flap.anchored[grasp.attached].any()
+    assert np.all(flap.control.attached[grasp.attached]) and not flap.control.anchored[grasp.attached].any()
     # The hold fades with the distance from the jaws: the nearest attached nodes are tied hardest, relative to
     # their own springs.
-    relative = grasp.stiffness / flap.node_params[grasp.attached, 1]
+    relative = grasp.stiffness / flap.control.node_params[grasp.attached, 1]
     assert relative.max() <= scene.coupler.options.grasp_hold_stiffness + 1e-12 and relative.min() >= 0.05 - 1e-12
-    nothing = grasp_flap(make_scene, flap_like(flap), grasp_spread=0.0).coupler.grasping.grasps["grasper"]
+    nothing = grasp_flap(make_scene, flap_like(flap.model), grasp_spread=0.0).coupler.grasping.grasps["grasper"]
     assert len(nothing.attached) == 0
 
 
-def flap_like(solver):
-    from surgsim.tissue import Plane, TissueSolver
+def flap_like(model) -> Tissue:
+    from surgsim.tissue import Plane
 
-    twin = TissueSolver(solver.model)
-    twin.anchor(box=((-1, -1, -1), (-0.0495, 1, 1)))
-    twin.set_obstacles([Plane((0.0, 0.0, 0.0), (0.0, 0.0, 1.0), 0.3)])
-    return twin
+    tissue = Tissue.of(model)
+    tissue.control.anchor(box=((-1, -1, -1), (-0.0495, 1, 1)))
+    tissue.control.set_obstacles([Plane((0.0, 0.0, 0.0), (0.0, 0.0, 1.0), 0.3)])
+    return tissue
 
 
 def test_opening_jaws_let_go_over_release_s(make_scene, flap):
@@ -116,7 +111,7 @@ def test_opening_jaws_let_go_over_release_s(make_scene, flap):
     assert np.all(np.diff(letting_go) == 1)
     fading = after[letting_go]
     assert fading.max() <= 1.5 * holding and fading[-1] < 0.2 * fading.max()  # ... without a spike
-    assert not grasping.holding and not flap.attached[held].any() and not flap.anchored[held].any()
+    assert not grasping.holding and not flap.control.attached[held].any() and not flap.control.anchored[held].any()
     assert "blowup" not in scene.kinds()
 
 
@@ -125,9 +120,9 @@ def test_a_node_anchored_by_something_else_stays_anchored_after_the_release(make
     scene = grasp_flap(make_scene, flap)
     grasp = scene.coupler.grasping.grasps["grasper"]
     clipped = grasp.attached[:2]
-    flap.anchor(clipped, targets=scene.coupler.positions()[clipped])
+    flap.control.anchor(clipped, targets=scene.coupler.positions()[clipped])
     scene.run(10, grasper=lambda k: command(TOUCH_INSERTION_M, jaw=1.0, roll=np.pi / 2))
     assert not np.isin(clipped, grasp.attached).any()
     scene.run(200, grasper=lambda k: command(TOUCH_INSERTION_M, jaw=0.0, roll=np.pi / 2))
     assert "release" in scene.kinds() and not scene.coupler.grasping.holding
-    assert flap.anchored[clipped].all() and not flap.anchored[grasp.nodes].any()
+    assert flap.control.anchored[clipped].all() and not flap.control.anchored[grasp.nodes].any()

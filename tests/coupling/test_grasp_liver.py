@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from coupling_scenes import Tissue
 
 from surgsim.mesh.model import TissueModel
 from surgsim.trace import InstrumentCommand
@@ -35,11 +36,12 @@ def settled_liver(taichi_cpu):
     model = TissueModel.load(LIVER)
     p = model.positions
     top = np.flatnonzero(p[:, 2] > p[:, 2].max() - 0.04)
-    solver = TissueSolver(model, damping_ratio=2.0)
-    solver.anchor(top)
+    solver = TissueSolver(model)
+    control = solver.control(damping_ratio=2.0)
+    control.anchor(top)
     a, b = solver.state(), solver.state()
     for _ in range(800):
-        solver.step(a, b)
+        solver.step(a, b, control)
         a, b = b, a
     surface = model.surface_nodes
     edge = surface[np.argmin(p[surface, 2] - 0.5 * p[surface, 1] + 0.2 * np.abs(p[surface, 0] - p[:, 0].mean()))]
@@ -51,14 +53,13 @@ class Retraction:
 
     def __init__(self, make_scene, settled_liver, **options):
         from surgsim.script import aim, opening_roll
-        from surgsim.tissue import TissueSolver
 
         model, top, settled, edge = settled_liver
-        solver = TissueSolver(model)
-        solver.anchor(top)
+        tissue = Tissue.of(model)
+        tissue.control.anchor(top)
         self.edge = settled[edge]
         port = model.positions[edge] - 0.12 * APPROACH
-        self.scene = make_scene(solver, {"grasper": ("grasper", port, model.positions[edge])}, **options)
+        self.scene = make_scene(tissue, {"grasper": ("grasper", port, model.positions[edge])}, **options)
         self.coupler = self.scene.coupler
         self.coupler.state.set_positions(settled)
         self._trocar = self.scene.world.instruments["grasper"].trocar
@@ -117,7 +118,7 @@ def test_a_moderate_retraction_holds_the_liver_edge_without_tearing(make_scene, 
     assert max(after) <= 1.5 * holding
     assert not np.any(r.coupler.grasping.holding_force("grasper"))  # let go (what is left is contact)
     assert "blowup" not in r.scene.kinds()
-    assert not r.coupler.grasping.holding and not r.coupler.solver.attached.any()
+    assert not r.coupler.grasping.holding and not r.coupler.control.attached.any()
 
 
 def test_pulling_far_beyond_tears_or_slips(make_scene, settled_liver):

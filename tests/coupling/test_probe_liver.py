@@ -24,7 +24,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from coupling_scenes import command, ramp, surface_point_and_normal
+from coupling_scenes import Tissue, command, ramp, surface_point_and_normal
 from static_reference import static_equilibrium
 
 from surgsim.mesh.model import TissueModel
@@ -43,13 +43,11 @@ def anterior_node(model: TissueModel) -> int:
 
 
 def test_probe_force_grows_with_depth_and_matches_the_material(make_scene):
-    from surgsim.tissue import TissueSolver
-
     model = TissueModel.load(LIVER)
-    solver = TissueSolver(model, gravity=(0.0, 0.0, 0.0))
-    solver.anchor(np.flatnonzero(model.positions[:, 1] < 0.06))
+    tissue = Tissue.of(model, gravity=(0.0, 0.0, 0.0))
+    tissue.control.anchor(np.flatnonzero(model.positions[:, 1] < 0.06))
     point, normal = surface_point_and_normal(model, anterior_node(model))
-    scene = make_scene(solver, {"probe": ("probe", point + PORT_DISTANCE_M * normal, point)}, friction=1.0)
+    scene = make_scene(tissue, {"probe": ("probe", point + PORT_DISTANCE_M * normal, point)}, friction=1.0)
     probe = scene.world.instruments["probe"]
     touch = PORT_DISTANCE_M - probe.spec.shaft_radius_m - scene.coupler.options.skin_m
     scene.run(400, probe=lambda k: command(touch))  # approach until the probe just touches
@@ -62,7 +60,7 @@ def test_probe_force_grows_with_depth_and_matches_the_material(make_scene):
         assert abs(history[-1] - history[-100]) < 0.01 * abs(history[-1])  # settled
         simulated.append(history[-1])
         held_by_probe = np.flatnonzero(scene.coupler.contact.contact_records()[0] >= 0)
-        held = np.union1d(held_by_probe, solver.anchored_nodes)
+        held = np.union1d(held_by_probe, tissue.control.anchored_nodes)
         _, elastic = static_equilibrium(model, scene.coupler.positions(), held)
         reference.append(elastic[held_by_probe].sum(axis=0) @ normal)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from coupling_scenes import ramp
+from coupling_scenes import Tissue, ramp
 
 from surgsim.mesh.materials import Material, material
 from surgsim.mesh.primitives import tet_block
@@ -19,14 +19,11 @@ from surgsim.mesh.primitives import tet_block
 
 def stretch(make_scene, strain: float, tissue):
     """A 4 × 1 × 0.5 cm block stretched uniformly along x to ``strain`` in 0.2 s, then held 0.1 s."""
-    from surgsim.tissue import TissueSolver
-
     model = tet_block((0.04, 0.01, 0.005), (16, 4, 2), tissue=tissue)
-    solver = TissueSolver(model, gravity=(0.0, 0.0, 0.0))
-    scene = make_scene(solver, {})
-    nodes = solver.anchor(np.arange(model.node_count))
+    scene = make_scene(Tissue.of(model, gravity=(0.0, 0.0, 0.0)), {})
+    nodes = scene.control.anchor(np.arange(model.node_count))
     for k in range(300):
-        solver.set_anchor_targets(nodes, model.positions * [1.0 + ramp(0.0, strain, k, 200), 1.0, 1.0])
+        scene.control.set_anchor_targets(nodes, model.positions * [1.0 + ramp(0.0, strain, k, 200), 1.0, 1.0])
         scene.coupler.step()
     scene.events += scene.coupler.drain_events()
     return scene, model
@@ -61,27 +58,23 @@ def test_the_tear_strain_is_the_regions(make_scene):
 def test_springs_holding_scene_anchors_do_not_tear(make_scene):
     """The same stretch with the nodes anchored before the coupler is built (scene anchors): nothing tears, and the
     contact pass's tear strain of every spring is +inf."""
-    from surgsim.tissue import TissueSolver
-
     model = tet_block((0.04, 0.01, 0.005), (16, 4, 2), tissue="generic")
-    solver = TissueSolver(model, gravity=(0.0, 0.0, 0.0))
-    nodes = solver.anchor(np.arange(model.node_count))
-    scene = make_scene(solver, {})
+    tissue = Tissue.of(model, gravity=(0.0, 0.0, 0.0))
+    nodes = tissue.control.anchor(np.arange(model.node_count))
+    scene = make_scene(tissue, {})
     assert np.all(np.isinf(scene.coupler.contact.tear_strain))
     for k in range(300):
-        solver.set_anchor_targets(nodes, model.positions * [1.0 + ramp(0.0, 0.6, k, 200), 1.0, 1.0])
+        tissue.control.set_anchor_targets(nodes, model.positions * [1.0 + ramp(0.0, 0.6, k, 200), 1.0, 1.0])
         scene.coupler.step()
     scene.events += scene.coupler.drain_events()
     assert "tear" not in scene.kinds() and scene.coupler.torn_springs == 0
 
 
 def test_only_springs_touching_scene_anchors_are_exempt(make_scene):
-    from surgsim.tissue import TissueSolver
-
     model = tet_block((0.04, 0.01, 0.005), (16, 4, 2), tissue="generic")
-    solver = TissueSolver(model)
-    held = solver.anchor(box=((-1, -1, -1), (0.0051, 1, 1)))
-    scene = make_scene(solver, {})
+    tissue = Tissue.of(model)
+    held = tissue.control.anchor(box=((-1, -1, -1), (0.0051, 1, 1)))
+    scene = make_scene(tissue, {})
     touching = np.isin(model.springs, held).any(axis=1)
     tear_strain = scene.coupler.contact.tear_strain
     assert np.all(np.isinf(tear_strain[touching]))

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from coupling_scenes import Tissue
 from tool_contact_twin import buffers_numpy, post_step
 
 from surgsim.mesh.primitives import tet_block
-from surgsim.tissue.tool_contact import FLAG_CUT0, FLAG_TORN, ToolContact, capsule_row
+from surgsim.tissue.contact_layout import FLAG_CUT0, FLAG_TORN
+from surgsim.tissue.tool_contact import ToolContact, capsule_row
 
 DT = 1e-3
 
 
 @pytest.fixture
-def block_solver(taichi_cpu):
+def block(taichi_cpu) -> Tissue:
     """A 4 × 4 × 1 cm generic-tissue block (2.5 mm cubes) on its bottom face."""
-    from surgsim.tissue import TissueSolver
-
     model = tet_block((0.04, 0.04, 0.01), (16, 16, 4), origin_m=(-0.02, -0.02, -0.01))
-    solver = TissueSolver(model)
-    solver.anchor(box=((-1, -1, -0.0101), (1, 1, -0.0099)))
-    return solver
+    tissue = Tissue.of(model)
+    tissue.control.anchor(box=((-1, -1, -0.0101), (1, 1, -0.0099)))
+    return tissue
 
 
 def pressing_capsules(depth: float, *, drift_m: float = 0.0, energized: bool = False) -> np.ndarray:
@@ -35,30 +35,30 @@ def pressing_capsules(depth: float, *, drift_m: float = 0.0, energized: bool = F
     ])
 
 
-def run_ticks(solver, contact, ticks: int, capsules_at, **kwargs):
+def run_ticks(solver, control, contact, ticks: int, capsules_at, **kwargs):
     s0, s1 = solver.state(), solver.state()
     for k in range(ticks):
-        solver.step(s0, s1, DT)
+        solver.step(s0, s1, control, DT)
         report = contact.run(s0, s1, capsules_at(k), DT, **kwargs)
         s0, s1 = s1, s0
     return s0, s1, report
 
 
-def test_kernel_agrees_with_the_numpy_twin(block_solver):
-    solver = block_solver
-    contact = ToolContact(solver, 2, burn_dwell_s=0.05, tear_checks=1)
+def test_kernel_agrees_with_the_numpy_twin(block):
+    solver, control = block
+    contact = ToolContact(solver, control, 2, burn_dwell_s=0.05, tear_checks=1)
     offset = np.abs(solver.model.positions - [0.015, -0.015, 0.0])
     grasped = np.flatnonzero(np.all(offset < 0.003, axis=1))
     around = np.setdiff1d(np.flatnonzero(np.all(offset < 0.006, axis=1)), grasped)  # held softly, as a grasp does
-    solver.anchor(grasped)
-    solver.attach(around, solver.model.positions[around], 40.0)
+    control.anchor(grasped)
+    control.attach(around, solver.model.positions[around], 40.0)
     contact.set_grasps([np.concatenate([grasped, around])])
-    s0, s1, _ = run_ticks(solver, contact, 60, lambda k: pressing_capsules(min(0.004, 1e-4 * k), drift_m=1e-5 * k,
-                                                                          energized=True))
+    s0, s1, _ = run_ticks(solver, control, contact, 60,
+                          lambda k: pressing_capsules(min(0.004, 1e-4 * k), drift_m=1e-5 * k, energized=True))
     held = np.concatenate([grasped, around])
-    solver.set_anchor_targets(held, solver.model.positions[held] + [0.0, 0.0, 0.003])
+    control.set_anchor_targets(held, solver.model.positions[held] + [0.0, 0.0, 0.003])
     cutter = np.array([[-0.006, -0.03, 0.01, -0.006, 0.03, 0.01, -0.006, 0.0, -0.03]])
-    solver.step(s0, s1, DT)
+    solver.step(s0, s1, control, DT)
     capsules = pressing_capsules(0.0041, drift_m=6.1e-4, energized=True)
     before = [getattr(state, name).to_numpy() for state in (s0, s1)
               for name in ("positions", "velocities", "accelerations", "forces")]
@@ -70,7 +70,7 @@ def test_kernel_agrees_with_the_numpy_twin(block_solver):
     x_out, v_out, a_out, f_out = (before[4 + k].copy() for k in range(4))
     io = contact._io.copy()
     io[contact._output_row:] = 0.0
-    post_step(x_in, v_in, x_out, v_out, a_out, f_out, solver.anchor_table.to_numpy(), io, sections)
+    post_step(x_in, v_in, x_out, v_out, a_out, f_out, solver.anchor_table(control).to_numpy(), io, sections)
     assert report.node_count[0] > 0 and report.energized_nodes[1] > 0 and report.cut > 0
     for mine, theirs in ((x_out, s1.positions), (v_out, s1.velocities), (a_out, s1.accelerations),
                          (f_out, s1.forces)):
@@ -83,20 +83,21 @@ def test_kernel_agrees_with_the_numpy_twin(block_solver):
         np.testing.assert_allclose(sections[name], after[name], rtol=0, atol=1e-9, err_msg=name)
 
 
-def test_newtons_third_law_at_contact(block_solver):
+def test_newtons_third_law_at_contact(block):
     """The force the tissue receives, from its own states, equals minus the reaction on the capsules (1e-6 rel.)."""
-    solver = block_solver
-    contact = ToolContact(solver, 2)
-    s0, s1, _ = run_ticks(solver, contact, 40, lambda k: pressing_capsules(min(0.003, 1e-4 * k), drift_m=1e-5 * k))
+    solver, control = block
+    contact = ToolContact(solver, control, 2)
+    s0, s1, _ = run_ticks(solver, control, contact, 40,
+                          lambda k: pressing_capsules(min(0.003, 1e-4 * k), drift_m=1e-5 * k))
     masses = solver.layout.masses[:, None]
     for k in range(5):
         applied = s0.forces.to_numpy()  # carried from the last tick, acts during this step
-        solver.step(s0, s1, DT)
+        solver.step(s0, s1, control, DT)
         after_step = s1.positions.to_numpy()
         report = contact.run(s0, s1, pressing_capsules(0.003, drift_m=4e-4 + 1e-5 * k), DT)
         correction = s1.positions.to_numpy() - after_step
         on_tissue = (applied + masses * correction / DT**2)
-        on_tissue[solver.anchored] = 0.0  # the solver holds anchored nodes; forces there do not act
+        on_tissue[control.anchored] = 0.0  # the solver holds anchored nodes; forces there do not act
         tissue_total = on_tissue.sum(axis=0)
         tool_total = report.reaction.sum(axis=0)
         assert np.linalg.norm(tissue_total) > 0.05
@@ -104,11 +105,11 @@ def test_newtons_third_law_at_contact(block_solver):
         s0, s1 = s1, s0
 
 
-def test_tissue_is_kept_out_of_the_capsules(block_solver):
+def test_tissue_is_kept_out_of_the_capsules(block):
     """After a probe pushed 4 mm into the block, no node (surface or interior) is inside it."""
-    solver = block_solver
-    contact = ToolContact(solver, 2, skin_m=0.0)
-    s0, _, report = run_ticks(solver, contact, 200, lambda k: pressing_capsules(min(0.004, 4e-5 * k)))
+    solver, control = block
+    contact = ToolContact(solver, control, 2, skin_m=0.0)
+    s0, _, report = run_ticks(solver, control, contact, 200, lambda k: pressing_capsules(min(0.004, 4e-5 * k)))
     x = s0.positions.to_numpy()
     probe = pressing_capsules(0.004)[0]
     p0, p1, radius = probe[0:3], probe[3:6], probe[6]
@@ -119,12 +120,12 @@ def test_tissue_is_kept_out_of_the_capsules(block_solver):
     assert report.reaction[0, 2] > 0.0  # the tissue pushes the probe up
 
 
-def test_cutter_flags_only_the_springs_it_crosses(block_solver):
-    solver = block_solver
-    contact = ToolContact(solver, 2)
+def test_cutter_flags_only_the_springs_it_crosses(block):
+    solver, control = block
+    contact = ToolContact(solver, control, 2)
     cutter = np.array([[0.001, -0.1, 0.05, 0.001, 0.1, 0.05, 0.001, 0.0, -0.2]])  # covers the block at x = 1 mm
     s0, s1 = solver.state(), solver.state()
-    solver.step(s0, s1, DT)
+    solver.step(s0, s1, control, DT)
     report = contact.run(s0, s1, pressing_capsules(0.0), DT, cutters=cutter)
     x = solver.model.positions
     ends = x[solver.model.springs]
@@ -134,11 +135,11 @@ def test_cutter_flags_only_the_springs_it_crosses(block_solver):
 
 
 @pytest.mark.parametrize("inward", [False, True])
-def test_springs_of_a_folded_tet_do_not_tear(block_solver, inward):
+def test_springs_of_a_folded_tet_do_not_tear(block, inward):
     """A corner node pulled far out over-stretches its springs: they tear. Pushed as far in, through the tets it
     belongs to, it folds them: the stretch is the fold's, and nothing tears."""
-    solver = block_solver
-    contact = ToolContact(solver, 0, tear_checks=1)
+    solver, control = block
+    contact = ToolContact(solver, control, 0, tear_checks=1)
     model = solver.model
     corner = int(np.argmax(model.positions @ [1.0, 1.0, 1.0]))  # the top corner (+x, +y, +z)
     moved = model.positions.copy()

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from surgsim.tissue.tool_contact import (
+from surgsim.tissue.contact_layout import (
+    C_FLAGS, C_FRICTION, C_P0, C_P0_BEFORE, C_P1, C_P1_BEFORE, C_RADIUS, CUT_A, CUT_B, CUT_C,
     CAPSULE_ENABLED, CAPSULE_ENERGIZED, CAPSULE_SENSE, COUNT_CHARRED, COUNT_CUT, COUNT_FORCE, COUNT_TORN, FLAG_CUT0,
     FLAG_TORN, FOLDED_VOLUME, H_BURN_RATE, H_CAPSULES, H_CUTTERS, H_DT, H_GRASPED, H_GRASPS, H_GRAVITY, H_OUTPUT_ROW,
     H_SKIN, H_SPRINGS, H_TEAR_CHECKS, H_TRIANGLES, OUT_COUNT, OUT_ENERGIZED, OUT_FORCE, OUT_POINT, OUT_SENSED,
@@ -134,14 +135,17 @@ def post_step(x_in, v_in, x_out, v_out, a_out, f_out, anchor, io, f):
     n_caps, n_cut, n_grasps = int(header[H_CAPSULES]), int(header[H_CUTTERS]), int(header[H_GRASPS])
     counters = n_caps + n_grasps
     caps = io[ROW_CAPSULES:ROW_CAPSULES + n_caps]
-    enabled = (caps[:, 14].astype(np.int64) & CAPSULE_ENABLED) != 0
-    sensing = (caps[:, 14].astype(np.int64) & CAPSULE_SENSE) != 0
-    energized = (caps[:, 14].astype(np.int64) & CAPSULE_ENERGIZED) != 0
+    enabled = (caps[:, C_FLAGS].astype(np.int64) & CAPSULE_ENABLED) != 0
+    sensing = (caps[:, C_FLAGS].astype(np.int64) & CAPSULE_SENSE) != 0
+    energized = (caps[:, C_FLAGS].astype(np.int64) & CAPSULE_ENERGIZED) != 0
     mass = f["mass"][:n]
 
     def tool_motion(cap, s):
         row = caps[cap]
-        return (row[0:3] + s[:, None] * (row[3:6] - row[0:3])) - (row[7:10] + s[:, None] * (row[10:13] - row[7:10]))
+        now = row[C_P0:C_P0 + 3] + s[:, None] * (row[C_P1:C_P1 + 3] - row[C_P0:C_P0 + 3])
+        b0, b1 = row[C_P0_BEFORE:C_P0_BEFORE + 3], row[C_P1_BEFORE:C_P1_BEFORE + 3]
+        before = b0 + s[:, None] * (b1 - b0)
+        return now - before
 
     def tool_motions(cap_ids, s):
         out = np.zeros((len(cap_ids), 3))
@@ -174,14 +178,14 @@ def post_step(x_in, v_in, x_out, v_out, a_out, f_out, anchor, io, f):
     lo, hi = corners.min(axis=1), corners.max(axis=1)
     candidate = np.zeros((len(tris), n_caps), dtype=bool)
     for c in np.flatnonzero(enabled | sensing):
-        reach = caps[c, 6] + skin
-        p0, p1 = caps[c, 0:3], caps[c, 3:6]
+        reach = caps[c, C_RADIUS] + skin
+        p0, p1 = caps[c, C_P0:C_P0 + 3], caps[c, C_P1:C_P1 + 3]
         candidate[:, c] = np.all(np.minimum(p0, p1) - reach <= hi, axis=1) & np.all(lo <= np.maximum(p0, p1) + reach,
                                                                                        axis=1)
     for t, c in zip(*np.nonzero(candidate)):
         tri = tris[t]
-        p0, p1 = caps[c, 0:3], caps[c, 3:6]
-        reach = caps[c, 6] + skin
+        p0, p1 = caps[c, C_P0:C_P0 + 3], caps[c, C_P1:C_P1 + 3]
+        reach = caps[c, C_RADIUS] + skin
         a, b, cc = x_out[tri[0]].copy(), x_out[tri[1]].copy(), x_out[tri[2]].copy()
         s, w, dist = _closest_segment_triangle(p0, p1, a, b, cc)
         if dist >= reach:
@@ -216,8 +220,8 @@ def post_step(x_in, v_in, x_out, v_out, a_out, f_out, anchor, io, f):
         if anchored[i]:
             continue
         for c in np.flatnonzero(enabled):
-            p0, p1 = caps[c, 0:3], caps[c, 3:6]
-            reach = caps[c, 6] + skin
+            p0, p1 = caps[c, C_P0:C_P0 + 3], caps[c, C_P1:C_P1 + 3]
+            reach = caps[c, C_RADIUS] + skin
             x = x_out[i]
             if not (np.all(np.minimum(p0, p1) - reach <= x) and np.all(x <= np.maximum(p0, p1) + reach)):
                 continue
@@ -251,7 +255,7 @@ def post_step(x_in, v_in, x_out, v_out, a_out, f_out, anchor, io, f):
             fn = trial @ normal
             if fn > 0:
                 ft = trial - fn * normal
-                limit = caps[c, 13] * fn
+                limit = caps[c, C_FRICTION] * fn
                 ft_size = np.linalg.norm(ft)
                 if ft_size > limit:
                     ft = ft * (limit / ft_size)
@@ -308,7 +312,7 @@ def post_step(x_in, v_in, x_out, v_out, a_out, f_out, anchor, io, f):
         flags = np.where(over & (f["overstretched"] >= int(header[H_TEAR_CHECKS])), FLAG_TORN, 0)
         for k in range(n_cut):
             row = io[ROW_CAPSULES + n_caps + k]
-            a, b, c = row[0:3], row[3:6], row[6:9]
+            a, b, c = row[CUT_A:CUT_A + 3], row[CUT_B:CUT_B + 3], row[CUT_C:CUT_C + 3]
             for e in np.flatnonzero(active & (flags == 0)):
                 if segment_crosses_triangle(p[e], q[e], a, b, c)[0]:
                     flags[e] = FLAG_CUT0 + k

@@ -24,15 +24,17 @@ def liver(arch: str) -> dict:
     model = TissueModel.load(ROOT / "assets" / "meshes" / "liver.npz")
     solver = TissueSolver(model)
     p = model.positions
-    solver.anchor(np.flatnonzero(p[:, 2] > p[:, 2].max() - 0.04))
+    control = solver.control()
+    control.anchor(np.flatnonzero(p[:, 2] > p[:, 2].max() - 0.04))
     a, b = solver.state(), solver.state()
     lowest = int(np.argmin(p[:, 2]))
     solver.set_point_forces(a, [lowest], [[0.0, 0.3, 0.0]])
     solver.set_point_forces(b, [lowest], [[0.0, 0.3, 0.0]])
+    events = 0
     for _ in range(300):
-        solver.step(a, b)
+        events += solver.step(a, b, control) is not None
         a, b = b, a
-    return {"backend": chosen, "positions": a.positions_numpy(), "events": len(solver.events)}
+    return {"backend": chosen, "positions": a.positions_numpy(), "events": events}
 
 
 def scene(arch: str) -> dict:
@@ -62,9 +64,9 @@ def blowup(arch: str) -> dict:
     a, b = solver.state(), solver.state()
     rng = np.random.default_rng(0)
     a.velocities.from_numpy(rng.normal(0.0, 200.0, (model.node_count, 3)))
-    solver.step(a, b)
+    event = solver.step(a, b, solver.control())
     positions = b.positions_numpy()
-    return {"backend": chosen, "positions": positions, "events": len(solver.events),
+    return {"backend": chosen, "positions": positions, "events": int(event is not None),
             "finite": bool(np.all(np.isfinite(positions)))}
 
 

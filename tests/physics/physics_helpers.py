@@ -22,14 +22,17 @@ def hanging_column(divisions=(2, 2, 10), size=(0.02, 0.02, 0.1), tissue=TEST_TIS
     return model, top, bottom
 
 
-def run(solver, steps, state=None, callback=None):
-    """Step ``solver`` ``steps`` times from ``state`` (default: rest); returns the final state."""
+def run(solver, control, steps, state=None, callback=None, events=None):
+    """Step ``solver`` under ``control`` ``steps`` times from ``state`` (default: rest); returns the final state.
+    The steps' blow-up events are appended to ``events`` when given."""
     a = state if state is not None else solver.state()
     b = solver.state()
     for i in range(steps):
         if callback is not None:
             callback(i, a)
-        solver.step(a, b)
+        event = solver.step(a, b, control)
+        if event is not None and events is not None:
+            events.append(event)
         a, b = b, a
     return a
 

@@ -20,8 +20,9 @@ def test_free_fall_matches_analytic(solver_cls):
     """An unanchored body falls g t²/2 (internal Kelvin–Voigt damping never slows rigid motion)."""
     model = tet_block((0.04, 0.02, 0.02), (4, 2, 2), tissue="liver")
     solver = solver_cls(model, ambient_damping_share=0.0)  # material damping, all of it internal
+    control = solver.control()
     steps = 500
-    final = run(solver, steps)
+    final = run(solver, control, steps)
     t = steps * solver.options.dt
     drop = -(positions(final)[:, 2] - model.positions[:, 2]).mean()
     assert drop == pytest.approx(0.5 * 9.81 * t**2, rel=0.01)
@@ -32,6 +33,7 @@ def test_free_fall_matches_analytic(solver_cls):
 def _energy_history(solver_cls, damping_ratio, seconds=10.0):
     model = tet_block((0.1, 0.02, 0.02), (10, 2, 2), tissue="liver")
     solver = solver_cls(model, gravity=(0.0, 0.0, 0.0), damping_ratio=damping_ratio)
+    control = solver.control()
     state = solver.state()
     state.set_positions(model.positions * np.array([1.03, 1.0, 1.0]))  # released from a 3 % stretch
     history = []
@@ -41,7 +43,7 @@ def _energy_history(solver_cls, damping_ratio, seconds=10.0):
         if i % 10 == 0:
             history.append(energy(solver.layout, s.positions_numpy(), s.velocities_numpy())["total"])
 
-    final = run(solver, steps, state, record)
+    final = run(solver, control, steps, state, record)
     history.append(energy(solver.layout, final.positions_numpy(), final.velocities_numpy())["total"])
     return np.array(history)
 
@@ -66,10 +68,11 @@ def test_energy_decays_with_damping(solver_cls):
 def _scene(cls, model):
     """Anchors, a point force, a floor and the default (material) damping: everything the kernels do."""
     solver = cls(model)
+    control = solver.control()
     lo, hi = model.positions.min(axis=0), model.positions.max(axis=0)
-    solver.anchor(box=(lo - 1.0, [hi[0] + 1.0, lo[1] + 0.2 * (hi[1] - lo[1]), hi[2] + 1.0]))
-    solver.set_obstacles([Plane(point=(0.0, 0.0, lo[2] + 0.1 * (hi[2] - lo[2])), normal=(0.0, 0.0, 1.0),
-                                friction=0.5)])
+    control.anchor(box=(lo - 1.0, [hi[0] + 1.0, lo[1] + 0.2 * (hi[1] - lo[1]), hi[2] + 1.0]))
+    control.set_obstacles([Plane(point=(0.0, 0.0, lo[2] + 0.1 * (hi[2] - lo[2])), normal=(0.0, 0.0, 1.0),
+                                 friction=0.5)])
     state = solver.state()
     forces = np.zeros((model.node_count, 3))
     forces[int(np.argmax(model.positions[:, 1]))] = (0.05, 0.0, 0.02)
@@ -77,16 +80,17 @@ def _scene(cls, model):
         state.set_forces(forces)
     else:
         state.forces[:] = forces
-    return solver, state
+    return solver, control, state
 
 
 def test_taichi_matches_numpy_reference_on_liver(solver_cls):
     model = TissueModel.load(LIVER)
     finals = {}
     for cls in (solver_cls, ReferenceSolver):
-        solver, state = _scene(cls, model)
-        finals[cls] = positions(run(solver, 100, state))
-        assert solver.drain_events() == []
+        solver, control, state = _scene(cls, model)
+        events = []
+        finals[cls] = positions(run(solver, control, 100, state, events=events))
+        assert events == []
     moved = np.abs(finals[solver_cls] - model.positions).max()
     assert moved > 1e-3  # the scene really moves
     assert np.abs(finals[solver_cls] - finals[ReferenceSolver]).max() <= 1e-5 * moved
@@ -97,8 +101,8 @@ def test_bit_identical_replay(solver_cls):
     model = tet_block((0.06, 0.03, 0.03), (6, 3, 3), tissue="liver")
     results = []
     for execution in ("parallel", "parallel", "serial", "serial"):
-        solver, state = _scene(lambda m: solver_cls(m, execution=execution), model)
-        results.append(positions(run(solver, 200, state)))
+        solver, control, state = _scene(lambda m: solver_cls(m, execution=execution), model)
+        results.append(positions(run(solver, control, 200, state)))
     assert np.array_equal(results[0], results[1])
     assert np.array_equal(results[2], results[3])
     moved = np.abs(results[0] - model.positions).max()
@@ -118,27 +122,29 @@ def test_attachments_and_moving_anchors_match_numpy_reference(solver_cls):
     finals = {}
     for cls in (solver_cls, ReferenceSolver):
         solver = cls(model)
-        solver.anchor(held)
-        solver.attach(tied, p[tied], np.linspace(20.0, 80.0, len(tied)))
-        solver.anchor(gripped[:2])
-        solver.attach(gripped[2:], p[gripped[2:]], 30.0)
-        solver.set_anchor_frame("grip", gripped, p[gripped] - centre)
+        control = solver.control()
+        control.anchor(held)
+        control.attach(tied, p[tied], np.linspace(20.0, 80.0, len(tied)))
+        control.anchor(gripped[:2])
+        control.attach(gripped[2:], p[gripped[2:]], 30.0)
+        control.set_anchor_frame("grip", gripped, p[gripped] - centre)
         a, b = solver.state(), solver.state()
         for k in range(150):
             lift = min(1.0, (k + 1) / 100) * np.array([0.0, 0.0, 0.01])
-            solver.set_anchor_targets(tied, p[tied] + lift)
-            solver.set_anchor_targets(held[:3], p[held[:3]] + 0.2 * lift)
+            control.set_anchor_targets(tied, p[tied] + lift)
+            control.set_anchor_targets(held[:3], p[held[:3]] + 0.2 * lift)
             turn = 0.3 * lift[2] / 0.01
             rotation = np.array([[np.cos(turn), -np.sin(turn), 0.0], [np.sin(turn), np.cos(turn), 0.0], [0, 0, 1]])
-            solver.move_anchor_frame("grip", centre + 0.5 * lift, rotation)
+            control.move_anchor_frame("grip", centre + 0.5 * lift, rotation)
             if k == 100:
-                solver.attach(tied[:4], p[tied[:4]] + lift, 5.0)  # weaker: only their rows change
-            solver.step(a, b)
+                control.attach(tied[:4], p[tied[:4]] + lift, 5.0)  # weaker: only their rows change
+            assert solver.step(a, b, control) is None
             a, b = b, a
         finals[cls] = positions(a)
-        assert solver.drain_events() == []
         if cls is solver_cls:  # the device's targets are the host's
-            np.testing.assert_allclose(solver.anchor_table.to_numpy()[:, :3], solver.anchor_targets, atol=1e-15)
+            table = solver.anchor_table(control).to_numpy()
+            np.testing.assert_allclose(table[:, :3], control.anchor_targets, atol=1e-15)
+            np.testing.assert_array_equal(table[:, 3], control.anchor_table()[:, 3])
     moved = np.abs(finals[solver_cls] - p).max()
     assert moved > 3e-3
     assert np.abs(finals[solver_cls] - finals[ReferenceSolver]).max() <= 1e-5 * moved

@@ -91,14 +91,14 @@ def test_anchors_hold_nodes_of_their_anchor_regions(name):
     scene = shipped(name)
     assert len(scene.anchor_nodes) > 0
 
-    class RecordingSolver:
+    class RecordingControl:
         def anchor(self, nodes):
             self.anchored = np.asarray(nodes)
             return self.anchored
 
-    solver = RecordingSolver()
-    scene.apply_anchors(solver)
-    np.testing.assert_array_equal(solver.anchored, scene.anchor_nodes)
+    control = RecordingControl()
+    scene.apply_anchors(control)
+    np.testing.assert_array_equal(control.anchored, scene.anchor_nodes)
     anchor_regions = {anchor for organ in scene.procedure.spec.scene.organs for anchor in organ.anchors}
     expected = np.unique(np.concatenate([scene.regions[region].nodes for region in anchor_regions]))
     np.testing.assert_array_equal(scene.anchor_nodes, expected)

@@ -106,3 +106,21 @@ def test_the_finest_resolution_that_holds_real_time_is_chosen_and_remembered(tmp
     again = choose_resolution("procedures/liver_retraction.yaml", arch="cpu", procedure_sha256="a" * 64,
                               backend="cpu")
     assert again.remembered and again.resolution == 0.35 and len(probed) == 2
+
+
+def test_a_session_settles_and_runs_on_one_solver(taichi_cpu, monkeypatch):
+    """Settling uses a heavily damped control of the session's solver, not a second solver; the coupler steps the
+    same solver with the session's control, which holds the scene's anchors."""
+    from surgsim.tissue.solver import TissueSolver
+
+    built = []
+    original = TissueSolver.__init__
+
+    def counting(self, *args, **kwargs):
+        built.append(self)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(TissueSolver, "__init__", counting)
+    with Session(PROCEDURE, arch=taichi_cpu, use_cache=False) as session:
+        assert built == [session.solver] and session.coupler.solver is session.solver
+        assert session.coupler.control.anchored[session.scene.anchor_nodes].all()

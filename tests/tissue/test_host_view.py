@@ -34,10 +34,11 @@ def test_state_reads_go_through_the_host_view_and_match_to_numpy(taichi_cpu):
     from surgsim.tissue.solver import TissueSolver
 
     solver = TissueSolver(tet_block((0.02, 0.02, 0.02), (2, 2, 2), tissue="liver"))
-    solver.anchor(box=((-1, -1, 0.019), (1, 1, 1)))
+    control = solver.control()
+    control.anchor(box=((-1, -1, 0.019), (1, 1, 1)))
     s0, s1 = solver.state(), solver.state()
     for _ in range(5):
-        solver.step(s0, s1)
+        solver.step(s0, s1, control)
         s0, s1 = s1, s0
     np.testing.assert_array_equal(s0.positions_numpy(), s0.positions.to_numpy())
     np.testing.assert_array_equal(s0.velocities_numpy(), s0.velocities.to_numpy())
