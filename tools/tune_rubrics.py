@@ -47,7 +47,8 @@ COUNT_ZERO_AT = {"tissue_damage": 3, "forbidden_contacts": 1}
 HIGHER_IS_BETTER = ("economy_of_motion", "goals_completed_fraction", "cut_within_2mm_fraction")
 # Where a lower-is-better metric of 0 earns nothing, when the expert's value (hence the benchmark) is 0 and the
 # procedure has no limit for it.
-ZERO_AT_WHEN_EXPERT_IS_ZERO = {"time_above_force_limit_s": 1.0, "idle_time_s": 10.0, "cut_deviation_mean_mm": 2.0}
+ZERO_AT_WHEN_EXPERT_IS_ZERO = {"time_above_force_limit_s": 1.0, "idle_time_s": 10.0, "cut_deviation_mean_mm": 2.0,
+                               "torn_area_mm2": 50.0}
 
 
 @dataclass(frozen=True)
