@@ -11,6 +11,7 @@ the others: it is reported with its problem, and the batch exits 2.
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -75,7 +76,7 @@ def score_many(
                 progress(results[-1])
         return results
     results: list[BatchResult | None] = [None] * len(traces)
-    with ProcessPoolExecutor(max_workers=min(jobs, len(traces))) as pool:
+    with worker_pool(min(jobs, len(traces))) as pool:
         futures = {pool.submit(score_one, trace, procedure, verify, arch): k for k, trace in enumerate(traces)}
         for future in as_completed(futures):
             result = future.result()
@@ -83,6 +84,13 @@ def score_many(
             if progress:
                 progress(result)
     return results  # type: ignore[return-value]
+
+
+def worker_pool(workers: int) -> ProcessPoolExecutor:
+    """Worker processes started afresh ("spawn"), not forked: a process that has already run Taichi (a score in
+    this process, a session) holds its runtime's threads and locks, and a forked copy of it hangs at its first
+    kernel (measured: `score_many` with 2 jobs after one in-process score never finished)."""
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
 
 
 RAY_LOCAL = "local"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -101,3 +102,11 @@ def test_a_manifest_records_each_trace_for_its_trainee(traces, tmp_path, monkeyp
     with open_history() as history:
         assert len(history.attempts("hugo")) == 3 and all(a.passed for a in history.attempts("hugo"))
         assert len(history.attempts("gail")) == 3 and not any(a.passed for a in history.attempts("gail"))
+
+
+def test_workers_are_spawned_not_forked_so_a_process_that_ran_taichi_can_batch():
+    from surgsim.batch import worker_pool
+
+    with worker_pool(1) as pool:
+        assert pool._mp_context.get_start_method() == "spawn"
+        assert pool.submit(os.getpid).result(timeout=60) != os.getpid()
