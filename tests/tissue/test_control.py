@@ -11,18 +11,11 @@ from surgsim.mesh.primitives import tet_block
 from surgsim.tissue import Plane
 from surgsim.tissue.control import TissueControl
 
+from stepping import run_guarded
+
 
 def _block():
     return tet_block((0.03, 0.02, 0.02), (3, 2, 2), tissue="liver")
-
-
-def _steps(solver, control, steps, state=None):
-    a = state if state is not None else solver.state()
-    b = solver.state()
-    for _ in range(steps):
-        assert solver.step(a, b, control) is None
-        a, b = b, a
-    return a
 
 
 def test_each_part_has_its_own_version():
@@ -83,7 +76,7 @@ def test_one_solver_steps_two_controls_as_two_solvers_would(solver_cls):
         solver = solver_cls(model)
         control = solver.control()
         setup(control)
-        alone[name] = _steps(solver, control, 40).positions_numpy()
+        alone[name] = run_guarded(solver, control, 40).positions_numpy()
     np.testing.assert_array_equal(a.positions_numpy(), alone["held"])
     np.testing.assert_array_equal(c.positions_numpy(), alone["floored"])
     assert np.abs(alone["held"] - alone["floored"]).max() > 1e-4  # the two set-ups really differ
@@ -99,11 +92,11 @@ def test_a_damping_override_steps_like_a_solver_built_with_that_damping(solver_c
     damped = solver_cls(model, damping_ratio=3.0)
     reference = damped.control()
     reference.anchor(box=((-1, -1, -1), (0.0, 1, 1)))
-    x = _steps(solver, settle, 60).positions_numpy()
-    np.testing.assert_array_equal(x, _steps(damped, reference, 60).positions_numpy())
+    x = run_guarded(solver, settle, 60).positions_numpy()
+    np.testing.assert_array_equal(x, run_guarded(damped, reference, 60).positions_numpy())
     plain = solver.control()
     plain.anchor(box=((-1, -1, -1), (0.0, 1, 1)))
-    assert np.abs(_steps(solver, plain, 60).positions_numpy() - x).max() > 1e-6  # ζ = 3 does damp differently
+    assert np.abs(run_guarded(solver, plain, 60).positions_numpy() - x).max() > 1e-6  # ζ = 3 does damp differently
 
 
 def test_a_control_of_another_model_is_refused(solver_cls):

@@ -13,15 +13,7 @@ from surgsim.mesh.materials import material
 from surgsim.mesh.primitives import tet_block
 from surgsim.tissue import Box, Plane, StateArrays
 
-
-def _run(solver, control, steps, state=None):
-    """``steps`` steps from ``state`` (default: rest); every one must pass the blow-up guard."""
-    a = state if state is not None else solver.state()
-    b = solver.state()
-    for _ in range(steps):
-        assert solver.step(a, b, control) is None
-        a, b = b, a
-    return a
+from stepping import run_guarded
 
 
 def test_kinematic_anchor_follows_its_target(solver_cls):
@@ -49,7 +41,7 @@ def test_anchor_by_region(solver_cls):
     solver = solver_cls(model)
     control = solver.control()
     assert len(control.anchor(region="liver")) == model.node_count
-    final = _run(solver, control, 50)
+    final = run_guarded(solver, control, 50)
     assert np.allclose(final.positions_numpy(), model.positions)
     with pytest.raises(InputError):
         control.anchor(region="spleen")
@@ -60,7 +52,7 @@ def test_block_comes_to_rest_on_a_plane(solver_cls):
     solver = solver_cls(model)
     control = solver.control()
     control.set_obstacles([Plane(point=(0.0, 0.0, 0.0), normal=(0.0, 0.0, 1.0), friction=0.5)])
-    final = _run(solver, control, 1500)
+    final = run_guarded(solver, control, 1500)
     x = final.positions_numpy()
     assert x[:, 2].min() >= -1e-12  # never inside the floor
     assert x[:, 2].min() < 1e-6  # but resting on it
@@ -74,7 +66,7 @@ def test_box_obstacle_pushes_nodes_out(solver_cls):
     rot = np.array([[math.cos(0.3), -math.sin(0.3), 0.0], [math.sin(0.3), math.cos(0.3), 0.0], [0.0, 0.0, 1.0]])
     box = Box(center=(0.02, 0.01, -0.0045), half_extents=(0.01, 0.01, 0.005), rotation=rot)
     control.add_obstacle(box)
-    final = _run(solver, control, 20).positions_numpy()
+    final = run_guarded(solver, control, 20).positions_numpy()
     q = (final - box.center) @ rot
     inside = np.all(np.abs(q) < np.asarray(box.half_extents) - 1e-9, axis=1)
     assert not inside.any()
@@ -94,7 +86,7 @@ def test_friction_holds_a_block_on_a_slope(solver_cls):
         solver = solver_cls(model, gravity=gravity, ambient_damping_share=0.0)  # no drag: only friction acts
         control = solver.control()
         control.set_obstacles([Plane(point=(0.0, 0.0, 0.0), normal=(0.0, 0.0, 1.0), friction=mu)])
-        final = _run(solver, control, 300)
+        final = run_guarded(solver, control, 300)
         slides[mu] = float((final.positions_numpy()[:, 0] - model.positions[:, 0]).mean())
     t = 0.3
     assert slides[0.0] == pytest.approx(0.5 * 9.81 * math.sin(angle) * t**2, rel=0.05)
@@ -110,7 +102,7 @@ def test_stiff_region_stretches_less(solver_cls):
     solver = solver_cls(model)
     control = solver.control()
     control.anchor(box=((-1, -1, 0.0999), (1, 1, 1)))
-    x = _run(solver, control, 1500).positions_numpy()
+    x = run_guarded(solver, control, 1500).positions_numpy()
     z0 = model.positions[:, 2]
 
     def stretch(z_lo, z_hi):
@@ -136,7 +128,7 @@ def test_cutting_springs_separates_the_body(solver_cls):
     mask = np.ones(model.spring_count, dtype=bool)
     mask[crossing] = False
     control.set_spring_active(mask)
-    final = _run(solver, control, 200).positions_numpy()
+    final = run_guarded(solver, control, 200).positions_numpy()
     lower = z < 0.05
     drop = -(final[lower, 2] - z[lower]).mean()
     assert drop == pytest.approx(0.5 * 9.81 * 0.2**2, rel=0.02)
@@ -186,7 +178,7 @@ def test_attached_nodes_are_pulled_toward_their_targets(solver_cls):
     offset = np.array([0.0, 0.0, 0.003])
     control.attach(ids, model.positions[ids] + offset, 200.0)
     assert np.all(control.attached[ids]) and not np.any(control.anchored)
-    final = _run(solver, control, 3000)
+    final = run_guarded(solver, control, 3000)
     np.testing.assert_allclose(final.positions_numpy(), model.positions + offset, atol=2e-5)
     control.set_anchor_targets(ids, model.positions[ids])  # attached nodes move like anchored ones
     with pytest.raises(InputError):
