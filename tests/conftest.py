@@ -15,3 +15,11 @@ def taichi_cpu():
     from surgsim import backend
 
     return backend.init("cpu")
+
+
+@pytest.fixture
+def surgsim_home(tmp_path, monkeypatch):
+    """$SURGSIM_HOME pointed at a fresh folder, so the history database is this test's own."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("SURGSIM_HOME", str(home))
+    return home

@@ -13,13 +13,5 @@ sys.path.insert(0, str(SCORING_TESTS))  # the scripted-trace generator lives wit
 
 
 @pytest.fixture
-def surgsim_home(tmp_path, monkeypatch) -> Path:
-    """$SURGSIM_HOME pointed at a fresh folder, so the history database is this test's own."""
-    home = tmp_path / "home"
-    monkeypatch.setenv("SURGSIM_HOME", str(home))
-    return home
-
-
-@pytest.fixture
 def box_trainer(tmp_path) -> Path:
     return Path(shutil.copy(SCORING_TESTS / "box_trainer.yaml", tmp_path / "box_trainer.yaml"))

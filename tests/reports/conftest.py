@@ -15,13 +15,6 @@ sys.path.insert(0, str(TESTS / "history"))
 
 
 @pytest.fixture
-def surgsim_home(tmp_path, monkeypatch) -> Path:
-    home = tmp_path / "home"
-    monkeypatch.setenv("SURGSIM_HOME", str(home))
-    return home
-
-
-@pytest.fixture
 def cohort_traces(tmp_path):
     """The test procedure with 4 expert traces (time 20, 22, 24, 26 s) and 2 novice traces (30 and 40 s)."""
     from scripted_sessions import expert_session, novice_session, write_scripted_trace
