@@ -350,10 +350,17 @@ def _box_surface(size_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _rigid_surface(path: Path, source) -> tuple[np.ndarray, np.ndarray]:
-    """A closed outward surface [m] of a rigid label or mesh file, in the file's frame."""
+    """A closed outward surface [m] of a rigid label or mesh file, in the file's frame (cached as tissue models are:
+    extracting a CT label's surface costs over a second of every session's set-up)."""
+    from surgsim.mesh import cache
     from surgsim.mesh import surface as surfaces
     from surgsim.mesh import volume as label_volumes
 
+    parameters = {"rigid_surface": source.model_dump(exclude={"path"}), "target_points": RIGID_SURFACE_POINTS}
+    key = cache.cache_key(cache.input_sha256(path), parameters)
+    cached = cache.load_cached_surface(key)
+    if cached is not None:
+        return cached
     with surfaces.quiet_vtk():
         if isinstance(source, LabelMapSource):
             volume = label_volumes.load_label_volume(path)
@@ -362,7 +369,9 @@ def _rigid_surface(path: Path, source) -> tuple[np.ndarray, np.ndarray]:
             raw = surfaces.read_mesh_file(path)
             metres = surfaces.metres_per_file_unit(raw, units=source.units, scale=None, source=path)
             mesh = surfaces.make_watertight(surfaces.clean_surface(raw.scale(metres), source=path), source=path)
-    return np.asarray(mesh.points, dtype=np.float64), surfaces.triangle_array(mesh)
+    points, triangles = np.asarray(mesh.points, dtype=np.float64), surfaces.triangle_array(mesh)
+    cache.store_cached_surface(key, points, triangles)
+    return points, triangles
 
 
 def _principal_axes_box(points: np.ndarray) -> OrientedBox:
