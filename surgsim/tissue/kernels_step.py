@@ -28,6 +28,7 @@ NONFINITE_SPEED = 1e300  # guard value written for a non-finite node
 VOLUME_EVERY = 2
 DEGENERATE_VOLUME = 1e-6  # as volume.DEGENERATE_VOLUME
 PRESSURE_LIMIT = 0.2  # as volume.PRESSURE_LIMIT
+RIGID_FIT_REGULARISATION = 1e-9  # × the inertia's trace, added to its diagonal before inverting
 
 
 @ti.func
@@ -140,6 +141,54 @@ def _volume_coefficient(edge_coef: ti.template(), spring_tet_offsets: ti.templat
     return total
 
 
+@ti.func
+def _rigid_drift(x_n: ti.template(), v_n: ti.template(), a_n: ti.template(), node: ti.template(),
+                 anchor: ti.template(), body_offsets: ti.template(), body_nodes: ti.template(), drift: ti.template(),
+                 b: ti.i32, h: ti.f64):
+    # drift_i = h (V + Ω × (x_i − X)): where body b's nodes would go in the sub-step if it moved as a rigid body with
+    # its momentum and angular momentum (Ω = I⁻¹ L about the centre of mass X), each node's velocity taken as
+    # v_n + h a_n (the acceleration it showed last step: a falling body is not held back, a resting one predicts no
+    # motion, so statics stay exact). A tiny multiple of the inertia's trace regularises I for a body of one or two
+    # nodes or a line of them (L has no part along such a line). A body with an anchored or attached node is held:
+    # it has no rigid motion of its own (its lowest modes move its centre of mass), so its drift is zero.
+    start = body_offsets[b]
+    end = body_offsets[b + 1]
+    held = 0
+    for k in range(start, end):
+        if anchor[body_nodes[k]][3] != 0.0:
+            held = 1
+    mass = 0.0
+    weighted_x = ti.math.vec3(0.0, 0.0, 0.0)
+    weighted_v = ti.math.vec3(0.0, 0.0, 0.0)
+    for k in range(start, end):
+        i = body_nodes[k]
+        m = node[i][0]
+        mass += m
+        weighted_x += m * x_n[i]
+        weighted_v += m * (v_n[i] + h * a_n[i])
+    if held != 0:
+        for k in range(start, end):
+            drift[body_nodes[k]] = ti.math.vec3(0.0, 0.0, 0.0)
+    elif mass > 0.0:
+        centre = weighted_x / mass
+        velocity = weighted_v / mass
+        momentum = ti.math.vec3(0.0, 0.0, 0.0)
+        inertia = ti.math.mat3(0.0)
+        for k in range(start, end):
+            i = body_nodes[k]
+            m = node[i][0]
+            r = x_n[i] - centre
+            momentum += m * r.cross(v_n[i] + h * a_n[i] - velocity)
+            inertia += m * (r.dot(r) * ti.math.eye(3) - r.outer_product(r))
+        spin = ti.math.vec3(0.0, 0.0, 0.0)
+        trace = inertia[0, 0] + inertia[1, 1] + inertia[2, 2]
+        if trace > 0.0:
+            spin = (inertia + (RIGID_FIT_REGULARISATION * trace) * ti.math.eye(3)).inverse() @ momentum
+        for k in range(start, end):
+            i = body_nodes[k]
+            drift[i] = h * (velocity + spin.cross(x_n[i] - centre))
+
+
 @functools.lru_cache(maxsize=None)
 def substep_kernel(iterations: int, serial: bool, volume: bool = False):
     """The sub-step kernel for a fixed iteration count (compiled on first use, then served from Taichi's cache);
@@ -151,9 +200,15 @@ def substep_kernel(iterations: int, serial: bool, volume: bool = False):
                 springs: I2, spring_params: V3, coef: F1, edge_n: V3, offsets: I1, adjacency: I2, node: V4, anchor: V4,
                 buf_a: V3, buf_b: V3, yhat: V3, obstacles: F2, guard: F1, omegas: F1,
                 tets: I4, tet_params: V3, tet_affine: V4, edge_coef: F1, spring_tet_offsets: I1, spring_slots: I1,
-                volume_coef: F1,
+                volume_coef: F1, body_offsets: I1, body_nodes: I1, drift: V3,
                 h: ti.f64, gamma: ti.f64, gravity: ti.math.vec3, remaining: ti.f64, reset: ti.i32):
         n = x_n.shape[0]
+
+        # -- each body's rigid motion over the sub-step (the ambient drag acts on the motion relative to it) ----------
+        if ti.static(serial):
+            ti.loop_config(serialize=True)
+        for b in range(n):
+            _rigid_drift(x_n, v_n, a_n, node, anchor, body_offsets, body_nodes, drift, b, h)
 
         # -- prediction and initial guess ---------------------------------------------------------------------
         if ti.static(serial):
@@ -238,7 +293,7 @@ def substep_kernel(iterations: int, serial: bool, volume: bool = False):
                     p = node[i]
                     m = p[0]
                     xn = x_n[i]
-                    r = (m * inv_h2) * (yhat[i] - xi) - (p[3] * m * inv_h) * (xi - xn)
+                    r = (m * inv_h2) * (yhat[i] - xi) - (p[3] * m * inv_h) * (xi - xn - drift[i])
                     for e in range(offsets[i], offsets[i + 1]):
                         js = adjacency[e]  # neighbour, spring
                         r -= coef[js[1]] * (xi - cur[js[0]])

@@ -23,8 +23,9 @@ class SolverOptions(BaseModel):
       pass the direction your scene needs.
     - ``damping_ratio``: ζ for every region; None = each region's material ``damping_ratio``.
     - ``damping_frequency_hz``: frequency at which ζ holds; None = estimated fundamental frequency of the model.
-    - ``ambient_damping_share``: part of ζ at that frequency given by ambient drag (mass-proportional, damps rigid
-      motion too); the rest is Kelvin–Voigt internal viscosity (stiffness-proportional). 0 = internal only. The
+    - ``ambient_damping_share``: part of ζ at that frequency given by ambient drag (mass-proportional, on motion
+      relative to the body's rigid motion: it never slows a free piece); the rest is Kelvin–Voigt internal viscosity
+      (stiffness-proportional). 0 = internal only. The
       default 0.9 keeps the viscous part small: a dashpot c adds c/h to the stiffness the iterations must resolve,
       and at h = 1 ms a Kelvin–Voigt time of a few ms would dominate it (liver: τ = β ≈ 3 ms at 0.9).
     - ``mass_scaling``: selective mass scaling of badly shaped elements. A node's stiffness-to-mass ratio

@@ -89,6 +89,8 @@ class ReferenceSolver(SolverBase):
         x0 = x_n + h * v_n + (h * h * t)[:, None] * a_ext
         x0 = project_numpy(x0, x_n, packed)
         x0[anch] = target[anch]
+        held = anch | (control.attach_stiffness != 0.0)
+        drift = rigid_drift(x_n, v_n + h * a_n, m, control.body_offsets, control.body_nodes, held, h)
 
         attach = control.attach_stiffness
         volume = lay.volume
@@ -112,7 +114,7 @@ class ReferenceSolver(SolverBase):
                 coef = coef + volume_coef
             # (b) every node gathers its springs
             fe = -coef[sid][:, None] * (cur[rows] - cur[cols])
-            r = (m / h**2)[:, None] * (yhat - cur) - (alpha * m / h)[:, None] * (cur - x_n)
+            r = (m / h**2)[:, None] * (yhat - cur) - (alpha * m / h)[:, None] * (cur - x_n - drift)
             r += attach[:, None] * (control.anchor_targets - cur)
             for axis in range(3):
                 r[:, axis] += np.bincount(rows, fe[:, axis], minlength=n)
@@ -129,6 +131,30 @@ class ReferenceSolver(SolverBase):
         finite = np.all(np.isfinite(cur), axis=1) & np.isfinite(speed)
         max_speed = float(speed.max()) if np.all(finite) else float("inf")
         return cur, v, a, max_speed
+
+
+def rigid_drift(x_n, u, m, body_offsets, body_nodes, held, h, regularisation=1e-9) -> np.ndarray:
+    """[N, 3] h (V + Ω × (x − X)) of each node's body, fitted to the node velocities ``u`` (v_n + h a_n); zero for a
+    body with a ``held`` (anchored or attached) node. As kernels_step._rigid_drift."""
+    drift = np.zeros_like(x_n)
+    for b in range(len(body_offsets) - 1):
+        nodes = body_nodes[body_offsets[b]:body_offsets[b + 1]]
+        if not len(nodes):
+            break
+        mb = m[nodes]
+        mass = mb.sum()
+        if mass <= 0.0 or held[nodes].any():
+            continue
+        centre = (mb[:, None] * x_n[nodes]).sum(axis=0) / mass
+        velocity = (mb[:, None] * u[nodes]).sum(axis=0) / mass
+        r = x_n[nodes] - centre
+        momentum = (mb[:, None] * np.cross(r, u[nodes] - velocity)).sum(axis=0)
+        inertia = (mb[:, None, None] * (np.einsum("ij,ij->i", r, r)[:, None, None] * np.eye(3)
+                                         - r[:, :, None] * r[:, None, :])).sum(axis=0)
+        trace = np.trace(inertia)
+        spin = np.linalg.solve(inertia + regularisation * trace * np.eye(3), momentum) if trace > 0 else np.zeros(3)
+        drift[nodes] = h * (velocity + np.cross(spin, r))
+    return drift
 
 
 def _healthy(state: StateArrays, speed: float, limit: float) -> bool:

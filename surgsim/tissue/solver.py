@@ -133,6 +133,7 @@ class TissueSolver(SolverBase):
         self._buf_a = ti.Vector.ndarray(3, ti.f64, shape=n)
         self._buf_b = ti.Vector.ndarray(3, ti.f64, shape=n)
         self._yhat = ti.Vector.ndarray(3, ti.f64, shape=n)
+        self._drift = ti.Vector.ndarray(3, ti.f64, shape=n)
         self._guard = ti.ndarray(ti.f64, shape=1)
         self._guard_view = HostView(self._guard)
         self._scratch = TissueState.allocate(n)
@@ -214,6 +215,7 @@ class TissueSolver(SolverBase):
         args["h"] = h
         args["node"], args["anchor"], args["spring_params"] = device.node, device.anchor, device.spring_params
         args["tet_params"] = device.tet_params
+        args["body_offsets"], args["body_nodes"] = device.body_offsets, device.body_nodes
         args["obstacles"] = device.obstacles
         args["omegas"] = self._omegas(control, device, substeps, h)
         graph.run(args)
@@ -253,7 +255,8 @@ class TissueSolver(SolverBase):
                       nd("adjacency", ivec2), nd("node", vec4),
                       nd("anchor", vec4), nd("buf_a", vec3), nd("buf_b", vec3), nd("yhat", vec3),
                       nd("obstacles", ti.f64, 2), nd("guard", ti.f64), nd("omegas", ti.f64),
-                      *self._volume_graph_args(nd)]
+                      *self._volume_graph_args(nd),
+                      nd("body_offsets", ti.i32), nd("body_nodes", ti.i32), nd("drift", vec3)]
         scalars = [g.Arg(g.ArgKind.SCALAR, name, ti.f64) for name in ("h", "gamma")]
         scalars.append(g.Arg(g.ArgKind.MATRIX, "gravity", vec3))
         builder = g.GraphBuilder()
@@ -274,7 +277,7 @@ class TissueSolver(SolverBase):
             "springs": self._springs, "coef": self._coef, "edge_n": self._edge_n,
             "offsets": self._offsets, "adjacency": self._adjacency,
             "buf_a": self._buf_a, "buf_b": self._buf_b, "yhat": self._yhat,
-            "guard": self._guard, "gamma": float(self.options.relaxation),
+            "guard": self._guard, "drift": self._drift, "gamma": float(self.options.relaxation),
             "gravity": vec3(*self.options.gravity), **extra, **self._volume_arrays,
         }
         for key, name in zip(_STATE_KEYS, FIELDS):
@@ -298,6 +301,8 @@ class TissueSolver(SolverBase):
             if self.model.spring_count:
                 device.spring_params.from_numpy(control.spring_params)
             device.node.from_numpy(control.node_params)
+            device.body_offsets.from_numpy(control.body_offsets)
+            device.body_nodes.from_numpy(control.body_nodes)
             self._upload_tet_params(control, device)
             device.springs = versions.springs
         if device.anchors != versions.anchors:
@@ -441,6 +446,8 @@ class _DeviceControl:
         self.anchor_host = HostView(self.anchor).array
         self.spring_params = ti.Vector.ndarray(3, ti.f64, shape=max(1, model.spring_count))
         self.tet_params = ti.Vector.ndarray(3, ti.f64, shape=max(1, model.tet_count) if volume_term else 1)
+        self.body_offsets = ti.ndarray(ti.i32, shape=n + 1)
+        self.body_nodes = ti.ndarray(ti.i32, shape=n)
         self.obstacles = None
         self.frame_rows: dict = {}
         self.omegas: dict[int, list] = {}  # sub-steps → [device weights, (h, springs, membership) they are for]
