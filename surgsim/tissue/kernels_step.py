@@ -4,8 +4,14 @@ One kernel = one sub-step: an init loop (prediction, initial guess) followed by 
 loops each: one over the springs (a scalar force coefficient per spring, computed once) and one over the nodes, in
 which node i *gathers* its springs through the CSR adjacency in a fixed order, so results do not depend on thread
 scheduling (no atomics). The last sweep also writes the output state and the guard value.
-Kernels take ndarrays only (one compiled kernel serves every mesh size) and are built per (iterations, serial) by
-:func:`substep_kernel`.
+Kernels take ndarrays only (one compiled kernel serves every mesh size) and are built per (iterations, serial,
+volume, viscoelastic) by :func:`substep_kernel`.
+
+Viscoelastic springs (one Maxwell branch each, ``SolverOptions.viscoelastic``): the force k∞ (l − L0) + k1 (l − L1)
+with k1 = g1 k, k∞ = (1 − g1) k is one spring of stiffness k and rest length L0 + g1 (L1 − L0), so the sweeps read
+that rest length (set once per sub-step, L1 held through the sub-step) instead of L0; the last sweep's spring pass
+moves L1 toward the spring's length by the exact exponential update L1 ← l + (L1 − l) e^{−h/τ1}, with l the length
+that pass computes anyway (the iterate before the last node update: no extra pass over the springs).
 """
 
 # no "from __future__ import annotations": Taichi reads the annotations
@@ -16,6 +22,7 @@ import taichi as ti
 
 V3 = ti.types.ndarray(dtype=ti.math.vec3, ndim=1)
 V4 = ti.types.ndarray(dtype=ti.math.vec4, ndim=1)
+V2 = ti.types.ndarray(dtype=ti.math.vec2, ndim=1)
 I1 = ti.types.ndarray(dtype=ti.i32, ndim=1)
 I2 = ti.types.ndarray(dtype=ti.math.ivec2, ndim=1)
 I4 = ti.types.ndarray(dtype=ti.math.ivec4, ndim=1)
@@ -190,17 +197,18 @@ def _rigid_drift(x_n: ti.template(), v_n: ti.template(), a_n: ti.template(), nod
 
 
 @functools.lru_cache(maxsize=None)
-def substep_kernel(iterations: int, serial: bool, volume: bool = False):
+def substep_kernel(iterations: int, serial: bool, volume: bool = False, viscoelastic: bool = False):
     """The sub-step kernel for a fixed iteration count (compiled on first use, then served from Taichi's cache);
-    ``volume`` compiles the per-tet volume term in (its arrays are then read; otherwise they are placeholders)."""
+    ``volume`` compiles the per-tet volume term in (its arrays are then read; otherwise they are placeholders), and
+    ``viscoelastic`` the springs' Maxwell branches (``l_n``, ``l_o``, ``relax``, ``rest_eff``; else placeholders)."""
     K = int(iterations)
 
     @ti.kernel
-    def substep(x_n: V3, v_n: V3, a_n: V3, f_n: V3, x_o: V3, v_o: V3, a_o: V3, f_o: V3,
+    def substep(x_n: V3, v_n: V3, a_n: V3, f_n: V3, l_n: F1, x_o: V3, v_o: V3, a_o: V3, f_o: V3, l_o: F1,
                 springs: I2, spring_params: V3, coef: F1, edge_n: V3, offsets: I1, adjacency: I2, node: V4, anchor: V4,
                 buf_a: V3, buf_b: V3, yhat: V3, obstacles: F2, guard: F1, omegas: F1,
                 tets: I4, tet_params: V3, tet_affine: V4, edge_coef: F1, spring_tet_offsets: I1, spring_slots: I1,
-                volume_coef: F1, body_offsets: I1, body_nodes: I1, drift: V3,
+                volume_coef: F1, body_offsets: I1, body_nodes: I1, drift: V3, relax: V2, rest_eff: F1,
                 h: ti.f64, gamma: ti.f64, gravity: ti.math.vec3, remaining: ti.f64, reset: ti.i32):
         n = x_n.shape[0]
 
@@ -241,6 +249,9 @@ def substep_kernel(iterations: int, serial: bool, volume: bool = False):
         for s in range(springs.shape[0]):
             ab = springs[s]
             edge_n[s] = x_n[ab[0]] - x_n[ab[1]]
+            if ti.static(viscoelastic):
+                rest0 = spring_params[s][0]
+                rest_eff[s] = rest0 + relax[s][0] * (l_n[s] - rest0)
         if ti.static(volume):
             if ti.static(serial):
                 ti.loop_config(serialize=True)
@@ -271,7 +282,13 @@ def substep_kernel(iterations: int, serial: bool, volume: bool = False):
                 l2 = xab.dot(xab)
                 inv = 1.0 / ti.sqrt(ti.max(l2, 1e-300))  # a zero-length spring contributes nothing, not 0/0
                 du = xab - edge_n[s]
-                c = q[1] * (1.0 - q[0] * inv) + (q[2] / h) * inv * inv * xab.dot(du)
+                rest = q[0]
+                if ti.static(viscoelastic):
+                    rest = rest_eff[s]
+                    if ti.static(it == K - 1):
+                        length = l2 * inv
+                        l_o[s] = length + (l_n[s] - length) * relax[s][1]
+                c = q[1] * (1.0 - rest * inv) + (q[2] / h) * inv * inv * xab.dot(du)
                 if ti.static(volume and it % VOLUME_EVERY == 0):
                     held = _volume_coefficient(edge_coef, spring_tet_offsets, spring_slots, s)
                     if ti.static(it + 1 < K):

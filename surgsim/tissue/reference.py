@@ -22,7 +22,8 @@ class ReferenceSolver(SolverBase):
     """Same API as :class:`~surgsim.tissue.solver.TissueSolver`, on :class:`StateArrays`."""
 
     def state(self) -> StateArrays:
-        return StateArrays.at_rest(self.model.positions)
+        branches = self.layout.rest_lengths if self.layout.viscoelastic else None
+        return StateArrays.at_rest(self.model.positions, branches)
 
     def step(self, state_in: StateArrays, state_out: StateArrays, control: TissueControl,
              dt: float | None = None) -> SolverEvent | None:
@@ -61,17 +62,23 @@ class ReferenceSolver(SolverBase):
         for c in range(calls):
             for sub in range(n):
                 remaining = total - (c * n + sub)
-                x, v, a, speed = self._substep(control, s.positions, s.velocities, s.accelerations, s.forces, h,
-                                               remaining)
-                s.positions, s.velocities, s.accelerations = x, v, a
+                x, v, a, branches, speed = self._substep(control, s.positions, s.velocities, s.accelerations,
+                                                         s.forces, s.branch_lengths, h, remaining)
+                s.positions, s.velocities, s.accelerations, s.branch_lengths = x, v, a, branches
                 max_speed = max(max_speed, speed)
         return s, max_speed
 
-    def _substep(self, control: TissueControl, x_n, v_n, a_n, f, h, remaining):
+    def _substep(self, control: TissueControl, x_n, v_n, a_n, f, branches_n, h, remaining):
         lay = control.layout
         opt = self.options
         rows, cols = lay.csr_rows, lay.csr_neighbors
         rest, k, c = control.spring_params.T
+        viscoelastic = self.layout.viscoelastic
+        branches = branches_n
+        if viscoelastic:
+            # One Maxwell branch per spring: rest length L0 + g1 (L1 − L0), L1 held through the sub-step.
+            share, decay = self.layout.relaxation_params(h).T
+            rest = rest + share * (branches_n - rest)
         sa, sb = self.model.springs[:, 0], self.model.springs[:, 1]
         sid = lay.csr_springs
         m, ksum, csum, alpha = control.node_params.T
@@ -106,6 +113,9 @@ class ReferenceSolver(SolverBase):
             xab = cur[sa] - cur[sb]
             l2 = np.einsum("ij,ij->i", xab, xab)
             inv = 1.0 / np.sqrt(np.maximum(l2, 1e-300))
+            if viscoelastic and it == opt.iterations - 1:
+                length = l2 * inv
+                branches = length + (branches_n - length) * decay
             u = cur - x_n
             coef = k * (1.0 - rest * inv) + c / h * inv * inv * np.einsum("ij,ij->i", xab, u[sa] - u[sb])
             if volume is not None:
@@ -130,7 +140,7 @@ class ReferenceSolver(SolverBase):
             speed = np.sqrt(np.einsum("ij,ij->i", v, v))
         finite = np.all(np.isfinite(cur), axis=1) & np.isfinite(speed)
         max_speed = float(speed.max()) if np.all(finite) else float("inf")
-        return cur, v, a, max_speed
+        return cur, v, a, branches, max_speed
 
 
 def rigid_drift(x_n, u, m, body_offsets, body_nodes, held, h, regularisation=1e-9) -> np.ndarray:
