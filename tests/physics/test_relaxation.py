@@ -150,15 +150,17 @@ def test_off_and_a_share_of_zero_are_the_elastic_solver_bit_for_bit(solver_cls):
     assert not np.array_equal(runs["off"].positions_numpy(), runs["relaxing"].positions_numpy())
 
 
-def test_kernel_matches_numpy_twin(solver_cls):
-    """Taichi kernel and NumPy twin, viscoelastic, with gravity, damping and a stretch: positions and branch lengths
-    agree to 1e-9 of the motion after 300 steps, and the branches moved (the comparison is not of two zeros)."""
+@pytest.mark.parametrize("options", [{}, {"substeps": 2, "poisson": "from_material"}], ids=["springs", "volume-2sub"])
+def test_kernel_matches_numpy_twin(solver_cls, options):
+    """Taichi kernel and NumPy twin, viscoelastic, hanging under gravity with damping (and with the volume term and
+    two sub-steps, whose states ping-pong through the scratch state): positions and branch lengths agree to 1e-9 of
+    the motion after 300 steps, and the branches moved (the comparison is not of two zeros)."""
     finals = {}
     for cls in (solver_cls, ReferenceSolver):
         model = tet_block(BLOCK, (2, 2, 4), tissue=LIVER)
         x = model.positions
         top = np.flatnonzero(np.isclose(x[:, 2], BLOCK[2]))
-        solver = cls(model, viscoelastic="from_material")
+        solver = cls(model, viscoelastic="from_material", **options)
         control = solver.control()
         control.anchor(nodes=top)
         a, b = solver.state(), solver.state()
@@ -242,3 +244,46 @@ def test_relaxation_values_come_with_the_materials():
                              "region_materials": legacy, "metadata": {}})
     assert rebuilt.region_materials["relaxation_share"][0] == MATERIALS["skin"].relaxation_share
     assert rebuilt.region_materials["relaxation_time_s"][0] == MATERIALS["skin"].relaxation_time_s
+
+
+def test_held_force_creeps_with_the_retardation_time(solver_cls):
+    """The same block under a constant pull on its top face (bottom held): the branch relaxes while the load stays,
+    so the tissue creeps. With e = a(t) e_el, δ = b(t) e_el the free nodes balance when a − g1 b = 1, and
+    ḃ = (a − b)/τ1 gives b = (1 − e^{−(1 − g1) t/τ1})/(1 − g1): the stretch grows from the elastic u_el to
+    u_el/(1 − g1) with the retardation time τ1/(1 − g1) (3.72 s for the liver), not τ1. Checked within 0.75 % of
+    u_el from 0.5 s to 2 retardation times (measured: 0.46 % at 0.5 s, falling to 0.2 %: the block takes ~20 ms to
+    take up its load, inertia and damping the quasi-static curve leaves out). At 0.1 % strain: at 1 % the geometric
+    non-linearity of the springs adds ~1 % to the creep (the linear argument's limit; a held strain has none)."""
+    tau, g1 = LIVER.relaxation_time_s, LIVER.relaxation_share
+    retardation = tau / (1.0 - g1)
+    model = tet_block(BLOCK, (2, 2, 4), tissue=LIVER)
+    x = model.positions
+    bottom = np.flatnonzero(np.isclose(x[:, 2], 0.0))
+    top = np.flatnonzero(np.isclose(x[:, 2], BLOCK[2]))
+    forces = np.zeros_like(x)
+    forces[top, 2] = 0.0024 / len(top)  # 6 Pa on 20 × 20 mm: 0.1 % strain
+    times = np.array([0.5, 1.0, 2.0, 4.0, 2.0 * retardation])
+    stretch = {}
+    for mode in ("off", "from_material"):
+        solver = solver_cls(model, gravity=(0.0, 0.0, 0.0), viscoelastic=mode)
+        control = solver.control()
+        control.anchor(nodes=bottom)
+        a, b = solver.state(), solver.state()
+        a.set_forces(forces)
+        steps = [round(t / solver.options.dt) for t in times]
+        out = []
+        for i in range(1, max(steps) + 1):
+            assert solver.step(a, b, control) is None
+            a, b = b, a
+            if i in steps:
+                out.append(a.positions_numpy()[top, 2].mean() - BLOCK[2])
+        stretch[mode] = np.array(out)
+    u_el = stretch["off"][-1]
+    assert np.abs(stretch["off"] - u_el).max() < 0.002 * u_el  # the elastic block has settled by 0.5 s
+    b_t = (1.0 - np.exp(-(1.0 - g1) * times / tau)) / (1.0 - g1)
+    expected = u_el * (1.0 + g1 * b_t)
+    assert np.abs(stretch["from_material"] - expected).max() < 0.0075 * u_el, (stretch["from_material"] / u_el,
+                                                                              expected / u_el)
+    # the time constant is the retardation time, not τ1 (the test can fail): the τ1 curve is far off at 2 s
+    wrong = u_el * (1.0 + g1 / (1.0 - g1) * (1.0 - np.exp(-times / tau)))
+    assert abs(stretch["from_material"][2] - wrong[2]) > 0.1 * u_el
