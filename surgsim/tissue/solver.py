@@ -166,6 +166,16 @@ class TissueSolver(SolverBase):
             s.branch_lengths.from_numpy(np.ascontiguousarray(self.layout.rest_lengths))  # nothing held yet
         return s
 
+    def relax_branches(self, state: TissueState) -> None:
+        """Let ``state``'s Maxwell branches relax completely at its current shape (L1 = each spring's current
+        length): the state of a tissue that has rested in this shape for many τ1, e.g. a scene settled under
+        gravity. No-op for an elastic solver."""
+        if state.branch_lengths is None:
+            return
+        x = state.positions_numpy()
+        springs = self.model.springs
+        state.set_branch_lengths(np.linalg.norm(x[springs[:, 0]] - x[springs[:, 1]], axis=1))
+
     def set_point_forces(self, state: TissueState, nodes, forces) -> None:
         """External forces [N] on ``nodes`` (shape [K, 3]) of ``state``; other nodes keep theirs. Zero them to
         release."""

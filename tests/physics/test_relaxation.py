@@ -287,3 +287,21 @@ def test_held_force_creeps_with_the_retardation_time(solver_cls):
     # the time constant is the retardation time, not τ1 (the test can fail): the τ1 curve is far off at 2 s
     wrong = u_el * (1.0 + g1 / (1.0 - g1) * (1.0 - np.exp(-times / tau)))
     assert abs(stretch["from_material"][2] - wrong[2]) > 0.1 * u_el
+
+
+def test_relaxed_branches_carry_nothing(solver_cls):
+    """relax_branches sets L1 to the springs' current lengths: a stretched block relaxed at once pulls with
+    (1 − g1) of its elastic reaction, the long-term value; an elastic solver's state is left alone."""
+    elastic, control, top = held_block(solver_cls)
+    f_el, state = reactions(elastic, control, top, [0.3])
+    elastic.relax_branches(state)  # no branches: nothing to do
+    assert state.branch_lengths is None
+    solver, control, top = held_block(solver_cls, viscoelastic="from_material")
+    a, b = solver.state(), solver.state()
+    a.set_positions(state.positions_numpy())
+    solver.relax_branches(a)
+    x = a.positions_numpy()
+    springs = solver.model.springs
+    assert np.allclose(a.branch_lengths_numpy(), np.linalg.norm(x[springs[:, 0]] - x[springs[:, 1]], axis=1),
+                       rtol=0.0, atol=1e-15)
+    assert -spring_reaction(solver, a, top)[2] == pytest.approx((1.0 - LIVER.relaxation_share) * f_el[0], rel=1e-9)
