@@ -31,7 +31,9 @@ term that gives each region its material's Poisson's ratio as well as its Young'
 edge coefficients, the spring pass adds them to each spring's scalar through a fixed-order CSR over the spring's
 tets; evaluated every second sweep; ×1.7 the cost of the springs alone on one CPU core); Rayleigh damping
 (Kelvin–Voigt dashpots on every spring + ambient drag, see :mod:`surgsim.tissue.stiffness`), from each region's
-``damping_ratio``; per-region materials (E → k mapping calibrated to within 5 % on tetrahedral blocks); anchored
+``damping_ratio``; optionally (``SolverOptions.viscoelastic = "from_material"``, off by default) stress relaxation:
+one Maxwell branch per spring from its region's ``relaxation_share`` and ``relaxation_time_s``, its rest length carried
+in the state (see :mod:`surgsim.tissue.kernels_step`); per-region materials (E → k mapping calibrated to within 5 % on tetrahedral blocks); anchored
 nodes (by region, box or ids) that can be moved kinematically; external point forces; collision with static planes
 and boxes (projection with Coulomb friction, :mod:`surgsim.tissue.contact`);
 attachments: nodes tied to moving targets by zero-length springs of stiffness k (``attach``), added to the implicit
