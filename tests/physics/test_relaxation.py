@@ -136,7 +136,7 @@ def test_off_and_a_share_of_zero_are_the_elastic_solver_bit_for_bit(solver_cls):
     runs = {}
     for name, tissue, mode in (("off", elastic_tissue, "off"), ("zero share", elastic_tissue, "from_material"),
                                ("relaxing", relaxing_tissue, "from_material")):
-        solver, control, top = held_block(solver_cls, tissue=tissue, viscoelastic=mode)
+        solver, control, _top = held_block(solver_cls, tissue=tissue, viscoelastic=mode)
         a, b = solver.state(), solver.state()
         for _ in range(200):
             assert solver.step(a, b, control) is None
@@ -181,7 +181,7 @@ def test_rejected_steps_leave_the_branches_as_they_were(solver_cls):
     """The blow-up guard: a step whose every retry fails keeps the input state, branch lengths included, and never
     writes the input; a recovered step's branches are the twin's."""
     for cls in (solver_cls, ReferenceSolver):
-        solver, control, top = held_block(cls, viscoelastic="from_material")
+        solver, control, _top = held_block(cls, viscoelastic="from_material")
         a, b = solver.state(), solver.state()
         for _ in range(300):
             assert solver.step(a, b, control) is None
@@ -297,7 +297,7 @@ def test_relaxed_branches_carry_nothing(solver_cls):
     elastic.relax_branches(state)  # no branches: nothing to do
     assert state.branch_lengths is None
     solver, control, top = held_block(solver_cls, viscoelastic="from_material")
-    a, b = solver.state(), solver.state()
+    a = solver.state()
     a.set_positions(state.positions_numpy())
     solver.relax_branches(a)
     x = a.positions_numpy()
