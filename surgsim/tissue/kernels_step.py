@@ -9,7 +9,8 @@ volume, viscoelastic) by :func:`substep_kernel`.
 
 Viscoelastic springs (one Maxwell branch each, ``SolverOptions.viscoelastic``): the force k∞ (l − L0) + k1 (l − L1)
 with k1 = g1 k, k∞ = (1 − g1) k is one spring of stiffness k and rest length L0 + g1 (L1 − L0), so the sweeps read
-that rest length (set once per sub-step, L1 held through the sub-step) instead of L0; the last sweep's spring pass
+that rest length (a copy of the springs' parameters with it in place of L0, made once per sub-step with L1 held
+through the sub-step: the sweeps read as much memory as without it); the last sweep's spring pass
 moves L1 toward the spring's length by the exact exponential update L1 ← l + (L1 − l) e^{−h/τ1}, with l the length
 that pass computes anyway (the iterate before the last node update: no extra pass over the springs).
 """
@@ -200,7 +201,7 @@ def _rigid_drift(x_n: ti.template(), v_n: ti.template(), a_n: ti.template(), nod
 def substep_kernel(iterations: int, serial: bool, volume: bool = False, viscoelastic: bool = False):
     """The sub-step kernel for a fixed iteration count (compiled on first use, then served from Taichi's cache);
     ``volume`` compiles the per-tet volume term in (its arrays are then read; otherwise they are placeholders), and
-    ``viscoelastic`` the springs' Maxwell branches (``l_n``, ``l_o``, ``relax``, ``rest_eff``; else placeholders)."""
+    ``viscoelastic`` the springs' Maxwell branches (``l_n``, ``l_o``, ``relax``, ``params_eff``; else placeholders)."""
     K = int(iterations)
 
     @ti.kernel
@@ -208,7 +209,7 @@ def substep_kernel(iterations: int, serial: bool, volume: bool = False, viscoela
                 springs: I2, spring_params: V3, coef: F1, edge_n: V3, offsets: I1, adjacency: I2, node: V4, anchor: V4,
                 buf_a: V3, buf_b: V3, yhat: V3, obstacles: F2, guard: F1, omegas: F1,
                 tets: I4, tet_params: V3, tet_affine: V4, edge_coef: F1, spring_tet_offsets: I1, spring_slots: I1,
-                volume_coef: F1, body_offsets: I1, body_nodes: I1, drift: V3, relax: V2, rest_eff: F1,
+                volume_coef: F1, body_offsets: I1, body_nodes: I1, drift: V3, relax: V2, params_eff: V3,
                 h: ti.f64, gamma: ti.f64, gravity: ti.math.vec3, remaining: ti.f64, reset: ti.i32):
         n = x_n.shape[0]
 
@@ -250,8 +251,8 @@ def substep_kernel(iterations: int, serial: bool, volume: bool = False, viscoela
             ab = springs[s]
             edge_n[s] = x_n[ab[0]] - x_n[ab[1]]
             if ti.static(viscoelastic):
-                rest0 = spring_params[s][0]
-                rest_eff[s] = rest0 + relax[s][0] * (l_n[s] - rest0)
+                q = spring_params[s]
+                params_eff[s] = ti.math.vec3(q[0] + relax[s][0] * (l_n[s] - q[0]), q[1], q[2])
         if ti.static(volume):
             if ti.static(serial):
                 ti.loop_config(serialize=True)
@@ -276,19 +277,18 @@ def substep_kernel(iterations: int, serial: bool, volume: bool = False, viscoela
             for s in range(springs.shape[0]):
                 ab = springs[s]
                 q = spring_params[s]  # rest length, stiffness, dashpot (0, 0 when the spring is cut)
+                if ti.static(viscoelastic):
+                    q = params_eff[s]  # the same with the branch's effective rest length
                 xa = cur[ab[0]]
                 xb = cur[ab[1]]
                 xab = xa - xb
                 l2 = xab.dot(xab)
                 inv = 1.0 / ti.sqrt(ti.max(l2, 1e-300))  # a zero-length spring contributes nothing, not 0/0
                 du = xab - edge_n[s]
-                rest = q[0]
-                if ti.static(viscoelastic):
-                    rest = rest_eff[s]
-                    if ti.static(it == K - 1):
-                        length = l2 * inv
-                        l_o[s] = length + (l_n[s] - length) * relax[s][1]
-                c = q[1] * (1.0 - rest * inv) + (q[2] / h) * inv * inv * xab.dot(du)
+                if ti.static(viscoelastic and it == K - 1):
+                    length = l2 * inv
+                    l_o[s] = length + (l_n[s] - length) * relax[s][1]
+                c = q[1] * (1.0 - q[0] * inv) + (q[2] / h) * inv * inv * xab.dot(du)
                 if ti.static(volume and it % VOLUME_EVERY == 0):
                     held = _volume_coefficient(edge_coef, spring_tet_offsets, spring_slots, s)
                     if ti.static(it + 1 < K):

@@ -143,7 +143,7 @@ class TissueSolver(SolverBase):
         self._scratch = TissueState.allocate(n, self._branches)
         # Stand-ins for the Maxwell-branch arrays of a kernel compiled without them (never read there).
         self._placeholder_f64 = ti.ndarray(ti.f64, shape=1)
-        self._rest_eff = ti.ndarray(ti.f64, shape=s_count if self._viscoelastic else 1)
+        self._params_eff = ti.Vector.ndarray(3, ti.f64, shape=s_count if self._viscoelastic else 1)
         self._relax: dict[float, object] = {}  # sub-step h → device [S] of (g1, e^{−h/τ1})
         if not self._branches:
             self._relax_placeholder = ti.Vector.ndarray(2, ti.f64, shape=1)
@@ -297,7 +297,7 @@ class TissueSolver(SolverBase):
                       nd("obstacles", ti.f64, 2), nd("guard", ti.f64), nd("omegas", ti.f64),
                       *self._volume_graph_args(nd),
                       nd("body_offsets", ti.i32), nd("body_nodes", ti.i32), nd("drift", vec3),
-                      nd("relax", ti.math.vec2), nd("rest_eff", ti.f64)]
+                      nd("relax", ti.math.vec2), nd("params_eff", vec3)]
         scalars = [g.Arg(g.ArgKind.SCALAR, name, ti.f64) for name in ("h", "gamma")]
         scalars.append(g.Arg(g.ArgKind.MATRIX, "gravity", vec3))
         builder = g.GraphBuilder()
@@ -320,7 +320,7 @@ class TissueSolver(SolverBase):
             "buf_a": self._buf_a, "buf_b": self._buf_b, "yhat": self._yhat,
             "guard": self._guard, "drift": self._drift, "gamma": float(self.options.relaxation),
             "gravity": vec3(*self.options.gravity), **extra, **self._volume_arrays,
-            "rest_eff": self._rest_eff,
+            "params_eff": self._params_eff,
         }
         for key, name in zip(_STATE_KEYS, FIELDS):
             args["scr_" + key] = getattr(self._scratch, name)
