@@ -305,3 +305,22 @@ def test_relaxed_branches_carry_nothing(solver_cls):
     assert np.allclose(a.branch_lengths_numpy(), np.linalg.norm(x[springs[:, 0]] - x[springs[:, 1]], axis=1),
                        rtol=0.0, atol=1e-15)
     assert -spring_reaction(solver, a, top)[2] == pytest.approx((1.0 - LIVER.relaxation_share) * f_el[0], rel=1e-9)
+
+
+def test_cut_springs_stay_inert(solver_cls):
+    """A cut spring pulls with nothing whatever its branch holds: a block at rest whose branches are set to twice the
+    rest lengths does not move when every spring is cut, and does when they are live (the test can fail)."""
+    model = tet_block(BLOCK, (2, 2, 4), tissue=LIVER)
+    moved = {}
+    for live in (False, True):
+        solver = solver_cls(model, gravity=(0.0, 0.0, 0.0), viscoelastic="from_material")
+        control = solver.control()
+        control.set_spring_active(np.full(model.spring_count, live))
+        a, b = solver.state(), solver.state()
+        a.set_branch_lengths(2.0 * model.rest_lengths)
+        for _ in range(100):
+            assert solver.step(a, b, control) is None
+            a, b = b, a
+        moved[live] = np.abs(a.positions_numpy() - model.positions).max()
+    assert moved[False] == 0.0
+    assert moved[True] > 1e-4
