@@ -14,7 +14,8 @@
   own springs.
 - ``release_s``: how long opening jaws take to let go of what they held [s] (the hold fades out linearly; 0 = at
   once).
-- ``slip_force_n``: pull on grasped tissue above which it slips out [N]; None = each spec's ``grasp_force_limit_n``.
+- ``slip_force_n``: pull on grasped tissue above which it slips out [N]; None = each instrument's grip coefficient
+  × its pinch at the commanded closure.
 - ``clip_close``: jaw closure at which a clip applier fires its clip.
 - ``clip_half_gap_m``: a placed clip squeezes the tissue it holds to within this distance of its mid-plane [m]. A
   real clip closes a duct's lumen to nothing; an organ mesh has no lumen and a node stands for millimetres of tissue,
