@@ -26,7 +26,8 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, SerializerFunctionWrapHandler, WithJsonSchema,
+                      model_serializer, model_validator)
 
 from surgsim.mesh.materials import MATERIALS
 from surgsim.mesh.pipeline import LABEL_MAP_SUFFIXES, MESH_SUFFIXES
@@ -538,6 +539,24 @@ class Physics(StrictModel):
     solver_iterations: int = Field(
         8, ge=2, le=64, description="Solver iterations per tissue step (fixed cost a step; fewer is faster, less "
                                     "converged on stiff, finely meshed organs).")
+    poisson: Literal["off", "from_material"] = Field(
+        "off", description="'from_material' gives each tet a volume stiffness, so that the tissue has its material's "
+                           "Poisson's ratio (soft tissue is nearly incompressible); 'off' is the bare spring network "
+                           "(its Poisson's ratio is the mesh's; ~1.8x cheaper).")
+    viscoelastic: Literal["off", "from_material"] = Field(
+        "off", description="'from_material' gives each spring its material's Maxwell branch, so that a held "
+                           "retraction relaxes (stress relaxation over seconds); 'off' is elastic.")
+
+    @model_serializer(mode="wrap")
+    def _without_default_switches(self, handler: SerializerFunctionWrapHandler):
+        # Switches left off dump as before they existed: the procedure identity hashes the dump, and a key added
+        # with its default must not refuse the sessions recorded before it.
+        data = handler(self)
+        if isinstance(data, dict):
+            for key in ("poisson", "viscoelastic"):
+                if data.get(key) == "off":
+                    data.pop(key, None)
+        return data
 
 
 # -- the procedure -----------------------------------------------------------------------------------------------------
