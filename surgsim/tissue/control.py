@@ -45,6 +45,7 @@ class ControlVersions:
     anchors: int = 0  # anything in the anchor table: targets, flags, frames
     membership: int = 0  # which nodes are anchored (the Chebyshev bound depends on it)
     springs: int = 0  # the active-spring mask
+    held: int = 0  # which nodes are anchored or attached (which bodies are free)
     obstacles: int = 0
 
 
@@ -79,6 +80,7 @@ class TissueControl:
         self.node_params = layout.node_params(self.spring_active)
         self.spring_params = layout.spring_params(self.spring_active)
         self.body_offsets, self.body_nodes = connected_bodies(model.node_count, model.springs, self.spring_active)
+        self._free_bodies: tuple = (None, None)  # ((springs, held) versions, the free bodies' CSR)
         self.obstacles: list = []
         self.obstacles_packed = pack_obstacles(self.obstacles)
         self._frames: dict = {}
@@ -100,6 +102,7 @@ class TissueControl:
         else:
             self.anchor_targets[ids] = self.model.positions[ids]
         self._leave_frames(ids)
+        self._note_held(ids, held=True)
         self.anchored[ids] = True
         self.attach_stiffness[ids] = 0.0
         self._anchors_changed(membership=True)
@@ -117,6 +120,7 @@ class TissueControl:
             raise InputError("stiffness", "attachment stiffness must be finite and positive [N/m].")
         self.anchor_targets[ids] = self._targets(ids, targets)
         self._leave_frames(ids)
+        self._note_held(ids, held=True)
         self.attach_stiffness[ids] = k
         membership = bool(np.any(self.anchored[ids]))
         self.anchored[ids] = False
@@ -138,10 +142,31 @@ class TissueControl:
         """Stop holding these nodes, anchored or attached (they keep the velocity of their last step)."""
         ids = np.asarray(nodes, dtype=np.int64).reshape(-1)
         self._leave_frames(ids)
+        self._note_held(ids, held=False)
         membership = bool(np.any(self.anchored[ids]))
         self.anchored[ids] = False
         self.attach_stiffness[ids] = 0.0
         self._anchors_changed(membership=membership, rows=ids)
+
+    def _note_held(self, ids: np.ndarray, *, held: bool) -> None:
+        """Count a change of which nodes are held when ``ids`` become held (``held``) or free and some were not."""
+        was = self.anchored[ids] | (self.attach_stiffness[ids] > 0.0)
+        if (not was.all()) if held else was.any():
+            self.versions.held += 1
+
+    def free_bodies(self) -> tuple[np.ndarray, np.ndarray]:
+        """The bodies without an anchored or attached node, as a CSR (``offsets`` [B + 1], ``nodes``): the ones whose
+        rigid motion the ambient drag leaves alone (a held body has none of its own). Recomputed only when the
+        springs or the held nodes changed; none in a scene whose organs are all anchored."""
+        key = (self.versions.springs, self.versions.held)
+        if self._free_bodies[0] != key:
+            offsets, nodes = self.body_offsets, self.body_nodes
+            sizes = np.diff(offsets)
+            held = (self.anchored | (self.attach_stiffness > 0.0))[nodes]
+            free = ~np.logical_or.reduceat(held, offsets[:-1])
+            free_offsets = np.concatenate([[0], np.cumsum(sizes[free])]).astype(np.int32)
+            self._free_bodies = (key, (free_offsets, nodes[np.repeat(free, sizes)]))
+        return self._free_bodies[1]
 
     @property
     def anchored_nodes(self) -> np.ndarray:
@@ -273,8 +298,7 @@ class TissueControl:
 
 def connected_bodies(node_count: int, springs: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The pieces the live springs hold together, as a CSR: ``body_nodes[body_offsets[b]:body_offsets[b + 1]]`` are
-    body b's nodes (ascending). ``body_offsets`` has ``node_count + 1`` entries whatever the number of bodies (the
-    unused ones empty), so the device arrays keep their size when a cut splits a body.
+    body b's nodes (ascending); every node is in one body (a node without live springs is a body of its own).
 
     Why: the ambient drag acts on each node's velocity relative to the rigid motion of its body (see
     :mod:`surgsim.tissue.stiffness`), and a piece cut free is a body of its own."""
@@ -285,6 +309,5 @@ def connected_bodies(node_count: int, springs: np.ndarray, active: np.ndarray) -
     graph = coo_matrix((np.ones(len(live)), (live[:, 0], live[:, 1])), shape=(node_count, node_count))
     count, labels = connected_components(graph, directed=False)
     body_nodes = np.argsort(labels, kind="stable").astype(np.int32)
-    offsets = np.full(node_count + 1, node_count, dtype=np.int32)
-    offsets[:count + 1] = np.searchsorted(labels[body_nodes], np.arange(count + 1)).astype(np.int32)
+    offsets = np.searchsorted(labels[body_nodes], np.arange(count + 1)).astype(np.int32)
     return offsets, body_nodes

@@ -151,20 +151,15 @@ def _volume_coefficient(edge_coef: ti.template(), spring_tet_offsets: ti.templat
 
 @ti.func
 def _rigid_drift(x_n: ti.template(), v_n: ti.template(), a_n: ti.template(), node: ti.template(),
-                 anchor: ti.template(), body_offsets: ti.template(), body_nodes: ti.template(), drift: ti.template(),
-                 b: ti.i32, h: ti.f64):
+                 body_offsets: ti.template(), body_nodes: ti.template(), drift: ti.template(), b: ti.i32, h: ti.f64):
     # drift_i = h (V + Ω × (x_i − X)): where body b's nodes would go in the sub-step if it moved as a rigid body with
     # its momentum and angular momentum (Ω = I⁻¹ L about the centre of mass X), each node's velocity taken as
     # v_n + h a_n (the acceleration it showed last step: a falling body is not held back, a resting one predicts no
     # motion, so statics stay exact). A tiny multiple of the inertia's trace regularises I for a body of one or two
-    # nodes or a line of them (L has no part along such a line). A body with an anchored or attached node is held:
-    # it has no rigid motion of its own (its lowest modes move its centre of mass), so its drift is zero.
+    # nodes or a line of them (L has no part along such a line). Only free bodies come here (the control's
+    # free_bodies): a held body has no rigid motion of its own, and its nodes' drift stays zero.
     start = body_offsets[b]
     end = body_offsets[b + 1]
-    held = 0
-    for k in range(start, end):
-        if anchor[body_nodes[k]][3] != 0.0:
-            held = 1
     mass = 0.0
     weighted_x = ti.math.vec3(0.0, 0.0, 0.0)
     weighted_v = ti.math.vec3(0.0, 0.0, 0.0)
@@ -174,10 +169,7 @@ def _rigid_drift(x_n: ti.template(), v_n: ti.template(), a_n: ti.template(), nod
         mass += m
         weighted_x += m * x_n[i]
         weighted_v += m * (v_n[i] + h * a_n[i])
-    if held != 0:
-        for k in range(start, end):
-            drift[body_nodes[k]] = ti.math.vec3(0.0, 0.0, 0.0)
-    elif mass > 0.0:
+    if mass > 0.0:
         centre = weighted_x / mass
         velocity = weighted_v / mass
         momentum = ti.math.vec3(0.0, 0.0, 0.0)
@@ -213,11 +205,11 @@ def substep_kernel(iterations: int, serial: bool, volume: bool = False, viscoela
                 h: ti.f64, gamma: ti.f64, gravity: ti.math.vec3, remaining: ti.f64, reset: ti.i32):
         n = x_n.shape[0]
 
-        # -- each body's rigid motion over the sub-step (the ambient drag acts on the motion relative to it) ----------
+        # -- each free body's rigid motion over the sub-step (the ambient drag acts on the motion relative to it) -----
         if ti.static(serial):
             ti.loop_config(serialize=True)
-        for b in range(n):
-            _rigid_drift(x_n, v_n, a_n, node, anchor, body_offsets, body_nodes, drift, b, h)
+        for b in range(body_offsets.shape[0] - 1):
+            _rigid_drift(x_n, v_n, a_n, node, body_offsets, body_nodes, drift, b, h)
 
         # -- prediction and initial guess ---------------------------------------------------------------------
         if ti.static(serial):

@@ -96,8 +96,7 @@ class ReferenceSolver(SolverBase):
         x0 = x_n + h * v_n + (h * h * t)[:, None] * a_ext
         x0 = project_numpy(x0, x_n, packed)
         x0[anch] = target[anch]
-        held = anch | (control.attach_stiffness != 0.0)
-        drift = rigid_drift(x_n, v_n + h * a_n, m, control.body_offsets, control.body_nodes, held, h)
+        drift = rigid_drift(x_n, v_n + h * a_n, m, *control.free_bodies(), h)
 
         attach = control.attach_stiffness
         volume = lay.volume
@@ -143,17 +142,15 @@ class ReferenceSolver(SolverBase):
         return cur, v, a, branches, max_speed
 
 
-def rigid_drift(x_n, u, m, body_offsets, body_nodes, held, h, regularisation=1e-9) -> np.ndarray:
-    """[N, 3] h (V + Ω × (x − X)) of each node's body, fitted to the node velocities ``u`` (v_n + h a_n); zero for a
-    body with a ``held`` (anchored or attached) node. As kernels_step._rigid_drift."""
+def rigid_drift(x_n, u, m, body_offsets, body_nodes, h, regularisation=1e-9) -> np.ndarray:
+    """[N, 3] h (V + Ω × (x − X)) of the nodes of each free body (the CSR ``body_offsets``, ``body_nodes``), fitted to
+    the node velocities ``u`` (v_n + h a_n); zero elsewhere. As kernels_step._rigid_drift."""
     drift = np.zeros_like(x_n)
     for b in range(len(body_offsets) - 1):
         nodes = body_nodes[body_offsets[b]:body_offsets[b + 1]]
-        if not len(nodes):
-            break
         mb = m[nodes]
         mass = mb.sum()
-        if mass <= 0.0 or held[nodes].any():
+        if mass <= 0.0:
             continue
         centre = (mb[:, None] * x_n[nodes]).sum(axis=0) / mass
         velocity = (mb[:, None] * u[nodes]).sum(axis=0) / mass
