@@ -546,6 +546,14 @@ class Physics(StrictModel):
     viscoelastic: Literal["off", "from_material"] = Field(
         "off", description="'from_material' gives each spring its material's Maxwell branch, so that a held "
                            "retraction relaxes (stress relaxation over seconds); 'off' is elastic.")
+    chebyshev: Literal["capped", "uncapped"] = Field(
+        "capped", description="'capped' keeps the solver's Chebyshev acceleration where it is stable in time (the "
+                              "tissue at rest is still); 'uncapped' is the acceleration of the sessions recorded "
+                              "before the cap (stiff organs then buzz at half the tissue rate).")
+    sleep: Literal["at_rest", "off"] = Field(
+        "at_rest", description="'at_rest' lets an organ that has come to rest, with no instrument within 4 mm, sleep "
+                               "until one comes within 2 mm or its anchors change (the solver skips it: most of a "
+                               "scene's tissue is background); 'off' advances every organ every step.")
 
     @model_serializer(mode="wrap")
     def _without_default_switches(self, handler: SerializerFunctionWrapHandler):
@@ -556,6 +564,10 @@ class Physics(StrictModel):
             for key in ("poisson", "viscoelastic"):
                 if data.get(key) == "off":
                     data.pop(key, None)
+            if data.get("sleep") == "at_rest":
+                data.pop("sleep", None)
+            if data.get("chebyshev") == "capped":
+                data.pop("chebyshev", None)
         return data
 
 

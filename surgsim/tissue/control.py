@@ -9,6 +9,9 @@ control (the solver itself keeps only the model, the options, compiled kernels a
 - **frames**: groups of held nodes that move rigidly (a grasp in its jaws), moved by 12 numbers;
 - **obstacles**: static planes and boxes;
 - **the active-spring mask** (cuts and tears);
+- **the awake window**: the nodes, springs and tets the steps advance (:meth:`TissueControl.set_awake`); the
+  nodes outside it rest where they are, as a sleeping body does in a rigid-body engine (the coupler's
+  :mod:`~surgsim.coupling.sleeping` puts organs that no tool is near and that have come to rest outside it);
 - **damping**: fixed when the control is made (``TissueSolver.control(damping_ratio=...)``; settling uses a heavily
   damped control with the session's solver), through the :class:`~surgsim.tissue.layout.SolverModel` it carries.
 
@@ -31,7 +34,7 @@ import numpy as np
 
 from surgsim.errors import InputError
 from surgsim.tissue.contact import pack_obstacles
-from surgsim.tissue.layout import SolverModel
+from surgsim.tissue.layout import AwakeWindow, SolverModel
 from surgsim.tissue.selection import select_nodes
 
 _SERIALS = itertools.count()  # tells controls apart in caches (ids are reused after garbage collection)
@@ -47,6 +50,7 @@ class ControlVersions:
     springs: int = 0  # the active-spring mask
     held: int = 0  # which nodes are anchored or attached (which bodies are free)
     obstacles: int = 0
+    awake: int = 0  # which nodes the steps advance (the others rest: see TissueControl.set_awake)
 
 
 class AnchorChange(NamedTuple):
@@ -86,6 +90,7 @@ class TissueControl:
         self._frames: dict = {}
         self._journal: list[AnchorChange] = []
         self._journal_base = 0  # the anchors version before the journal's first change
+        self.awake_window = AwakeWindow(0, n, 0, model.spring_count, 0, model.tet_count)
 
     # -- anchors and attachments ----------------------------------------------------------------------------------
     def anchor(self, nodes=None, *, region: str | None = None, box=None, targets=None) -> np.ndarray:
@@ -281,6 +286,18 @@ class TissueControl:
 
     def add_obstacle(self, obstacle) -> None:
         self.set_obstacles(self.obstacles + [obstacle])
+
+    # -- the awake window --------------------------------------------------------------------------------------------
+    def set_awake(self, first_node: int, end_node: int) -> AwakeWindow:
+        """Advance only nodes ``first_node`` ≤ i < ``end_node`` (and the springs and tets among them) in the next
+        steps; every other node rests: it keeps its position, its velocity and acceleration are zero, and no spring
+        or tet of it is evaluated. The window must cut no spring or tet (whole organs of a combined model: see
+        :mod:`surgsim.mesh.combine`), so the nodes inside move exactly as they would with every node awake."""
+        window = self.layout.awake_window(int(first_node), int(end_node))
+        if window != self.awake_window:
+            self.awake_window = window
+            self.versions.awake += 1
+        return window
 
     # -- topology changes (cutting, tearing) -----------------------------------------------------------------------
     def set_spring_active(self, active: np.ndarray) -> None:

@@ -135,6 +135,16 @@ class ReferenceSolver(SolverBase):
             prev, cur = cur, nxt
         v = (cur - x_n) / h
         a = (v - v_n) / h
+        # Nodes outside the awake window rest (TissueControl.set_awake); no spring joins them to one inside, so
+        # computing them above changed nothing inside.
+        window = control.awake_window
+        resting = ~window.node_mask(n)
+        if resting.any():
+            cur[resting], v[resting], a[resting] = x_n[resting], 0.0, 0.0
+            if viscoelastic:
+                kept = np.ones(len(branches), dtype=bool)
+                kept[window.first_spring:window.end_spring] = False
+                branches[kept] = branches_n[kept]
         with np.errstate(invalid="ignore", over="ignore"):
             speed = np.sqrt(np.einsum("ij,ij->i", v, v))
         finite = np.all(np.isfinite(cur), axis=1) & np.isfinite(speed)

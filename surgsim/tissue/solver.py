@@ -245,6 +245,7 @@ class TissueSolver(SolverBase):
         args["tet_params"] = device.tet_params
         args["body_offsets"], args["body_nodes"], args["drift"] = device.body_offsets, device.body_nodes, device.drift
         args["obstacles"] = device.obstacles
+        args["window"] = device.window
         args["omegas"] = self._omegas(control, device, substeps, h)
         graph.run(args)
         guard = self._guard_view.array
@@ -296,7 +297,7 @@ class TissueSolver(SolverBase):
                       nd("obstacles", ti.f64, 2), nd("guard", ti.f64), nd("omegas", ti.f64),
                       *self._volume_graph_args(nd),
                       nd("body_offsets", ti.i32), nd("body_nodes", ti.i32), nd("drift", vec3),
-                      nd("relax", ti.math.vec2), nd("params_eff", vec3)]
+                      nd("relax", ti.math.vec2), nd("params_eff", vec3), nd("window", ti.i32)]
         scalars = [g.Arg(g.ArgKind.SCALAR, name, ti.f64) for name in ("h", "gamma")]
         scalars.append(g.Arg(g.ArgKind.MATRIX, "gravity", vec3))
         builder = g.GraphBuilder()
@@ -355,6 +356,9 @@ class TissueSolver(SolverBase):
         if device.anchors != versions.anchors:
             self._sync_anchors(control, device)
             device.anchors = versions.anchors
+        if device.awake != versions.awake:
+            device.window.from_numpy(np.array(control.awake_window, dtype=np.int32))
+            device.awake = versions.awake
         if device.obstacles_version != versions.obstacles:
             packed = control.obstacles_packed
             if device.obstacles is None or device.obstacles.shape != packed.shape:
@@ -507,7 +511,8 @@ class _DeviceControl:
         self.obstacles = None
         self.frame_rows: dict = {}
         self.omegas: dict[int, list] = {}  # sub-steps → [device weights, (h, springs, membership) they are for]
-        self.springs = self.anchors = self.obstacles_version = -1
+        self.window = ti.ndarray(ti.i32, shape=6)  # the control's awake window (AwakeWindow's six numbers)
+        self.springs = self.anchors = self.obstacles_version = self.awake = -1
 
     def write_anchor_table(self, table: np.ndarray) -> None:
         if self.anchor_host is not None:

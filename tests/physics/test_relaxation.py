@@ -213,10 +213,10 @@ def test_a_recovered_step_matches_the_twin(solver_cls):
     """A step rejected at one sub-step and redone with four (the seeded case of test_guard, viscoelastic): the
     input's branches are untouched and the output's agree with the twin's."""
     model = tet_block((0.02, 0.02, 0.1), (2, 2, 10), tissue="vessel")
-    kick = np.random.default_rng(0).normal(0.0, 5.0, model.positions.shape)
+    kick = np.random.default_rng(1).normal(0.0, 5.0, model.positions.shape)
     outcomes = []
     for cls in (solver_cls, ReferenceSolver):
-        solver = cls(model, iterations=4, max_speed=13.5, viscoelastic="from_material")
+        solver = cls(model, iterations=4, max_speed=12.0, viscoelastic="from_material")
         control = solver.control()
         state, out = solver.state(), solver.state()
         if hasattr(state, "set_velocities"):
