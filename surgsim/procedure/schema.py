@@ -561,14 +561,15 @@ class Physics(StrictModel):
         # with its default must not refuse the sessions recorded before it.
         data = handler(self)
         if isinstance(data, dict):
-            for key in ("poisson", "viscoelastic"):
-                if data.get(key) == "off":
+            for key, default in _SWITCH_DEFAULTS.items():
+                if data.get(key) == default:
                     data.pop(key, None)
-            if data.get("sleep") == "at_rest":
-                data.pop("sleep", None)
-            if data.get("chebyshev") == "capped":
-                data.pop("chebyshev", None)
         return data
+
+
+# The physics switches added after procedures were first written, and their defaults: a switch left at its default is
+# not dumped, so that adding one does not change the identity of every procedure written before it.
+_SWITCH_DEFAULTS = {"poisson": "off", "viscoelastic": "off", "chebyshev": "capped", "sleep": "at_rest"}
 
 
 # -- the procedure -----------------------------------------------------------------------------------------------------
