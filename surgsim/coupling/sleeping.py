@@ -48,12 +48,10 @@ class Sleeping:
     def __init__(self, control, organs: list[tuple[str, range]], capsule_rows: list[int], *, tissue_dt: float,
                  sleep_speed_m_s: float, sleep_after_s: float, wake_distance_m: float, check_every: int = 10):
         self.control = control
-        springs = control.model.springs
         self.organs = []
         for name, nodes in organs:
-            inside = np.flatnonzero((springs[:, 0] >= nodes.start) & (springs[:, 0] < nodes.stop))
-            span = slice(int(inside[0]), int(inside[-1]) + 1) if len(inside) else slice(0, 0)
-            self.organs.append(_Organ(name, nodes, span))
+            window = control.layout.awake_window(nodes.start, nodes.stop)
+            self.organs.append(_Organ(name, nodes, slice(window.first_spring, window.end_spring)))
         self.capsule_rows = list(capsule_rows)
         self.tissue_dt = float(tissue_dt)
         self.sleep_speed = float(sleep_speed_m_s)

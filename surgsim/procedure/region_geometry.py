@@ -282,9 +282,6 @@ def capsule_contact(shape: Shape, capsules, margin_m: float, clearances: dict | 
     (deforming tissue surfaces) are tested exactly every time.
     """
     anchors = shape.motion_points() if clearances is not None else None
-    if anchors is not None and _all_clear(clearances.get(_ALL), anchors, capsules):
-        return None
-    spare = math.inf  # the least clearance beyond its reach of any capsule, now (a lower bound)
     for index, (p0, p1, radius) in enumerate(capsules):
         p0 = np.asarray(p0, dtype=np.float64)
         p1 = np.asarray(p1, dtype=np.float64)
@@ -294,44 +291,18 @@ def capsule_contact(shape: Shape, capsules, margin_m: float, clearances: dict | 
             if known is not None and known[0].shape == anchors.shape:
                 was, q0, q1, clearance = known
                 shape_moved = max((math.dist(a, b) for a, b in zip(anchors, was)), default=0.0)
-                left = clearance - max(math.dist(p0, q0), math.dist(p1, q1)) - shape_moved - reach
-                if left > 0.0:
-                    spare = min(spare, left)
+                if clearance - max(math.dist(p0, q0), math.dist(p1, q1)) - shape_moved > reach:
                     continue
             clearance, hint = shape.clearance(p0, p1)
             clearances[index] = (anchors, p0.copy(), p1.copy(), clearance)
             if clearance > reach:
-                spare = min(spare, clearance - reach)
                 continue
             point = shape.nearest_within(p0, p1, reach, hint)
-            spare = 0.0
         else:
             point = shape.nearest_within(p0, p1, reach)
         if point is not None:
             return point
-    if anchors is not None:
-        clearances[_ALL] = (anchors, [(np.array(p0, dtype=np.float64), np.array(p1, dtype=np.float64), float(r))
-                                      for p0, p1, r in capsules], spare)
     return None
-
-
-_ALL = "all"  # capsule_contact's memory of the whole instrument: every capsule's spare clearance at once
-
-
-def _all_clear(summary, anchors: np.ndarray, capsules) -> bool:
-    """Whether no capsule can have come within reach since ``summary`` (the shape's motion points then, each
-    capsule's ends and radius then, their least spare clearance): one test for the whole instrument, before any
-    capsule's own."""
-    if summary is None:
-        return False
-    was, ends, spare = summary
-    if spare <= 0.0 or was.shape != anchors.shape or len(ends) != len(capsules):
-        return False
-    budget = spare - max((math.dist(a, b) for a, b in zip(anchors, was)), default=0.0)
-    for (p0, p1, radius), (q0, q1, was_radius) in zip(capsules, ends):
-        if max(math.dist(p0, q0), math.dist(p1, q1)) + max(0.0, float(radius) - was_radius) >= budget:
-            return False
-    return True
 
 
 # -- region geometry: shapes that move with the tissue ----------------------------------------------------------------
