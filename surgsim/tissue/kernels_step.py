@@ -209,8 +209,18 @@ def substep_kernel(iterations: int, serial: bool, volume: bool = False, viscoela
         node_lo, node_hi = window[0], window[1]
         spring_lo, spring_hi = window[2], window[3]
         tet_lo, tet_hi = window[4], window[5]
+        if reset != 0:
+            guard[0] = 0.0
 
-        # -- resting springs keep their Maxwell branch -------------------------------------------------------------
+        # -- resting nodes keep their place --------------------------------------------------------------------------
+        if ti.static(serial):
+            ti.loop_config(serialize=True)
+        for i in range(n - (node_hi - node_lo)):
+            r = i if i < node_lo else i + (node_hi - node_lo)
+            x_o[r] = x_n[r]
+            v_o[r] = ti.math.vec3(0.0, 0.0, 0.0)
+            a_o[r] = ti.math.vec3(0.0, 0.0, 0.0)
+            f_o[r] = f_n[r]
         if ti.static(viscoelastic):
             if ti.static(serial):
                 ti.loop_config(serialize=True)
@@ -224,36 +234,28 @@ def substep_kernel(iterations: int, serial: bool, volume: bool = False, viscoela
         for b in range(body_offsets.shape[0] - 1):
             _rigid_drift(x_n, v_n, a_n, node, body_offsets, body_nodes, drift, b, h)
 
-        # -- prediction and initial guess; resting nodes keep their place --------------------------------------
+        # -- prediction and initial guess ---------------------------------------------------------------------
         if ti.static(serial):
             ti.loop_config(serialize=True)
-        for i in range(n):
-            if reset != 0 and i == 0:
-                guard[0] = 0.0
-            if i < node_lo or i >= node_hi:
-                x_o[i] = x_n[i]
-                v_o[i] = ti.math.vec3(0.0, 0.0, 0.0)
-                a_o[i] = ti.math.vec3(0.0, 0.0, 0.0)
-                f_o[i] = f_n[i]
-            else:
-                m = node[i][0]
-                xn = x_n[i]
-                vn = v_n[i]
-                aext = gravity + f_n[i] / m
-                yhat[i] = xn + h * vn + h * h * aext
-                # VBD-style adaptive initialisation (Chen et al. 2024): keep the part of the external acceleration
-                # that the node actually showed last step. Static equilibrium and free fall are then fixed points.
-                aa = aext.dot(aext)
-                t = 0.0
-                if aa > 0.0:
-                    t = ti.min(ti.max(a_n[i].dot(aext) / aa, 0.0), 1.0)
-                x0 = xn + h * vn + (h * h * t) * aext
-                x0 = _project(x0, xn, obstacles)
-                an = anchor[i]
-                if an[3] > 0.0:
-                    x0 = xn + (ti.math.vec3(an[0], an[1], an[2]) - xn) / remaining
-                buf_a[i] = x0
-                buf_b[i] = x0
+        for i in range(node_lo, node_hi):
+            m = node[i][0]
+            xn = x_n[i]
+            vn = v_n[i]
+            aext = gravity + f_n[i] / m
+            yhat[i] = xn + h * vn + h * h * aext
+            # VBD-style adaptive initialisation (Chen et al. 2024): keep the part of the external acceleration
+            # that the node actually showed last step. Static equilibrium and free fall are then fixed points.
+            aa = aext.dot(aext)
+            t = 0.0
+            if aa > 0.0:
+                t = ti.min(ti.max(a_n[i].dot(aext) / aa, 0.0), 1.0)
+            x0 = xn + h * vn + (h * h * t) * aext
+            x0 = _project(x0, xn, obstacles)
+            an = anchor[i]
+            if an[3] > 0.0:
+                x0 = xn + (ti.math.vec3(an[0], an[1], an[2]) - xn) / remaining
+            buf_a[i] = x0
+            buf_b[i] = x0
         # Each spring's edge at the start of the sub-step: the dashpot reads the edge's motion in the sub-step as
         # x_ab - x_n,ab, one sequential read a sweep instead of two gathers.
         if ti.static(serial):
