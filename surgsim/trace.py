@@ -241,7 +241,8 @@ class TraceWriter:
 
     def write_command(self, tick: int, instrument: str, command: Command) -> bool:
         """Record ``command`` unless it equals the instrument's previous one; True when written."""
-        if self._last_commands.get(instrument) == command:
+        last = self._last_commands.get(instrument)
+        if last is command or last == command:
             return False
         self._last_commands[instrument] = command
         self._write({"type": "command", "tick": self._tick(tick), "instrument": instrument, **command.model_dump()})

@@ -30,6 +30,9 @@ _NUMERIC_FIELDS = tuple(SLEW_LIMITS)
 def approach(targets: InstrumentCommand, goal: InstrumentCommand, dt: float) -> InstrumentCommand:
     """One tick of motion of the joints' ``targets`` toward the clamped command ``goal``, each field limited by
     :data:`SLEW_LIMITS`; energy follows the goal at once."""
+    if all(getattr(targets, name) == getattr(goal, name) for name in _NUMERIC_FIELDS) and \
+            targets.energy == goal.energy:
+        return targets  # reached: the same object, so that the motors are not told again (Instrument.drive)
     moved = {}
     for name, rate in SLEW_LIMITS.items():
         now, wanted = getattr(targets, name), getattr(goal, name)

@@ -37,6 +37,7 @@ class Instrument(InstrumentBase):
         self.trocar = trocar
         self.body = build_instrument(client, spec, trocar)
         self._goal = self._targets = InstrumentCommand()  # at the port, jaws open
+        self._commanded = self._driven = None  # the last device command taken, the last targets the motors got
         self._links = [INSERTION, ROLL] + ([JAW_A, JAW_B] if spec.has_jaws else [])
         self.distal_link = ROLL  # the link of the distal frame, where a grasp pulls
         for joint, position in zip(self.body.joints, self._joint_positions(self._targets)):
@@ -51,7 +52,10 @@ class Instrument(InstrumentBase):
             raise InputError(f"instrument '{self.name}'",
                              f"is a laparoscopic instrument (access: trocar) and takes pivot, insertion and roll "
                              f"commands (InstrumentCommand), not a {type(command).__name__}.")
+        if command is self._commanded:
+            return  # a device that repeats its last command (a replay between changes): validated already
         self._goal, clamped = validate_command(self.name, command, self.spec, self.trocar)
+        self._commanded = command
         self._warn_clamped(clamped)
 
     @property
@@ -62,6 +66,9 @@ class Instrument(InstrumentBase):
     def drive(self) -> None:
         """Move the joint targets one tick toward the command and hand them to the motors (before a physics step)."""
         self._targets = approach(self._targets, self._goal, self.dt)
+        if self._targets is self._driven:
+            return  # the motors keep the targets they were given
+        self._driven = self._targets
         joints = self.body.joints
         pybullet.setJointMotorControlArray(
             self.body.body_id, joints, pybullet.POSITION_CONTROL,

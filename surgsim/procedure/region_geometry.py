@@ -278,28 +278,35 @@ def capsule_contact(shape: Shape, capsules, margin_m: float, clearances: dict | 
     capsule was measured. No point of a segment moves farther than its farther end, and no point of the shape farther
     than its farthest motion point, so while the two have moved less in total than the clearance minus the reach, the
     capsule cannot touch the shape and the exact test is skipped (a forbidden organ or vessel far from the tools
-    costs a few subtractions per tick instead of a distance to each of its vertices). Shapes without a motion bound
-    (deforming tissue surfaces) are tested exactly every time.
+    costs one array expression per tick for all of an instrument's capsules instead of a distance to each of its
+    vertices). Shapes without a motion bound (deforming tissue surfaces) are tested exactly every time.
     """
     anchors = shape.motion_points() if clearances is not None else None
-    for index, (p0, p1, radius) in enumerate(capsules):
-        p0 = np.asarray(p0, dtype=np.float64)
-        p1 = np.asarray(p1, dtype=np.float64)
-        reach = float(radius) + margin_m
-        if anchors is not None:
-            known = clearances.get(index)
-            if known is not None and known[0].shape == anchors.shape:
-                was, q0, q1, clearance = known
-                shape_moved = max((math.dist(a, b) for a, b in zip(anchors, was)), default=0.0)
-                if clearance - max(math.dist(p0, q0), math.dist(p1, q1)) - shape_moved > reach:
-                    continue
-            clearance, hint = shape.clearance(p0, p1)
-            clearances[index] = (anchors, p0.copy(), p1.copy(), clearance)
-            if clearance > reach:
-                continue
-            point = shape.nearest_within(p0, p1, reach, hint)
-        else:
-            point = shape.nearest_within(p0, p1, reach)
+    if anchors is None:
+        for p0, p1, radius in capsules:
+            point = shape.nearest_within(np.asarray(p0, dtype=np.float64), np.asarray(p1, dtype=np.float64),
+                                         float(radius) + margin_m)
+            if point is not None:
+                return point
+        return None
+    ends = np.array([(p0, p1) for p0, p1, _ in capsules], dtype=np.float64).reshape(len(capsules), 2, 3)
+    reach = np.array([float(radius) for _, _, radius in capsules]) + margin_m
+    memory = clearances.get("bounds")
+    if memory is None or memory[1].shape != ends.shape or memory[0].shape[1:] != anchors.shape:
+        # (anchors, capsule ends, clearance) per capsule when last measured; -inf: never measured
+        memory = (np.zeros((len(capsules),) + anchors.shape), np.zeros_like(ends), np.full(len(capsules), -np.inf))
+        clearances["bounds"] = memory
+    was, ends_was, clearance = memory
+    shape_moved = (np.sqrt(((anchors - was) ** 2).sum(axis=2).max(axis=1)) if len(anchors)
+                   else np.zeros(len(capsules)))
+    capsule_moved = np.sqrt(((ends - ends_was) ** 2).sum(axis=2).max(axis=1))
+    for index in np.flatnonzero(clearance - capsule_moved - shape_moved <= reach):
+        p0, p1 = ends[index]
+        measured, hint = shape.clearance(p0, p1)
+        was[index], ends_was[index], clearance[index] = anchors, ends[index], measured
+        if measured > reach[index]:
+            continue
+        point = shape.nearest_within(p0, p1, float(reach[index]), hint)
         if point is not None:
             return point
     return None
