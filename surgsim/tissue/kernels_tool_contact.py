@@ -328,12 +328,14 @@ def _post_step(x_in: V3, v_in: V3, x_out: V3, v_out: V3, a_out: V3, f_out: V3, a
         ti.loop_config(serialize=True)
     for t in range(n_triangles):
         tri = ti.math.ivec3(ibuf[triangles + 3 * t], ibuf[triangles + 3 * t + 1], ibuf[triangles + 3 * t + 2])
-        lo = ti.min(ti.min(x_out[tri[0]], x_out[tri[1]]), x_out[tri[2]])
-        hi = ti.max(ti.max(x_out[tri[0]], x_out[tri[1]]), x_out[tri[2]])
         mask = 0
-        near = (_row3(io, ROW_BOUNDS, B_REACH_LO) <= hi).all() and (lo <= _row3(io, ROW_BOUNDS, B_REACH_HI)).all()
-        if tri[0] < node_lo or tri[0] >= node_hi:  # a resting organ's (a triangle's nodes are one organ's)
-            near = False
+        near = False
+        lo = ti.math.vec3(0.0, 0.0, 0.0)
+        hi = ti.math.vec3(0.0, 0.0, 0.0)
+        if tri[0] >= node_lo and tri[0] < node_hi:  # not a resting organ's (a triangle's nodes are one organ's)
+            lo = ti.min(ti.min(x_out[tri[0]], x_out[tri[1]]), x_out[tri[2]])
+            hi = ti.max(ti.max(x_out[tri[0]], x_out[tri[1]]), x_out[tri[2]])
+            near = (_row3(io, ROW_BOUNDS, B_REACH_LO) <= hi).all() and (lo <= _row3(io, ROW_BOUNDS, B_REACH_HI)).all()
         for c in range(n_capsules * near):
             row = ROW_CAPSULES + c
             if _flag(io, row, CAPSULE_ENABLED | CAPSULE_SENSE):
