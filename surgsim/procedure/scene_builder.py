@@ -409,14 +409,16 @@ def _rigid_surface(path: Path, source) -> tuple[np.ndarray, np.ndarray]:
     """A closed outward surface [m] of a rigid label or mesh file, in the file's frame (cached as tissue models are:
     extracting a CT label's surface costs over a second of every session's set-up)."""
     from surgsim.mesh import cache
-    from surgsim.mesh import surface as surfaces
-    from surgsim.mesh import volume as label_volumes
 
     parameters = {"rigid_surface": source.model_dump(exclude={"path"}), "target_points": RIGID_SURFACE_POINTS}
     key = cache.cache_key(cache.input_sha256(path), parameters)
     cached = cache.load_cached_surface(key)
     if cached is not None:
         return cached
+    # Only a cache miss needs VTK and the imaging readers (1.3 s of imports at every set-up otherwise).
+    from surgsim.mesh import surface as surfaces
+    from surgsim.mesh import volume as label_volumes
+
     with surfaces.quiet_vtk():
         if isinstance(source, LabelMapSource):
             volume = label_volumes.load_label_volume(path)
