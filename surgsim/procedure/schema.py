@@ -167,6 +167,12 @@ class Organ(StrictModel):
         description="Tetrahedralise a surface or label map to about this many nodes (else the importer's default).",
     )
     anchors: list[Name] = Field(default=[], description="Regions of this organ whose nodes are held fixed.")
+    attachments: list[Name] = Field(
+        default=[],
+        description="Regions of this organ tied to their bed or a ligament by soft connective tissue: each node is "
+                    "held to where it rests by a spring as stiff as the organ material's bed (bed_modulus_pa, "
+                    "bed_thickness_m), so the tissue there gives under a pull instead of being fixed.",
+    )
 
     @model_validator(mode="after")
     def _target_nodes_only_when_meshing(self):

@@ -7,7 +7,7 @@ import pytest
 from tool_contact_twin import buffers_numpy, post_step
 
 from surgsim.mesh.primitives import tet_block
-from surgsim.tissue.tool_contact import FLAG_CUT0, FLAG_TORN, ToolContact, capsule_row
+from surgsim.tissue.tool_contact import FLAG_CUT0, ToolContact, capsule_row
 
 DT = 1e-3
 
@@ -47,6 +47,8 @@ def run_ticks(solver, contact, ticks: int, capsules_at, **kwargs):
 def test_kernel_agrees_with_the_numpy_twin(block_solver):
     solver = block_solver
     contact = ToolContact(solver, 2, burn_dwell_s=0.05, tear_checks=1)
+    # A failure stretch that the sag under gravity exceeds, so that the tear test flags tets away from the tools too.
+    contact._floats.write(failure_stretch=np.full(solver.model.tet_count, 1.001))
     offset = np.abs(solver.model.positions - [0.015, -0.015, 0.0])
     grasped = np.flatnonzero(np.all(offset < 0.003, axis=1))
     around = np.setdiff1d(np.flatnonzero(np.all(offset < 0.006, axis=1)), grasped)  # held softly, as a grasp does
@@ -71,13 +73,13 @@ def test_kernel_agrees_with_the_numpy_twin(block_solver):
     io = contact._io.copy()
     io[contact._output_row:] = 0.0
     post_step(x_in, v_in, x_out, v_out, a_out, f_out, solver.anchor_table.to_numpy(), io, sections)
-    assert report.node_count[0] > 0 and report.energized_nodes[1] > 0 and report.cut > 0
+    assert report.node_count[0] > 0 and report.energized_nodes[1] > 0 and report.cut > 0 and report.torn > 0
     for mine, theirs in ((x_out, s1.positions), (v_out, s1.velocities), (a_out, s1.accelerations),
                          (f_out, s1.forces)):
         np.testing.assert_allclose(mine, theirs.to_numpy(), rtol=0, atol=1e-9 * max(1.0, np.abs(mine).max()))
     np.testing.assert_allclose(io[contact._output_row:], report.outputs, rtol=1e-9, atol=1e-12)
     after = buffers_numpy(contact)
-    for name in ("capsule", "flags", "overstretched", "tri_mask"):
+    for name in ("capsule", "flags", "overstrained", "tet_flags", "tri_mask"):
         np.testing.assert_array_equal(sections[name], after[name], err_msg=name)
     for name in ("burn", "normal", "param"):
         np.testing.assert_allclose(sections[name], after[name], rtol=0, atol=1e-9, err_msg=name)
@@ -133,10 +135,17 @@ def test_cutter_flags_only_the_springs_it_crosses(block_solver):
     assert report.cut == crossing.sum()
 
 
+def principal_stretch(rest: np.ndarray, now: np.ndarray, tets: np.ndarray) -> np.ndarray:
+    """λ₁ of each tet from its deformation gradient's singular values (independent of the kernel's closed form)."""
+    d0 = np.stack([rest[tets[:, k]] - rest[tets[:, 0]] for k in (1, 2, 3)], axis=2)
+    d = np.stack([now[tets[:, k]] - now[tets[:, 0]] for k in (1, 2, 3)], axis=2)
+    return np.linalg.svd(d @ np.linalg.inv(d0), compute_uv=False)[:, 0]
+
+
 @pytest.mark.parametrize("inward", [False, True])
-def test_springs_of_a_folded_tet_do_not_tear(block_solver, inward):
-    """A corner node pulled far out over-stretches its springs: they tear. Pushed as far in, through the tets it
-    belongs to, it folds them: the stretch is the fold's, and nothing tears."""
+def test_tets_tear_above_their_failure_stretch(block_solver, inward):
+    """A corner node pulled far out, or pushed as far in through its tets (folding them): the tets flagged torn are
+    exactly those whose maximum principal stretch exceeds the failure stretch. A fold is no exemption (issue 12)."""
     solver = block_solver
     contact = ToolContact(solver, 0, tear_checks=1)
     model = solver.model
@@ -145,12 +154,42 @@ def test_springs_of_a_folded_tet_do_not_tear(block_solver, inward):
     moved[corner] += (-1.0 if inward else 1.0) * 0.006
     s0, s1 = solver.state(), solver.state()
     s1.set_positions(moved)
-    contact.run(s0, s1, np.zeros((0, 16)), DT)
-    flagged = np.flatnonzero(contact.spring_flags() == FLAG_TORN)
-    over = np.linalg.norm(moved[model.springs[:, 0]] - moved[model.springs[:, 1]], axis=1) > (
-        model.rest_lengths * (1.0 + model.spring_material("tear_strain")))
-    assert over.sum() >= 2
-    if inward:
-        assert len(flagged) == 0
-    else:
-        np.testing.assert_array_equal(flagged, np.flatnonzero(over))
+    report = contact.run(s0, s1, np.zeros((0, 16)), DT)
+    over = principal_stretch(model.positions, moved, model.tets) > contact.failure_stretch
+    assert over.sum() >= 1 and report.torn == over.sum()
+    np.testing.assert_array_equal(contact.torn_tets(), np.flatnonzero(over))
+
+
+def test_a_tet_tears_only_after_tear_checks_tests_in_a_row(block_solver):
+    solver = block_solver
+    contact = ToolContact(solver, 0, tear_checks=3)
+    model = solver.model
+    corner = int(np.argmax(model.positions @ [1.0, 1.0, 1.0]))
+    moved = model.positions.copy()
+    moved[corner] += 0.006
+    s0, s1 = solver.state(), solver.state()
+    torn = []
+    for positions in (moved, moved, model.positions, moved, moved, moved):
+        s1.set_positions(positions)
+        torn.append(contact.run(s0, s1, np.zeros((0, 16)), DT).torn)
+    assert torn[:5] == [0, 0, 0, 0, 0] and torn[5] > 0
+
+def test_strain_is_measured_from_the_settled_reference(block_solver):
+    """Set the reference to a stretched shape: that shape reads as unstrained (nothing tears), and a corner pulled out
+    from it tears exactly the tets whose principal stretch from the reference exceeds the failure stretch."""
+    solver = block_solver
+    contact = ToolContact(solver, 0, tear_checks=1)
+    model = solver.model
+    reference = model.positions * [1.6, 1.0, 1.0]  # far beyond the failure strain from the rest shape
+    contact.set_strain_reference(reference)
+    s0, s1 = solver.state(), solver.state()
+    s1.set_positions(reference)
+    assert contact.run(s0, s1, np.zeros((0, 16)), DT).torn == 0
+    corner = int(np.argmax(model.positions @ [1.0, 1.0, 1.0]))
+    moved = reference.copy()
+    moved[corner] += 0.006
+    s1.set_positions(moved)
+    report = contact.run(s0, s1, np.zeros((0, 16)), DT)
+    over = principal_stretch(reference, moved, model.tets) > contact.failure_stretch
+    assert over.sum() >= 1 and report.torn == over.sum()
+    np.testing.assert_array_equal(contact.torn_tets(), np.flatnonzero(over))
