@@ -26,7 +26,8 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, SerializerFunctionWrapHandler, WithJsonSchema,
+                      model_serializer, model_validator)
 
 from surgsim.mesh.materials import MATERIALS
 from surgsim.mesh.pipeline import LABEL_MAP_SUFFIXES, MESH_SUFFIXES
@@ -173,6 +174,15 @@ class Organ(StrictModel):
                     "held to where it rests by a spring as stiff as the organ material's bed (bed_modulus_pa, "
                     "bed_thickness_m), so the tissue there gives under a pull instead of being fixed.",
     )
+
+    @model_serializer(mode="wrap")
+    def _without_empty_attachments(self, handler: SerializerFunctionWrapHandler):
+        # An organ without attachments dumps as it did before the key existed: the procedure identity hashes the
+        # dump, and a key added with its default must not refuse the sessions recorded before it.
+        data = handler(self)
+        if isinstance(data, dict) and not data.get("attachments"):
+            data.pop("attachments", None)
+        return data
 
     @model_validator(mode="after")
     def _target_nodes_only_when_meshing(self):
