@@ -121,6 +121,7 @@ INT_SECTIONS = ("capsule", "springs", "active", "flags", "overstrained", "offset
 (I_CAPSULE, I_SPRINGS, I_ACTIVE, I_FLAGS, I_OVERSTRAINED, I_OFFSETS, I_NEIGHBORS, I_TRIANGLES,
  I_TRI_MASK, I_GRASP_NODES, I_GRASP_GROUP, I_TETS, I_TET_LIVE, I_TET_FLAGS, I_GRIPPED) = range(15)
 
+SETTLED_FOLD = 0.3  # a tet settled below this share of its rest volume is no strain reference (set_strain_reference)
 # Spring flags: 0 untouched, FLAG_CUT0 + k crossed by cutter k. Tet flags: 0, or FLAG_TORN (over-strained long enough).
 FLAG_TORN = 1
 FLAG_CUT0 = 2
@@ -367,8 +368,18 @@ class ToolContact:
         """Measure the tear test's strain from ``positions`` [N, 3] [m] instead of the model's rest shape: the organs
         as they lie in the body once settled on their anchors and beds. An organ imaged by CT is already in that
         state; the model takes the image's shape as stress-free and sags from it under gravity (a liver hanging from
-        its ligaments by up to 30 % at 6 kPa), and that sag is not strain a retraction added."""
-        self._floats.write(rest_inverse=rest_edge_inverses(self.model, positions))
+        its ligaments by up to 30 % at 6 kPa), and that sag is not strain a retraction added. A tet that the
+        settling squeezed below ``SETTLED_FOLD`` of its rest volume (or inverted) has no shape to measure from (its
+        edge matrix is nearly singular, and a micrometre reads as a hundredfold stretch): it never tears."""
+        model = self.model
+        positions = np.asarray(positions, dtype=np.float64)
+        self._floats.write(rest_inverse=rest_edge_inverses(model, positions))
+        rest = rest_edge_inverses(model).reshape(-1, 3, 3)
+        settled = np.stack([positions[model.tets[:, k]] - positions[model.tets[:, 0]] for k in (1, 2, 3)], axis=2)
+        folded = np.linalg.det(settled @ rest) < SETTLED_FOLD
+        if folded.any():
+            self._failure_stretch[folded] = np.inf
+            self._floats.write(failure_stretch=self._failure_stretch)
 
     @property
     def failure_stretch(self) -> np.ndarray:

@@ -193,3 +193,24 @@ def test_strain_is_measured_from_the_settled_reference(block_solver):
     over = principal_stretch(reference, moved, model.tets) > contact.failure_stretch
     assert over.sum() >= 1 and report.torn == over.sum()
     np.testing.assert_array_equal(contact.torn_tets(), np.flatnonzero(over))
+
+
+def test_a_tet_folded_by_the_settling_is_no_strain_reference(block_solver):
+    """A tet squeezed below SETTLED_FOLD of its rest volume in the reference has a nearly singular edge matrix: it
+    never tears (a micrometre would read as a huge stretch); the others keep their failure stretch."""
+    from surgsim.tissue.tool_contact import SETTLED_FOLD
+
+    solver = block_solver
+    contact = ToolContact(solver, 0, tear_checks=1)
+    model = solver.model
+    top = int(np.argmax(model.positions @ [1.0, 1.0, 1.0]))
+    reference = model.positions.copy()
+    reference[top] -= [0.0, 0.0, 0.0024]  # the top corner pressed almost through its tets (2.5 mm cubes)
+    t = model.tets
+    volume = lambda p: np.linalg.det(np.stack([p[t[:, k]] - p[t[:, 0]] for k in (1, 2, 3)], axis=2))
+    squeezed = volume(reference) / volume(model.positions) < SETTLED_FOLD
+    assert squeezed.any()
+    before = contact.failure_stretch
+    contact.set_strain_reference(reference)
+    assert np.all(np.isinf(contact.failure_stretch[squeezed]))
+    np.testing.assert_array_equal(contact.failure_stretch[~squeezed], before[~squeezed])
