@@ -119,7 +119,7 @@ class Session:
                 self.world.add_instrument(instrument.name, instrument.type, port_m=instrument.port_m,
                                           aim_m=instrument.aim_m)
         self.coupler = Coupler(self.solver, self.world, control)
-        self.coupler.state.set_positions(settled)
+        self.coupler.start_settled(settled)
         self.runtime = ProcedureRuntime(self.spec, self.scene)
         self.instrument_names = tuple(instrument.name for instrument in self.scene.instruments)
         self._events: list[Event] = []

@@ -6,12 +6,11 @@
 - ``grasp_close`` / ``grasp_open``: jaw closure (0 open .. 1 closed) at which closing jaws take hold of the tissue
   between them, and below which they let go (the gap is a hysteresis against chatter).
 - ``grasp_margin_m``: how far outside the jaws' wedge a node still counts as between them [m].
-- ``grasp_spread``: how far a grasp's hold reaches into the tissue around the bite, in mean spring lengths of the
-  held nodes: free nodes near the jaws' footprint are tied to the jaws by springs whose stiffness falls as
-  exp(−(d / R)²) with their distance d from it, R = grasp_spread × that length (see :mod:`surgsim.coupling.grasping`);
-  0 = hold only the nodes between the jaws.
-- ``grasp_hold_stiffness``: those springs' stiffness at the footprint, as a multiple of the stiffness of the node's
-  own springs.
+- ``grasp_hold_stiffness``: a grasp ties the free nodes near the jaws' footprint to the jaws by springs whose
+  stiffness falls as exp(−(d / R)²) with their distance d from it, R the mean spring length of the held nodes (see
+  :mod:`surgsim.coupling.grasping`); this is their stiffness at the footprint, as a multiple of the stiffness of the
+  node's own springs (0 = hold only the nodes between the jaws). The force that holds a lift barely depends on it
+  (the hold is stiff next to the tissue); how far the hold reaches is not an option, since it decides that force.
 - ``release_s``: how long opening jaws take to let go of what they held [s] (the hold fades out linearly; 0 = at
   once).
 - ``slip_force_n``: pull on grasped tissue above which it slips out [N]; None = each spec's ``grasp_force_limit_n``.
@@ -24,10 +23,10 @@
 - ``contact_end_delay_s``: an instrument's contact ends after this long without touching [s] (a touch that
   flickers at the surface stays one contact).
 - ``force_limit_n``: emit ``force_limit`` / ``force_limit_end`` when an instrument's force crosses it [N]; None = off.
-- ``check_springs_every``: test springs for tearing every this many ticks (tearing builds up over many ticks; the
-  test costs ~0.1 ms on the liver on a CPU, so every tick would be a tenth of the step).
-- ``tear_persist_s``: a spring tears once it has stayed over-stretched this long [s] (a single over-stretched tick is
-  a transient, such as a node a tool lets go of).
+- ``check_springs_every``: test tets for tearing every this many ticks (tearing builds up over many ticks; the
+  test is a tenth of a millisecond on the liver on a CPU, so every tick would be a tenth of the step).
+- ``tear_persist_s``: a tet tears once its maximum principal stretch has stayed over its failure stretch this long
+  [s] (a single over-strained tick is a transient, such as a node a tool lets go of).
 """
 
 from __future__ import annotations
@@ -46,7 +45,6 @@ class CouplingOptions(BaseModel):
     grasp_close: float = Field(0.6, gt=0.0, le=1.0)
     grasp_open: float = Field(0.4, ge=0.0, lt=1.0)
     grasp_margin_m: float = Field(1e-3, ge=0.0, le=0.01)
-    grasp_spread: float = Field(1.0, ge=0.0, le=5.0)
     grasp_hold_stiffness: float = Field(1.0, ge=0.0, le=100.0)
     release_s: float = Field(0.03, ge=0.0, le=1.0)
     slip_force_n: float | None = Field(None, gt=0.0)

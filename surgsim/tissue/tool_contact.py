@@ -47,16 +47,20 @@ probe pressed 1 cm in): a deeper penetration is cleared over a few ticks instead
 
 Measurements in the same kernel
 -------------------------------
-- springs stretched beyond ``(1 + tear_strain)`` × rest length for ``tear_checks`` spring tests in a row (tearing;
-  one over-stretched tick is a numerical transient, such as a node a tool lets go of), and springs crossing a
-  *cutter* triangle (the area a scissors blade swept), are flagged and counted. Exempt from tearing: springs of a node
-  a tool presses on (their stretch is indentation), springs of a node of a *folding* live tet (squeezed below
-  ``FOLDED_VOLUME`` of its rest volume, or inverted; tested only for over-stretched springs, through the node → tets
-  adjacency), and springs whose tear strain is +inf (:meth:`ToolContact.exempt_from_tearing`). A mass-spring network
-  has no volume stiffness: squeezed hard (a liver edge lifted into the organ above it) its tets fold through
-  themselves, and the springs around a fold are then over-long although nothing pulls the tissue apart (in the
-  scripted liver retraction, all 42 springs that tore once grasps held a neighbourhood did so next to a folded tet);
-  tearing is a failure in tension, so those are not tears;
+- tets strained beyond their region's failure strain for ``tear_checks`` tests in a row (tearing; one over-strained
+  tick is a numerical transient, such as a node a tool lets go of) are flagged (``tet_flags``) and counted, and
+  springs crossing a *cutter* triangle (the area a scissors blade swept) are flagged and counted. The strain of a tet
+  is its **maximum principal stretch** λ₁ − 1: with F = D D₀⁻¹ the deformation gradient (D the edge matrix
+  [b − a, c − a, d − a] now, D₀ at rest), λ₁² is the largest eigenvalue of C = FᵀF (closed form for a symmetric 3×3,
+  Smith 1961, Commun ACM 4:168). It is the strain of the tissue, whatever the mesh's edge directions: a spring test
+  reads only the strain along six edges, which on a coarse mesh next to a held boundary overstates it (a fold
+  stretches edges that are not pulled). The kernel reads back nothing per tet: the host reads ``tet_flags`` only in a
+  pass whose tear counter is not zero. Exempt: tets with a node that a tool presses on or grips (a grasp's nodes),
+  or joined by a spring to one: their strain is the tool's indentation or the grip model's own (a grasp carries its
+  nodes rigidly in the jaws' frame), which a linear tissue model overstates next to a point load (a 2 mm duct pushed
+  by a clip applier with 0.015 N reads 55 % there); the tissue beyond them is tested. Also exempt: tets whose
+  failure stretch is +inf
+  (:meth:`ToolContact.exempt_from_tearing`: tissue crushed inside a clip and around it);
 - nodes touched by an *energized* capsule accumulate burn (0..1, full after ``burn_dwell_s`` of contact); nodes
   reaching 1 are counted as charred;
 - for each group of grasped nodes, the force the grasp exerts on the tissue: at anchored nodes
@@ -82,14 +86,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from surgsim.mesh.build import orient_tets, tet_spring_ids
+from surgsim.mesh.build import tet_spring_ids
 from surgsim.mesh.model import TissueModel
 from surgsim.tissue.contact_layout import (
     C_FLAGS, C_FRICTION, C_P0, C_P0_BEFORE, C_P1, C_P1_BEFORE, C_RADIUS, CAPSULE_ENABLED, CAPSULE_ENERGIZED,
-    CAPSULE_SENSE, COUNT_CHARRED, COUNT_CUT, COUNT_FORCE, COUNT_TORN, FLOAT_SECTIONS, GRASP_FORCE, H_BURN_RATE,
-    H_CAPSULES, H_CUTTERS, H_DT, H_GRASPED, H_GRASPS, H_GRAVITY, H_OUTPUT_ROW, H_SKIN, H_SPRING_COUNT, H_SPRINGS,
-    H_TEAR_CHECKS, H_TRIANGLES, INT_SECTIONS, IO_WIDTH, MAX_CAPSULES, OUT_COUNT, OUT_ENERGIZED, OUT_FORCE, OUT_POINT,
+    CAPSULE_SENSE, COUNT_CHARRED, COUNT_CUT, COUNT_FORCE, COUNT_TORN, FLAG_TORN, FLOAT_SECTIONS, GRASP_FORCE,
+    H_BURN_RATE, H_CAPSULES, H_CUTTERS, H_DT, H_GRASPED, H_GRASPS, H_GRAVITY, H_OUTPUT_ROW, H_SKIN, H_SPRING_COUNT,
+    H_SPRINGS, H_TEAR_CHECKS, H_TET_COUNT, H_TRIANGLES, INT_SECTIONS, IO_WIDTH, MAX_CAPSULES, OUT_COUNT, OUT_ENERGIZED, OUT_FORCE, OUT_POINT,
     OUT_SENSED, OUT_STRONGEST, OUT_WEIGHT, ROW_CAPSULES, ROW_FLOAT_SECTIONS, ROW_HEADER, ROW_INT_SECTIONS,
+    SETTLED_FOLD,
 )
 from surgsim.tissue.launch import BoundLaunch
 from surgsim.tissue.host_view import HostView
@@ -107,6 +112,18 @@ def contact_caps(layout, spring_active: np.ndarray) -> np.ndarray:
     live_mean = np.bincount(layout.csr_rows, rest * on, minlength=n) / np.maximum(count, 1.0)
     any_mean = np.bincount(layout.csr_rows, rest, minlength=n) / np.maximum(every, 1)
     return np.column_stack([stiffness, np.where(count > 0, live_mean, any_mean)])
+
+
+def rest_edge_inverses(model: TissueModel, positions: np.ndarray | None = None) -> np.ndarray:
+    """[M, 9] the inverse of each tet's edge matrix D₀ = [b − a, c − a, d − a] (columns) at ``positions`` (default:
+    the model's rest positions), row-major: the deformation gradient is F = D D₀⁻¹. A degenerate tet (no volume)
+    gets zeros (it never reads as strained)."""
+    p, tets = (model.positions if positions is None else np.asarray(positions, dtype=np.float64)), model.tets
+    edges = np.stack([p[tets[:, k]] - p[tets[:, 0]] for k in (1, 2, 3)], axis=2)  # [M, 3, 3], edges as columns
+    inverse = np.zeros_like(edges)
+    solid = np.abs(np.linalg.det(edges)) > 1e-30
+    inverse[solid] = np.linalg.inv(edges[solid])
+    return inverse.reshape(-1, 9)
 
 
 def capsule_row(p0, p1, radius: float, *, before=None, friction: float = 0.0, enabled: bool = True,
@@ -131,7 +148,7 @@ class ContactReport:
     of the touching nodes [m] (NaN where none); ``node_count`` [C]; ``strongest_node`` [C] (-1 where none);
     ``energized_nodes`` [C] nodes an energized capsule touches; ``sensed`` [C] triangles within reach of a capsule
     that only senses. Per grasp group: ``grasp_force`` [G, 3] the force its
-    anchors exert on the tissue [N]. Counters: ``torn`` and ``cut`` springs flagged, ``charred`` nodes that reached
+    anchors exert on the tissue [N]. Counters: ``torn`` tets and ``cut`` springs flagged, ``charred`` nodes that reached
     full burn this tick, ``tissue_force`` [3] the sum of the contact forces on the tissue [N]. ``springs_checked``:
     whether this pass tested the springs (see ``ToolContact.check_springs_every``).
     """
@@ -228,8 +245,8 @@ class ToolContact:
 
     ``skin_m`` [m] keeps tissue that far outside every capsule (below a render's notice, and it keeps rendered
     triangles from cutting into the tool); ``burn_dwell_s`` [s] is the contact time under energy after which a node is
-    fully charred; ``check_springs_every`` [ticks] how often springs are tested for tearing (every pass with cutters
-    tests them anyway), ``tear_checks`` how many tests in a row a spring must fail to tear.
+    fully charred; ``check_springs_every`` [ticks] how often tets are tested for tearing and springs for cutting (every
+    pass with cutters tests them anyway), ``tear_checks`` how many tests in a row a tet must fail to tear.
 
     ``control`` is the :class:`~surgsim.tissue.control.TissueControl` the solver steps with: the pass reads which
     nodes are held from its device anchor table and which springs live from its spring mask (by its version).
@@ -259,27 +276,22 @@ class ToolContact:
         self.check_springs_every = int(check_springs_every)
         self._passes = 0
         layout = solver.layout
-        n, s, e, t = model.node_count, model.spring_count, len(layout.csr_neighbors), 4 * model.tet_count
+        n, s, e, m = model.node_count, model.spring_count, len(layout.csr_neighbors), model.tet_count
+        t = 4 * m
         self._floats = SectionBuffer(ti, ti.f64, FLOAT_SECTIONS, {
             "mass": n, "drag": n, "param": n, "burn": n, "normal": 3 * n, "push": 3 * n, "x_step": 3 * n,
-            "rest": s, "tear": s, "entries": 3 * e, "volume": model.tet_count, "cap": 2 * n})
+            "rest": s, "failure_stretch": m, "entries": 3 * e, "rest_inverse": 9 * m, "cap": 2 * n})
         self._ints = SectionBuffer(ti, ti.i32, INT_SECTIONS, {
-            "capsule": n, "springs": 2 * s, "active": s, "flags": s, "overstretched": s,
+            "capsule": n, "springs": 2 * s, "active": s, "flags": s, "overstrained": m,
             "offsets": n + 1, "neighbors": e, "triangles": 3 * t, "tri_mask": t, "grasp_nodes": n, "grasp_group": n,
-            "tets": 4 * model.tet_count, "tet_live": model.tet_count, "node_tet_offsets": n + 1,
-            "node_tets": 4 * model.tet_count})
-        self._tear_strain = np.array(model.spring_material("tear_strain"), dtype=np.float64)
-        self._floats.write(mass=layout.masses, drag=layout.drag, rest=model.rest_lengths, tear=self._tear_strain)
+            "tets": 4 * m, "tet_live": m, "tet_flags": m, "gripped": n})
+        self._failure_stretch = 1.0 + np.asarray(model.region_materials["tear_strain"],
+                                                 dtype=np.float64)[model.tet_region]
+        self._floats.write(mass=layout.masses, drag=layout.drag, rest=model.rest_lengths,
+                           failure_stretch=self._failure_stretch, rest_inverse=rest_edge_inverses(model))
         self._ints.write(capsule=np.full(n, -1), springs=model.springs, offsets=layout.csr_offsets,
-                         neighbors=layout.csr_neighbors)
+                         neighbors=layout.csr_neighbors, tets=model.tets)
         self._triangle_capacity = t
-        tets = orient_tets(model.positions, model.tets).astype(np.int32)  # folded: negative volume
-        p = model.positions
-        a, b, c, d = (p[tets[:, k]] for k in range(4))
-        by_node = np.argsort(tets.reshape(-1), kind="stable")  # the tets of each node, in tet order
-        self._floats.write(volume=np.einsum("ij,ij->i", np.cross(b - a, c - a), d - a))  # 6 × the rest volume
-        self._ints.write(tets=tets, node_tets=by_node // 4, node_tet_offsets=np.concatenate(
-            [[0], np.cumsum(np.bincount(tets.reshape(-1), minlength=n))]))
         self._tet_springs = tet_spring_ids(model)
         self._springs_version = None
         self._output_row = ROW_CAPSULES + self.capsule_count + self.max_cutters
@@ -291,6 +303,7 @@ class ToolContact:
         header[H_GRAVITY:H_GRAVITY + 3] = solver.options.gravity
         header[H_SPRING_COUNT] = s
         header[H_TEAR_CHECKS] = tear_checks
+        header[H_TET_COUNT] = m
         header[H_OUTPUT_ROW] = self._output_row
         self._io[ROW_FLOAT_SECTIONS, : len(FLOAT_SECTIONS)] = self._floats.offsets[:-1]
         self._io[ROW_INT_SECTIONS, : len(INT_SECTIONS)] = self._ints.offsets[:-1]
@@ -315,23 +328,41 @@ class ToolContact:
         nodes = [np.asarray(g, dtype=np.int32).reshape(-1) for g in groups]
         ids = np.concatenate(nodes) if nodes else np.zeros(0, dtype=np.int32)
         group = np.concatenate([np.full(len(g), k) for k, g in enumerate(nodes)]) if nodes else ids
-        self._ints.write(grasp_nodes=ids, grasp_group=group)
+        gripped = np.zeros(self.model.node_count, dtype=np.int32)
+        gripped[ids] = 1
+        self._ints.write(grasp_nodes=ids, grasp_group=group, gripped=gripped)
         self._io[ROW_HEADER, H_GRASPED] = len(ids)
         self._grasp_groups = len(nodes)
 
     def exempt_from_tearing(self, springs) -> None:
-        """Springs ``springs`` (ids) never tear from now on (their tear strain becomes +inf): those that hold a scene
-        anchor, where a kinematic boundary concentrates the stress that a real attachment spreads, and those a clip
-        crushes."""
+        """The tets that hold any of ``springs`` (ids) never tear from now on (their failure stretch becomes +inf):
+        tissue a clip crushes."""
         ids = np.asarray(springs, dtype=np.int64).reshape(-1)
         if len(ids):
-            self._tear_strain[ids] = np.inf
-            self._floats.write(tear=self._tear_strain)
+            self._failure_stretch[np.isin(self._tet_springs, ids).any(axis=1)] = np.inf
+            self._floats.write(failure_stretch=self._failure_stretch)
+
+    def set_strain_reference(self, positions: np.ndarray) -> None:
+        """Measure the tear test's strain from ``positions`` [N, 3] [m] instead of the model's rest shape: the organs
+        as they lie in the body once settled on their anchors and beds. An organ imaged by CT is already in that
+        state; the model takes the image's shape as stress-free and sags from it under gravity (a liver hanging from
+        its ligaments by up to 30 % at 6 kPa), and that sag is not strain a retraction added. A tet that the
+        settling squeezed below ``SETTLED_FOLD`` of its rest volume (or inverted) has no shape to measure from (its
+        edge matrix is nearly singular, and a micrometre reads as a hundredfold stretch): it never tears."""
+        model = self.model
+        positions = np.asarray(positions, dtype=np.float64)
+        self._floats.write(rest_inverse=rest_edge_inverses(model, positions))
+        rest = rest_edge_inverses(model).reshape(-1, 3, 3)
+        settled = np.stack([positions[model.tets[:, k]] - positions[model.tets[:, 0]] for k in (1, 2, 3)], axis=2)
+        folded = np.linalg.det(settled @ rest) < SETTLED_FOLD
+        if folded.any():
+            self._failure_stretch[folded] = np.inf
+            self._floats.write(failure_stretch=self._failure_stretch)
 
     @property
-    def tear_strain(self) -> np.ndarray:
-        """The strain above which each spring tears [S] (+inf: never); a copy."""
-        return self._tear_strain.copy()
+    def failure_stretch(self) -> np.ndarray:
+        """The maximum principal stretch above which each tet tears [M] (+inf: never); a copy."""
+        return self._failure_stretch.copy()
 
     def reset(self, state) -> None:
         """Forget every contact and zero ``state``'s external forces: after the solver rejected a step and kept its
@@ -349,8 +380,13 @@ class ToolContact:
         return self._burn.copy()
 
     def spring_flags(self) -> np.ndarray:
-        """The last spring test's flag per spring [S]: 0, :data:`FLAG_TORN`, or :data:`FLAG_CUT0` + cutter index."""
+        """The last spring test's flag per spring [S]: 0, or :data:`FLAG_CUT0` + cutter index."""
         return self._ints.section(self._ints.read(), "flags").copy()
+
+    def torn_tets(self) -> np.ndarray:
+        """Ids of the tets the last test flagged :data:`FLAG_TORN` (read from the device: call it only when the
+        report's ``torn`` is not zero)."""
+        return np.flatnonzero(self._ints.section(self._ints.read(), "tet_flags") == FLAG_TORN)
 
     def contact_records(self) -> tuple[np.ndarray, np.ndarray]:
         """(capsule touching each node or -1 [N], that contact's normal [N, 3]) after the last pass."""
