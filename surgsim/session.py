@@ -102,7 +102,7 @@ class Session:
         physics = self.spec.physics
         self.tissue_dt_s = float(tissue_dt_s or max(self.dt_s, 1.0 / physics.tissue_rate_hz))
         self.seed = int(seed)
-        options = {"iterations": physics.solver_iterations, **(solver_options or {})}
+        options = {"iterations": physics.solver_iterations, "poisson": physics.poisson, **(solver_options or {})}
         self.solver = TissueSolver(self.scene.model, options, dt=self.tissue_dt_s)
         control = self.solver.control()
         self.scene.apply_anchors(control)

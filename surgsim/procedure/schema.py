@@ -554,6 +554,19 @@ class Physics(StrictModel):
     solver_iterations: int = Field(
         8, ge=2, le=64, description="Solver iterations per tissue step (fixed cost a step; fewer is faster, less "
                                     "converged on stiff, finely meshed organs).")
+    poisson: Literal["off", "from_material"] = Field(
+        "off", description="'from_material' gives each tet a volume stiffness, so that the tissue has its material's "
+                           "Poisson's ratio (soft tissue is nearly incompressible) and does not fold under a "
+                           "retraction; 'off' is the bare spring network (cheaper).")
+
+    @model_serializer(mode="wrap")
+    def _without_default_poisson(self, handler: SerializerFunctionWrapHandler):
+        # Physics without the volume term dumps as it did before the key existed: the procedure identity hashes the
+        # dump, and a key added with its default must not refuse the sessions recorded before it.
+        data = handler(self)
+        if isinstance(data, dict) and data.get("poisson") == "off":
+            data.pop("poisson", None)
+        return data
 
 
 # -- the procedure -----------------------------------------------------------------------------------------------------

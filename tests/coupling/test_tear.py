@@ -81,3 +81,23 @@ def test_tearing_waits_for_the_persistence_time(make_scene):
             scene.coupler.step()
         scene.events += scene.coupler.drain_events()
         assert ("tear" in scene.kinds()) == tears, held_ticks
+
+
+def test_torn_tets_lose_their_volume_term_with_their_springs(make_scene):
+    """With the per-tet volume term on (as in the shipped procedures), the tets a tear removes exert no volume force
+    any more: their volume stiffness is zero, the intact tets keep theirs."""
+    model = tet_block((0.04, 0.01, 0.005), (16, 4, 2), tissue="generic")
+    scene = make_scene(Tissue.of(model, gravity=(0.0, 0.0, 0.0), poisson="from_material"), {})
+    nodes = scene.control.anchor(np.arange(model.node_count))
+    for k in range(300):
+        scene.control.set_anchor_targets(nodes, model.positions * [1.0 + ramp(0.0, 0.4, k, 200), 1.0, 1.0])
+        scene.coupler.step()
+    scene.events += scene.coupler.drain_events()
+    alive = scene.coupler.topology.tet_alive
+    assert "tear" in scene.kinds() and not alive.all()
+    term = scene.control.layout.volume  # its tets in an order of its own: matched to the model's by their nodes
+    order = {tuple(corners): t for t, corners in enumerate(np.sort(model.tets, axis=1).tolist())}
+    in_model_order = np.array([order[tuple(corners)] for corners in np.sort(term.tets, axis=1).tolist()])
+    stiffness = scene.control.layout.tet_params(scene.control.spring_active)[:, 0]
+    dead = ~alive[in_model_order]
+    assert np.all(stiffness[dead] == 0.0) and np.all(stiffness[~dead] > 0.0)
