@@ -63,9 +63,10 @@ class Session:
 
     ``arch`` picks the compute backend (:func:`surgsim.init`); ``dt_s`` is the tick (instruments, haptics) and
     ``tissue_dt_s`` the tissue's step, a whole multiple of it (None: the procedure's ``physics.tissue_rate_hz``);
-    ``solver_options`` override the solver's (``iterations`` defaults to the procedure's ``physics``); ``trace_path``, when given, records
-    the session there (the file must not exist); ``resolution`` meshes the imported organs with that share of their
-    ``target_nodes`` (see :mod:`surgsim.resolution`). Call :meth:`tick` with each tick's commands, then :meth:`finish`.
+    ``solver_options`` override the solver's (``iterations`` and ``poisson`` default to the procedure's
+    ``physics``); ``trace_path``, when given, records the session there (the file must not exist); ``resolution``
+    meshes the imported organs with that share of their ``target_nodes`` (see :mod:`surgsim.resolution`). Call
+    :meth:`tick` with each tick's commands, then :meth:`finish`.
 
     From Python (README "Python API"): :meth:`from_procedure` (a file or YAML text, the fastest backend), :meth:`step`
     (hold commands for a while) and the read-only :attr:`node_positions`, :attr:`instrument_tips`,
@@ -102,7 +103,8 @@ class Session:
         physics = self.spec.physics
         self.tissue_dt_s = float(tissue_dt_s or max(self.dt_s, 1.0 / physics.tissue_rate_hz))
         self.seed = int(seed)
-        options = {"iterations": physics.solver_iterations, "poisson": physics.poisson, **(solver_options or {})}
+        options = {"iterations": physics.solver_iterations, "poisson": physics.poisson,
+                   **(solver_options or {})}
         self.solver = TissueSolver(self.scene.model, options, dt=self.tissue_dt_s)
         control = self.solver.control()
         self.scene.apply_anchors(control)
