@@ -3,7 +3,8 @@
 A procedure states how finely its organs are meshed (``target_nodes``). A machine that cannot step that model at the
 wall clock would show the trainee slow motion, so ``surgsim run`` measures first: it builds the scene at a
 resolution, settles it and times :data:`PROBE_TICKS` idle ticks of the whole session loop (solver, contact, goals),
-and walks down :data:`LADDER` (shares of each organ's ``target_nodes``; the importer caches every model it makes)
+and walks down :data:`LADDER` (shares of the organs' ``target_nodes`` together, taken first from the organs no step
+works on: :func:`surgsim.procedure.scene_builder.organ_target_nodes`; the importer caches every model it makes)
 until the real-time factor reaches :data:`HEADROOM` (instruments in contact cost more than idle ticks). The choice is
 remembered per machine, backend and procedure in the cache folder, so the measurement runs once; the resolution a
 session ran at is written in its trace's header, and replays use it.

@@ -122,6 +122,8 @@ class Session:
                                           aim_m=instrument.aim_m)
         self.coupler = Coupler(self.solver, self.world, control)
         self.coupler.start_settled(settled)
+        # A viscoelastic tissue has rested in its settled shape: its branches carry no stress (a no-op when elastic).
+        self.solver.relax_branches(self.coupler.state)
         self.runtime = ProcedureRuntime(self.spec, self.scene)
         self.instrument_names = tuple(instrument.name for instrument in self.scene.instruments)
         self._events: list[Event] = []
@@ -153,9 +155,14 @@ class Session:
             except (OSError, ValueError):
                 pass  # missing or damaged: settle again
         state, scratch = self.solver.state(), self.solver.state()
+        viscoelastic = self.solver.layout.viscoelastic
         for _ in range(round(SETTLE_S / self.tissue_dt_s)):
             self.solver.step(state, scratch, settle)
             state, scratch = scratch, state
+            if viscoelastic:
+                # Relaxed after every step, the branches hold nothing at rest: the scene settles on the long-term
+                # stiffness (1 − g1) k, where a tissue that has lain there for minutes is.
+                self.solver.relax_branches(state)
         positions = state.positions_numpy()
         if cached is not None:
             try:
@@ -383,11 +390,14 @@ class Session:
 
     # -- what the outside reads ------------------------------------------------------------------------------------
     def tissue_digest(self) -> str:
-        """SHA-256 of the tissue's positions and velocities: equal digests mean bit-identical states."""
+        """SHA-256 of the tissue's positions and velocities (and the Maxwell branches' lengths of a viscoelastic
+        solver, which the next steps' forces depend on): equal digests mean bit-identical states."""
         arrays = self.coupler.state.numpy()
         digest = hashlib.sha256()
         for array in (arrays.positions, arrays.velocities):
             digest.update(np.ascontiguousarray(array, dtype=np.float64).tobytes())
+        if arrays.branch_lengths is not None:
+            digest.update(np.ascontiguousarray(arrays.branch_lengths, dtype=np.float64).tobytes())
         return digest.hexdigest()
 
     def frame(self, *, active_instrument: str | None = None, paused: bool = False, camera=None):

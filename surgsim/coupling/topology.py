@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from surgsim.mesh.build import boundary_triangles, tet_spring_ids
+from surgsim.mesh.build import TetBoundary, tet_spring_ids
 from surgsim.mesh.model import TissueModel
 
 
@@ -25,6 +25,7 @@ class TissueTopology:
         self.spring_active = np.array(control.spring_active, dtype=bool, copy=True)
         self.tet_alive = np.ones(model.tet_count, dtype=bool)
         self._tet_springs = tet_spring_ids(model)
+        self._boundary = TetBoundary(model.positions, model.tets)
         self.surface_triangles = np.array(model.surface_triangles, copy=True)
         self.surface_version = 0
         self._pending: list[np.ndarray] = []
@@ -60,8 +61,7 @@ class TissueTopology:
         dying = self.tet_alive & np.any(~self.spring_active[self._tet_springs], axis=1)
         if np.any(dying):
             self.tet_alive &= ~dying
-            live = self.model.tets[self.tet_alive]
-            self.surface_triangles = (boundary_triangles(self.model.positions, live) if len(live)
+            self.surface_triangles = (self._boundary.faces(self.tet_alive) if self.tet_alive.any()
                                       else np.zeros((0, 3), dtype=np.int32))
             self._contact.set_surface(self.surface_triangles)
             self.surface_version += 1

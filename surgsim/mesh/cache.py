@@ -125,3 +125,45 @@ def store_cached(key: str, model: TissueModel) -> None:
     except (OSError, OutputError) as error:
         reason = error.problem if isinstance(error, OutputError) else str(error)
         LOG.info("could not write the model cache entry %s (%s); continuing without the cache.", entry, reason)
+
+
+def _surface_digest(points: np.ndarray, triangles: np.ndarray) -> str:
+    digest = hashlib.sha256()
+    for array in (points, triangles):
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}:{array.shape};".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def load_cached_surface(key: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """The cached (points [m], triangles) for ``key`` (a rigid body's surface), or None when there is none or it is
+    damaged (then it is deleted)."""
+    entry = cache_dir() / f"{key}.surface.npz"
+    if not entry.is_file():
+        return None
+    try:
+        with np.load(entry, allow_pickle=False) as data:
+            points, triangles, recorded = data["points"], data["triangles"], str(data["digest"])
+    except (OSError, ValueError, KeyError) as error:
+        LOG.info("ignoring a damaged cache entry %s (%s); rebuilding it.", entry, error)
+        entry.unlink(missing_ok=True)
+        return None
+    if recorded != _surface_digest(points, triangles):
+        LOG.info("ignoring the cache entry %s: its content does not match its digest; rebuilding it.", entry)
+        entry.unlink(missing_ok=True)
+        return None
+    return points, triangles
+
+
+def store_cached_surface(key: str, points: np.ndarray, triangles: np.ndarray) -> None:
+    """Keep a rigid body's surface under ``key``; a cache folder that cannot be written only costs the speed-up."""
+    entry = cache_dir() / f"{key}.surface.npz"
+    temporary = entry.with_name(f".{entry.name}.{os.getpid()}.tmp.npz")
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(temporary, points=points, triangles=triangles, digest=np.array(_surface_digest(points, triangles)))
+        os.replace(temporary, entry)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        LOG.info("could not write the surface cache entry %s (%s); continuing without the cache.", entry, error)

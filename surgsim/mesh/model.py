@@ -13,7 +13,9 @@ Shapes (N nodes, M tets, S springs, F surface triangles, R regions):
   ``surface_nodes`` [K] int32, the sorted unique nodes they use (the render/contact node map)
 - ``node_region`` [N], ``tet_region`` [M], ``spring_region`` [S] int16 indices into the region arrays
 - ``region_names`` [R] str, ``region_labels`` [R] int32 (source label id, -1 for a surface), and one array per
-  material property ``region_<property>`` [R] (see :mod:`surgsim.mesh.materials`)
+  material property ``region_<property>`` [R] (see :mod:`surgsim.mesh.materials`); files written before the
+  relaxation properties existed lack ``region_relaxation_*``: those are filled from the built-in material of each region
+  (as recorded in the metadata, else the one with the same elastic properties; none: no relaxation)
 - ``metadata``: a JSON object (source file, parameters, surgsim version)
 """
 
@@ -31,7 +33,10 @@ from surgsim.errors import InputError
 from surgsim.fileio import atomic_output, require_input_file
 
 FORMAT_VERSION = 1
-MATERIAL_PROPERTIES = ("density_kg_m3", "youngs_modulus_pa", "poisson_ratio", "damping_ratio", "tear_strain")
+ELASTIC_PROPERTIES = ("density_kg_m3", "youngs_modulus_pa", "poisson_ratio", "damping_ratio", "tear_strain")
+# Optional in a file (added after format 1 was fixed; an older reader ignores them): see _fill_relaxation.
+RELAXATION_PROPERTIES = ("relaxation_share", "relaxation_time_s")
+MATERIAL_PROPERTIES = ELASTIC_PROPERTIES + RELAXATION_PROPERTIES
 
 ARRAY_FIELDS = {
     "positions": np.float64,
@@ -71,8 +76,9 @@ class TissueModel:
             array.flags.writeable = False
             object.__setattr__(self, name, array)
         materials = {}
+        region_materials = _fill_relaxation(self.region_materials, self.metadata)
         for prop in MATERIAL_PROPERTIES:
-            array = np.ascontiguousarray(self.region_materials[prop], dtype=np.float64)
+            array = np.ascontiguousarray(region_materials[prop], dtype=np.float64)
             array.flags.writeable = False
             materials[prop] = array
         object.__setattr__(self, "region_materials", materials)
@@ -154,7 +160,7 @@ class TissueModel:
                 f"model format version {version} is newer than this surgsim understands ({FORMAT_VERSION}); "
                 "upgrade surgsim or re-import the mesh with this version.",
             )
-        required = list(ARRAY_FIELDS) + ["region_names", "metadata"] + [f"region_{p}" for p in MATERIAL_PROPERTIES]
+        required = list(ARRAY_FIELDS) + ["region_names", "metadata"] + [f"region_{p}" for p in ELASTIC_PROPERTIES]
         missing = [key for key in required if key not in contents]
         if missing:
             raise InputError(path, f"model file is incomplete; missing entries: {', '.join(missing)}.")
@@ -165,7 +171,7 @@ class TissueModel:
         model = cls(
             **{name: contents[name] for name in ARRAY_FIELDS},
             region_names=tuple(contents["region_names"].tolist()),
-            region_materials={p: contents[f"region_{p}"] for p in MATERIAL_PROPERTIES},
+            region_materials={p: contents[f"region_{p}"] for p in MATERIAL_PROPERTIES if f"region_{p}" in contents},
             metadata=metadata,
         )
         problem = model.consistency_problem()
@@ -208,3 +214,30 @@ class TissueModel:
             f"regions={list(self.region_names)})"
         )
 
+
+
+def _fill_relaxation(region_materials: dict, metadata: dict) -> dict:
+    """``region_materials`` with the relaxation properties it lacks (a model file written before they existed) taken
+    from each region's built-in material: the one named in the metadata, else the one with the same elastic
+    properties; a region matching none gets no relaxation (share 0)."""
+    missing = [prop for prop in RELAXATION_PROPERTIES if prop not in region_materials]
+    if not missing:
+        return region_materials
+    from surgsim.mesh.materials import MATERIALS, Material
+
+    count = len(np.atleast_1d(region_materials[ELASTIC_PROPERTIES[0]]))
+    recorded = metadata.get("region_materials") if isinstance(metadata, dict) else None
+    filled = {prop: [] for prop in missing}
+    for index in range(count):
+        found = None
+        if isinstance(recorded, list) and len(recorded) == count:
+            found = MATERIALS.get(str(recorded[index]).strip().lower())
+        if found is None:
+            elastic = tuple(float(np.atleast_1d(region_materials[p])[index]) for p in ELASTIC_PROPERTIES)
+            found = next((m for m in MATERIALS.values()
+                          if tuple(getattr(m, p) for p in ELASTIC_PROPERTIES) == elastic), None)
+        if found is None:
+            found = Material("custom", *(0.0 for _ in ELASTIC_PROPERTIES))  # the dataclass's defaults: no relaxation
+        for prop in missing:
+            filled[prop].append(getattr(found, prop))
+    return {**region_materials, **{prop: np.array(values, dtype=np.float64) for prop, values in filled.items()}}

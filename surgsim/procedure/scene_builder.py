@@ -233,7 +233,8 @@ def build_scene(procedure_file: ProcedureFile, *, use_cache: bool = True, resolu
     spec = procedure_file.spec
     if not 0.0 < resolution <= 1.0:
         raise InputError("resolution", f"{resolution} is out of range; it must lie in (0, 1].")
-    organ_models = [(organ.name, _organ_model(procedure_file, organ, use_cache, resolution))
+    targets = organ_target_nodes(spec, resolution)
+    organ_models = [(organ.name, _organ_model(procedure_file, organ, use_cache, targets.get(organ.name)))
                     for organ in spec.scene.organs]
     transforms = [_rigid_transform(organ.placement) for organ in spec.scene.organs]
     combined = combine_models(organ_models, transforms=transforms)
@@ -303,13 +304,68 @@ def _placed_points(points_m: np.ndarray, placement: Placement) -> np.ndarray:
     return _rigid_transform(placement).apply(np.asarray(points_m, dtype=np.float64) * placement.scale)
 
 
-def _organ_model(procedure_file: ProcedureFile, organ: Organ, use_cache: bool, resolution: float) -> TissueModel:
+# A coarser resolution takes nodes from the organs that no step works on first, down to this share of theirs.
+BACKGROUND_FLOOR_SHARE = 0.15
+
+
+def operated_organs(spec) -> set[str]:
+    """The organs whose regions or landmarks a step's goal names (the tissue the trainee works on)."""
+    scene = spec.scene
+    owners = {name: region.organ for name, region in scene.regions.items() if getattr(region, "organ", None)}
+    owners.update({name: landmark.organ for name, landmark in scene.landmarks.items()})
+    organs = {organ.name for organ in scene.organs}
+    found: set[str] = set()
+
+    def walk(value) -> None:
+        if isinstance(value, str):
+            owner = owners.get(value)
+            if owner in organs:
+                found.add(owner)
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                walk(item)
+
+    for step in spec.steps:
+        walk(step.goal.model_dump())
+    return found
+
+
+def organ_target_nodes(spec, resolution: float) -> dict[str, int]:
+    """Each meshed organ's node target at ``resolution`` (a share of all meshed organs' ``target_nodes`` together).
+
+    At 1 every organ keeps its own. Below, the budget (``resolution`` × the sum) goes to the organs the steps work on
+    first, which keep up to their own targets, and the rest share what is left, down to
+    :data:`BACKGROUND_FLOOR_SHARE` of theirs; when even that does not fit, every organ takes the same share. So a
+    slower machine gets a coarser liver behind the gallbladder it dissects rather than a coarser gallbladder.
+    Deterministic: a trace records only ``resolution`` and its replay meshes the same organs."""
+    own = {organ.name: organ.target_nodes if organ.target_nodes is not None else DEFAULT_TARGET_NODES
+           for organ in spec.scene.organs if organ.source.kind in ("mesh", "label_map")}
+    if resolution == 1.0 or not own:
+        return {name: target for name, target in own.items()
+                if next(o for o in spec.scene.organs if o.name == name).target_nodes is not None}
+    budget = resolution * sum(own.values())
+    operated = operated_organs(spec) & own.keys()
+    worked = sum(own[name] for name in operated)
+    background = sum(own.values()) - worked
+    if not operated or not background:
+        shares = {name: resolution for name in own}
+    else:
+        background_share = min(1.0, max(BACKGROUND_FLOOR_SHARE, (budget - worked) / background))
+        worked_share = (budget - background_share * background) / worked
+        if worked_share < background_share:  # the floor does not fit: share alike
+            worked_share = background_share = resolution
+        shares = {name: min(1.0, worked_share) if name in operated else background_share for name in own}
+    return {name: max(MIN_TARGET_NODES, round(own[name] * shares[name])) for name in own}
+
+
+def _organ_model(procedure_file: ProcedureFile, organ: Organ, use_cache: bool,
+                 target_nodes: int | None) -> TissueModel:
     """The organ's model at its own scale with the organ's material, before rotation and translation."""
     source = organ.source
-    nodes = {"target_nodes": organ.target_nodes} if organ.target_nodes is not None else {}
-    if resolution != 1.0:
-        nodes = {"target_nodes": max(MIN_TARGET_NODES, round(nodes.get("target_nodes", DEFAULT_TARGET_NODES)
-                                                             * resolution))}
+    nodes = {"target_nodes": target_nodes} if target_nodes is not None else {}
     if isinstance(source, LabelMapSource):
         model = import_model(procedure_file.asset_path(source.path), labels=str(source.label),
                              material=organ.material, use_cache=use_cache, **nodes)
@@ -369,10 +425,17 @@ def _box_surface(size_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _rigid_surface(path: Path, source) -> tuple[np.ndarray, np.ndarray]:
-    """A closed outward surface [m] of a rigid label or mesh file, in the file's frame."""
+    """A closed outward surface [m] of a rigid label or mesh file, in the file's frame (cached as tissue models are:
+    extracting a CT label's surface costs over a second of every session's set-up)."""
+    from surgsim.mesh import cache
     from surgsim.mesh import surface as surfaces
     from surgsim.mesh import volume as label_volumes
 
+    parameters = {"rigid_surface": source.model_dump(exclude={"path"}), "target_points": RIGID_SURFACE_POINTS}
+    key = cache.cache_key(cache.input_sha256(path), parameters)
+    cached = cache.load_cached_surface(key)
+    if cached is not None:
+        return cached
     with surfaces.quiet_vtk():
         if isinstance(source, LabelMapSource):
             volume = label_volumes.load_label_volume(path)
@@ -381,7 +444,9 @@ def _rigid_surface(path: Path, source) -> tuple[np.ndarray, np.ndarray]:
             raw = surfaces.read_mesh_file(path)
             metres = surfaces.metres_per_file_unit(raw, units=source.units, scale=None, source=path)
             mesh = surfaces.make_watertight(surfaces.clean_surface(raw.scale(metres), source=path), source=path)
-    return np.asarray(mesh.points, dtype=np.float64), surfaces.triangle_array(mesh)
+    points, triangles = np.asarray(mesh.points, dtype=np.float64), surfaces.triangle_array(mesh)
+    cache.store_cached_surface(key, points, triangles)
+    return points, triangles
 
 
 def _principal_axes_box(points: np.ndarray) -> OrientedBox:

@@ -78,6 +78,7 @@ class TissueControl:
         self.spring_active = np.ones(model.spring_count, dtype=bool)
         self.node_params = layout.node_params(self.spring_active)
         self.spring_params = layout.spring_params(self.spring_active)
+        self.body_offsets, self.body_nodes = connected_bodies(model.node_count, model.springs, self.spring_active)
         self.obstacles: list = []
         self.obstacles_packed = pack_obstacles(self.obstacles)
         self._frames: dict = {}
@@ -265,4 +266,25 @@ class TissueControl:
         self.spring_active = active.copy()
         self.node_params = self.layout.node_params(self.spring_active)
         self.spring_params = self.layout.spring_params(self.spring_active)
+        self.body_offsets, self.body_nodes = connected_bodies(self.model.node_count, self.model.springs,
+                                                              self.spring_active)
         self.versions.springs += 1
+
+
+def connected_bodies(node_count: int, springs: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The pieces the live springs hold together, as a CSR: ``body_nodes[body_offsets[b]:body_offsets[b + 1]]`` are
+    body b's nodes (ascending). ``body_offsets`` has ``node_count + 1`` entries whatever the number of bodies (the
+    unused ones empty), so the device arrays keep their size when a cut splits a body.
+
+    Why: the ambient drag acts on each node's velocity relative to the rigid motion of its body (see
+    :mod:`surgsim.tissue.stiffness`), and a piece cut free is a body of its own."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    live = springs[np.asarray(active, dtype=bool)]
+    graph = coo_matrix((np.ones(len(live)), (live[:, 0], live[:, 1])), shape=(node_count, node_count))
+    count, labels = connected_components(graph, directed=False)
+    body_nodes = np.argsort(labels, kind="stable").astype(np.int32)
+    offsets = np.full(node_count + 1, node_count, dtype=np.int32)
+    offsets[:count + 1] = np.searchsorted(labels[body_nodes], np.arange(count + 1)).astype(np.int32)
+    return offsets, body_nodes

@@ -4,8 +4,15 @@ One kernel = one sub-step: an init loop (prediction, initial guess) followed by 
 loops each: one over the springs (a scalar force coefficient per spring, computed once) and one over the nodes, in
 which node i *gathers* its springs through the CSR adjacency in a fixed order, so results do not depend on thread
 scheduling (no atomics). The last sweep also writes the output state and the guard value.
-Kernels take ndarrays only (one compiled kernel serves every mesh size) and are built per (iterations, serial) by
-:func:`substep_kernel`.
+Kernels take ndarrays only (one compiled kernel serves every mesh size) and are built per (iterations, serial,
+volume, viscoelastic) by :func:`substep_kernel`.
+
+Viscoelastic springs (one Maxwell branch each, ``SolverOptions.viscoelastic``): the force k∞ (l − L0) + k1 (l − L1)
+with k1 = g1 k, k∞ = (1 − g1) k is one spring of stiffness k and rest length L0 + g1 (L1 − L0), so the sweeps read
+that rest length (a copy of the springs' parameters with it in place of L0, made once per sub-step with L1 held
+through the sub-step: the sweeps read as much memory as without it); the last sweep's spring pass
+moves L1 toward the spring's length by the exact exponential update L1 ← l + (L1 − l) e^{−h/τ1}, with l the length
+that pass computes anyway (the iterate before the last node update: no extra pass over the springs).
 """
 
 # no "from __future__ import annotations": Taichi reads the annotations
@@ -16,6 +23,7 @@ import taichi as ti
 
 V3 = ti.types.ndarray(dtype=ti.math.vec3, ndim=1)
 V4 = ti.types.ndarray(dtype=ti.math.vec4, ndim=1)
+V2 = ti.types.ndarray(dtype=ti.math.vec2, ndim=1)
 I1 = ti.types.ndarray(dtype=ti.i32, ndim=1)
 I2 = ti.types.ndarray(dtype=ti.math.ivec2, ndim=1)
 I4 = ti.types.ndarray(dtype=ti.math.ivec4, ndim=1)
@@ -28,6 +36,7 @@ NONFINITE_SPEED = 1e300  # guard value written for a non-finite node
 VOLUME_EVERY = 2
 DEGENERATE_VOLUME = 1e-6  # as volume.DEGENERATE_VOLUME
 PRESSURE_LIMIT = 0.2  # as volume.PRESSURE_LIMIT
+RIGID_FIT_REGULARISATION = 1e-9  # × the inertia's trace, added to its diagonal before inverting
 
 
 @ti.func
@@ -140,20 +149,75 @@ def _volume_coefficient(edge_coef: ti.template(), spring_tet_offsets: ti.templat
     return total
 
 
+@ti.func
+def _rigid_drift(x_n: ti.template(), v_n: ti.template(), a_n: ti.template(), node: ti.template(),
+                 anchor: ti.template(), body_offsets: ti.template(), body_nodes: ti.template(), drift: ti.template(),
+                 b: ti.i32, h: ti.f64):
+    # drift_i = h (V + Ω × (x_i − X)): where body b's nodes would go in the sub-step if it moved as a rigid body with
+    # its momentum and angular momentum (Ω = I⁻¹ L about the centre of mass X), each node's velocity taken as
+    # v_n + h a_n (the acceleration it showed last step: a falling body is not held back, a resting one predicts no
+    # motion, so statics stay exact). A tiny multiple of the inertia's trace regularises I for a body of one or two
+    # nodes or a line of them (L has no part along such a line). A body with an anchored or attached node is held:
+    # it has no rigid motion of its own (its lowest modes move its centre of mass), so its drift is zero.
+    start = body_offsets[b]
+    end = body_offsets[b + 1]
+    held = 0
+    for k in range(start, end):
+        if anchor[body_nodes[k]][3] != 0.0:
+            held = 1
+    mass = 0.0
+    weighted_x = ti.math.vec3(0.0, 0.0, 0.0)
+    weighted_v = ti.math.vec3(0.0, 0.0, 0.0)
+    for k in range(start, end):
+        i = body_nodes[k]
+        m = node[i][0]
+        mass += m
+        weighted_x += m * x_n[i]
+        weighted_v += m * (v_n[i] + h * a_n[i])
+    if held != 0:
+        for k in range(start, end):
+            drift[body_nodes[k]] = ti.math.vec3(0.0, 0.0, 0.0)
+    elif mass > 0.0:
+        centre = weighted_x / mass
+        velocity = weighted_v / mass
+        momentum = ti.math.vec3(0.0, 0.0, 0.0)
+        inertia = ti.math.mat3(0.0)
+        for k in range(start, end):
+            i = body_nodes[k]
+            m = node[i][0]
+            r = x_n[i] - centre
+            momentum += m * r.cross(v_n[i] + h * a_n[i] - velocity)
+            inertia += m * (r.dot(r) * ti.math.eye(3) - r.outer_product(r))
+        spin = ti.math.vec3(0.0, 0.0, 0.0)
+        trace = inertia[0, 0] + inertia[1, 1] + inertia[2, 2]
+        if trace > 0.0:
+            spin = (inertia + (RIGID_FIT_REGULARISATION * trace) * ti.math.eye(3)).inverse() @ momentum
+        for k in range(start, end):
+            i = body_nodes[k]
+            drift[i] = h * (velocity + spin.cross(x_n[i] - centre))
+
+
 @functools.lru_cache(maxsize=None)
-def substep_kernel(iterations: int, serial: bool, volume: bool = False):
+def substep_kernel(iterations: int, serial: bool, volume: bool = False, viscoelastic: bool = False):
     """The sub-step kernel for a fixed iteration count (compiled on first use, then served from Taichi's cache);
-    ``volume`` compiles the per-tet volume term in (its arrays are then read; otherwise they are placeholders)."""
+    ``volume`` compiles the per-tet volume term in (its arrays are then read; otherwise they are placeholders), and
+    ``viscoelastic`` the springs' Maxwell branches (``l_n``, ``l_o``, ``relax``, ``params_eff``; else placeholders)."""
     K = int(iterations)
 
     @ti.kernel
-    def substep(x_n: V3, v_n: V3, a_n: V3, f_n: V3, x_o: V3, v_o: V3, a_o: V3, f_o: V3,
+    def substep(x_n: V3, v_n: V3, a_n: V3, f_n: V3, l_n: F1, x_o: V3, v_o: V3, a_o: V3, f_o: V3, l_o: F1,
                 springs: I2, spring_params: V3, coef: F1, edge_n: V3, offsets: I1, adjacency: I2, node: V4, anchor: V4,
                 buf_a: V3, buf_b: V3, yhat: V3, obstacles: F2, guard: F1, omegas: F1,
                 tets: I4, tet_params: V3, tet_affine: V4, edge_coef: F1, spring_tet_offsets: I1, spring_slots: I1,
-                volume_coef: F1,
+                volume_coef: F1, body_offsets: I1, body_nodes: I1, drift: V3, relax: V2, params_eff: V3,
                 h: ti.f64, gamma: ti.f64, gravity: ti.math.vec3, remaining: ti.f64, reset: ti.i32):
         n = x_n.shape[0]
+
+        # -- each body's rigid motion over the sub-step (the ambient drag acts on the motion relative to it) ----------
+        if ti.static(serial):
+            ti.loop_config(serialize=True)
+        for b in range(n):
+            _rigid_drift(x_n, v_n, a_n, node, anchor, body_offsets, body_nodes, drift, b, h)
 
         # -- prediction and initial guess ---------------------------------------------------------------------
         if ti.static(serial):
@@ -186,6 +250,9 @@ def substep_kernel(iterations: int, serial: bool, volume: bool = False):
         for s in range(springs.shape[0]):
             ab = springs[s]
             edge_n[s] = x_n[ab[0]] - x_n[ab[1]]
+            if ti.static(viscoelastic):
+                q = spring_params[s]
+                params_eff[s] = ti.math.vec3(q[0] + relax[s][0] * (l_n[s] - q[0]), q[1], q[2])
         if ti.static(volume):
             if ti.static(serial):
                 ti.loop_config(serialize=True)
@@ -210,12 +277,17 @@ def substep_kernel(iterations: int, serial: bool, volume: bool = False):
             for s in range(springs.shape[0]):
                 ab = springs[s]
                 q = spring_params[s]  # rest length, stiffness, dashpot (0, 0 when the spring is cut)
+                if ti.static(viscoelastic):
+                    q = params_eff[s]  # the same with the branch's effective rest length
                 xa = cur[ab[0]]
                 xb = cur[ab[1]]
                 xab = xa - xb
                 l2 = xab.dot(xab)
                 inv = 1.0 / ti.sqrt(ti.max(l2, 1e-300))  # a zero-length spring contributes nothing, not 0/0
                 du = xab - edge_n[s]
+                if ti.static(viscoelastic and it == K - 1):
+                    length = l2 * inv
+                    l_o[s] = length + (l_n[s] - length) * relax[s][1]
                 c = q[1] * (1.0 - q[0] * inv) + (q[2] / h) * inv * inv * xab.dot(du)
                 if ti.static(volume and it % VOLUME_EVERY == 0):
                     held = _volume_coefficient(edge_coef, spring_tet_offsets, spring_slots, s)
@@ -238,7 +310,7 @@ def substep_kernel(iterations: int, serial: bool, volume: bool = False):
                     p = node[i]
                     m = p[0]
                     xn = x_n[i]
-                    r = (m * inv_h2) * (yhat[i] - xi) - (p[3] * m * inv_h) * (xi - xn)
+                    r = (m * inv_h2) * (yhat[i] - xi) - (p[3] * m * inv_h) * (xi - xn - drift[i])
                     for e in range(offsets[i], offsets[i + 1]):
                         js = adjacency[e]  # neighbour, spring
                         r -= coef[js[1]] * (xi - cur[js[0]])

@@ -19,6 +19,9 @@ With ``SolverOptions.poisson = "from_material"`` the springs are rescaled and ``
 (:mod:`surgsim.tissue.volume`) that together give each region its Young's modulus *and* Poisson's ratio
 (:func:`surgsim.tissue.stiffness.poisson_calibration`); the term's share of the Jacobi diagonal is added to the Σk
 column of :meth:`node_params`. With ``"off"`` (the default) ``volume`` is None and nothing changes.
+
+With ``SolverOptions.viscoelastic = "from_material"``, ``relaxation_share`` [S] (g1) and ``relaxation_rate`` [S]
+[1/s] (1/τ1) give each spring its region's Maxwell branch (see :meth:`relaxation_params`); None when off.
 """
 
 from __future__ import annotations
@@ -54,6 +57,8 @@ class SolverModel:
     drag: np.ndarray
     damping_frequency_hz: float
     volume: VolumeTerm | None = None
+    relaxation_share: np.ndarray | None = None
+    relaxation_rate: np.ndarray | None = None
 
     @classmethod
     def build(cls, model: TissueModel, options: SolverOptions) -> "SolverModel":
@@ -98,6 +103,14 @@ class SolverModel:
             if cap > 0:
                 masses = np.maximum(masses, offdiag / cap)
 
+        share = rate = None
+        if options.viscoelastic == "from_material":
+            share = model.spring_material("relaxation_share")
+            time = model.spring_material("relaxation_time_s")
+            if np.any((share < 0.0) | (share > 1.0)) or np.any(time <= 0.0):
+                raise ValueError("relaxation_share must be within 0..1 and relaxation_time_s positive")
+            rate = 1.0 / time
+
         def frozen(a, dtype):
             a = np.ascontiguousarray(a, dtype=dtype)
             a.flags.writeable = False
@@ -117,6 +130,8 @@ class SolverModel:
             drag=frozen(drag, np.float64),
             damping_frequency_hz=float(freq),
             volume=volume,
+            relaxation_share=None if share is None else frozen(share, np.float64),
+            relaxation_rate=None if rate is None else frozen(rate, np.float64),
         )
 
     @property
@@ -158,6 +173,18 @@ class SolverModel:
             dashpots,
             self.drag,
         ]))
+
+    @property
+    def viscoelastic(self) -> bool:
+        return self.relaxation_share is not None
+
+    def relaxation_params(self, h: float) -> np.ndarray:
+        """[S, 2]: g1 and the branch's decay factor e^{−h/τ1} over a sub-step ``h`` of each spring (viscoelastic only).
+
+        The branch rest length L1 follows dL1/dt = (l − L1)/τ1; over a sub-step with l held at its end value this
+        integrates exactly to L1 ← l + (L1 − l) e^{−h/τ1}: unconditionally stable, exact for a held length."""
+        decay = np.exp(-h * self.relaxation_rate)
+        return np.ascontiguousarray(np.column_stack([self.relaxation_share, decay]))
 
     def tet_params(self, spring_active: np.ndarray) -> np.ndarray | None:
         """[M, 3] the volume term's (λ_v / V0, V0, β λ_v / V0) per tet (see VolumeTerm.tet_params); None when off."""

@@ -23,8 +23,9 @@ class SolverOptions(BaseModel):
       pass the direction your scene needs.
     - ``damping_ratio``: ζ for every region; None = each region's material ``damping_ratio``.
     - ``damping_frequency_hz``: frequency at which ζ holds; None = estimated fundamental frequency of the model.
-    - ``ambient_damping_share``: part of ζ at that frequency given by ambient drag (mass-proportional, damps rigid
-      motion too); the rest is Kelvin–Voigt internal viscosity (stiffness-proportional). 0 = internal only. The
+    - ``ambient_damping_share``: part of ζ at that frequency given by ambient drag (mass-proportional, on motion
+      relative to the body's rigid motion: it never slows a free piece); the rest is Kelvin–Voigt internal viscosity
+      (stiffness-proportional). 0 = internal only. The
       default 0.9 keeps the viscous part small: a dashpot c adds c/h to the stiffness the iterations must resolve,
       and at h = 1 ms a Kelvin–Voigt time of a few ms would dominate it (liver: τ = β ≈ 3 ms at 0.9).
     - ``mass_scaling``: selective mass scaling of badly shaped elements. A node's stiffness-to-mass ratio
@@ -37,6 +38,11 @@ class SolverOptions(BaseModel):
       so that each region has its material's Young's modulus *and* Poisson's ratio (soft tissue: ν = 0.45, nearly
       incompressible); "off" leaves the bare spring network, whose ν is that of the mesh geometry (0.035 on Kuhn
       blocks, 0.245 on gmsh meshes). Costs one pass over the tets and a gather per spring in every sweep.
+    - ``viscoelastic``: "from_material" gives every spring one Maxwell branch (a standard linear solid) from its
+      region's ``relaxation_share`` g1 and ``relaxation_time_s`` τ1 (:mod:`surgsim.mesh.materials`): held at a fixed
+      length, a spring's force decays from k (l − L0) to (1 − g1) k (l − L0) with time constant τ1, so a held
+      retraction relaxes. The branch's rest length is state (``TissueState.branch_lengths``). The volume term
+      (``poisson``) does not relax (tissue's bulk response is elastic). "off" compiles and runs without it.
     - ``max_speed``: blow-up guard threshold [m/s]; any node faster, or any non-finite value, rejects the step.
     - ``retry_factor`` / ``max_retries``: a rejected step is redone from its input with ``retry_factor``× more
       sub-steps, up to ``max_retries`` times; if all fail the input state is kept with velocities zeroed.
@@ -61,6 +67,7 @@ class SolverOptions(BaseModel):
     mass_scaling: float = Field(10.0, ge=0.0)
     calibration: float = Field(CALIBRATION_FACTOR, gt=0.0)
     poisson: Literal["off", "from_material"] = "off"
+    viscoelastic: Literal["off", "from_material"] = "off"
     max_speed: float = Field(50.0, gt=0.0)
     retry_factor: int = Field(4, ge=2, le=16)
     max_retries: int = Field(2, ge=0, le=4)

@@ -22,7 +22,8 @@ class ReferenceSolver(SolverBase):
     """Same API as :class:`~surgsim.tissue.solver.TissueSolver`, on :class:`StateArrays`."""
 
     def state(self) -> StateArrays:
-        return StateArrays.at_rest(self.model.positions)
+        branches = self.layout.rest_lengths if self.layout.viscoelastic else None
+        return StateArrays.at_rest(self.model.positions, branches)
 
     def step(self, state_in: StateArrays, state_out: StateArrays, control: TissueControl,
              dt: float | None = None) -> SolverEvent | None:
@@ -61,17 +62,23 @@ class ReferenceSolver(SolverBase):
         for c in range(calls):
             for sub in range(n):
                 remaining = total - (c * n + sub)
-                x, v, a, speed = self._substep(control, s.positions, s.velocities, s.accelerations, s.forces, h,
-                                               remaining)
-                s.positions, s.velocities, s.accelerations = x, v, a
+                x, v, a, branches, speed = self._substep(control, s.positions, s.velocities, s.accelerations,
+                                                         s.forces, s.branch_lengths, h, remaining)
+                s.positions, s.velocities, s.accelerations, s.branch_lengths = x, v, a, branches
                 max_speed = max(max_speed, speed)
         return s, max_speed
 
-    def _substep(self, control: TissueControl, x_n, v_n, a_n, f, h, remaining):
+    def _substep(self, control: TissueControl, x_n, v_n, a_n, f, branches_n, h, remaining):
         lay = control.layout
         opt = self.options
         rows, cols = lay.csr_rows, lay.csr_neighbors
         rest, k, c = control.spring_params.T
+        viscoelastic = self.layout.viscoelastic
+        branches = branches_n
+        if viscoelastic:
+            # One Maxwell branch per spring: rest length L0 + g1 (L1 − L0), L1 held through the sub-step.
+            share, decay = self.layout.relaxation_params(h).T
+            rest = rest + share * (branches_n - rest)
         sa, sb = self.model.springs[:, 0], self.model.springs[:, 1]
         sid = lay.csr_springs
         m, ksum, csum, alpha = control.node_params.T
@@ -89,6 +96,8 @@ class ReferenceSolver(SolverBase):
         x0 = x_n + h * v_n + (h * h * t)[:, None] * a_ext
         x0 = project_numpy(x0, x_n, packed)
         x0[anch] = target[anch]
+        held = anch | (control.attach_stiffness != 0.0)
+        drift = rigid_drift(x_n, v_n + h * a_n, m, control.body_offsets, control.body_nodes, held, h)
 
         attach = control.attach_stiffness
         volume = lay.volume
@@ -104,6 +113,9 @@ class ReferenceSolver(SolverBase):
             xab = cur[sa] - cur[sb]
             l2 = np.einsum("ij,ij->i", xab, xab)
             inv = 1.0 / np.sqrt(np.maximum(l2, 1e-300))
+            if viscoelastic and it == opt.iterations - 1:
+                length = l2 * inv
+                branches = length + (branches_n - length) * decay
             u = cur - x_n
             coef = k * (1.0 - rest * inv) + c / h * inv * inv * np.einsum("ij,ij->i", xab, u[sa] - u[sb])
             if volume is not None:
@@ -112,7 +124,7 @@ class ReferenceSolver(SolverBase):
                 coef = coef + volume_coef
             # (b) every node gathers its springs
             fe = -coef[sid][:, None] * (cur[rows] - cur[cols])
-            r = (m / h**2)[:, None] * (yhat - cur) - (alpha * m / h)[:, None] * (cur - x_n)
+            r = (m / h**2)[:, None] * (yhat - cur) - (alpha * m / h)[:, None] * (cur - x_n - drift)
             r += attach[:, None] * (control.anchor_targets - cur)
             for axis in range(3):
                 r[:, axis] += np.bincount(rows, fe[:, axis], minlength=n)
@@ -128,7 +140,31 @@ class ReferenceSolver(SolverBase):
             speed = np.sqrt(np.einsum("ij,ij->i", v, v))
         finite = np.all(np.isfinite(cur), axis=1) & np.isfinite(speed)
         max_speed = float(speed.max()) if np.all(finite) else float("inf")
-        return cur, v, a, max_speed
+        return cur, v, a, branches, max_speed
+
+
+def rigid_drift(x_n, u, m, body_offsets, body_nodes, held, h, regularisation=1e-9) -> np.ndarray:
+    """[N, 3] h (V + Ω × (x − X)) of each node's body, fitted to the node velocities ``u`` (v_n + h a_n); zero for a
+    body with a ``held`` (anchored or attached) node. As kernels_step._rigid_drift."""
+    drift = np.zeros_like(x_n)
+    for b in range(len(body_offsets) - 1):
+        nodes = body_nodes[body_offsets[b]:body_offsets[b + 1]]
+        if not len(nodes):
+            break
+        mb = m[nodes]
+        mass = mb.sum()
+        if mass <= 0.0 or held[nodes].any():
+            continue
+        centre = (mb[:, None] * x_n[nodes]).sum(axis=0) / mass
+        velocity = (mb[:, None] * u[nodes]).sum(axis=0) / mass
+        r = x_n[nodes] - centre
+        momentum = (mb[:, None] * np.cross(r, u[nodes] - velocity)).sum(axis=0)
+        inertia = (mb[:, None, None] * (np.einsum("ij,ij->i", r, r)[:, None, None] * np.eye(3)
+                                         - r[:, :, None] * r[:, None, :])).sum(axis=0)
+        trace = np.trace(inertia)
+        spin = np.linalg.solve(inertia + regularisation * trace * np.eye(3), momentum) if trace > 0 else np.zeros(3)
+        drift[nodes] = h * (velocity + np.cross(spin, r))
+    return drift
 
 
 def _healthy(state: StateArrays, speed: float, limit: float) -> bool:

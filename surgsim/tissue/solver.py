@@ -31,7 +31,9 @@ term that gives each region its material's Poisson's ratio as well as its Young'
 edge coefficients, the spring pass adds them to each spring's scalar through a fixed-order CSR over the spring's
 tets; evaluated every second sweep; ×1.7 the cost of the springs alone on one CPU core); Rayleigh damping
 (Kelvin–Voigt dashpots on every spring + ambient drag, see :mod:`surgsim.tissue.stiffness`), from each region's
-``damping_ratio``; per-region materials (E → k mapping calibrated to within 5 % on tetrahedral blocks); anchored
+``damping_ratio``; optionally (``SolverOptions.viscoelastic = "from_material"``, off by default) stress relaxation:
+one Maxwell branch per spring from its region's ``relaxation_share`` and ``relaxation_time_s``, its rest length carried
+in the state (see :mod:`surgsim.tissue.kernels_step`); per-region materials (E → k mapping calibrated to within 5 % on tetrahedral blocks); anchored
 nodes (by region, box or ids) that can be moved kinematically; external point forces; collision with static planes
 and boxes (projection with Coulomb friction, :mod:`surgsim.tissue.contact`);
 attachments: nodes tied to moving targets by zero-length springs of stiffness k (``attach``), added to the implicit
@@ -133,9 +135,18 @@ class TissueSolver(SolverBase):
         self._buf_a = ti.Vector.ndarray(3, ti.f64, shape=n)
         self._buf_b = ti.Vector.ndarray(3, ti.f64, shape=n)
         self._yhat = ti.Vector.ndarray(3, ti.f64, shape=n)
+        self._drift = ti.Vector.ndarray(3, ti.f64, shape=n)
         self._guard = ti.ndarray(ti.f64, shape=1)
         self._guard_view = HostView(self._guard)
-        self._scratch = TissueState.allocate(n)
+        self._viscoelastic = self.layout.viscoelastic
+        self._branches = model.spring_count if self._viscoelastic else 0
+        self._scratch = TissueState.allocate(n, self._branches)
+        # Stand-ins for the Maxwell-branch arrays of a kernel compiled without them (never read there).
+        self._placeholder_f64 = ti.ndarray(ti.f64, shape=1)
+        self._params_eff = ti.Vector.ndarray(3, ti.f64, shape=s_count if self._viscoelastic else 1)
+        self._relax: dict[float, object] = {}  # sub-step h → device [S] of (g1, e^{−h/τ1})
+        if not self._branches:
+            self._relax_placeholder = ti.Vector.ndarray(2, ti.f64, shape=1)
         self._allocate_volume()
         self._frame_graph = None
         self._graphs: dict[int, object] = {}
@@ -148,12 +159,24 @@ class TissueSolver(SolverBase):
     # -- states ----------------------------------------------------------------------------------------------------
     def state(self) -> TissueState:
         """A new state at the model's rest positions, at rest, no forces, time 0."""
-        s = TissueState.allocate(self.model.node_count)
+        s = TissueState.allocate(self.model.node_count, self._branches)
         s.positions.from_numpy(np.ascontiguousarray(self.model.positions))
         zeros = np.zeros((self.model.node_count, 3))
         for name in FIELDS[1:]:
             getattr(s, name).from_numpy(zeros)
+        if s.branch_lengths is not None:
+            s.branch_lengths.from_numpy(np.ascontiguousarray(self.layout.rest_lengths))  # nothing held yet
         return s
+
+    def relax_branches(self, state: TissueState) -> None:
+        """Let ``state``'s Maxwell branches relax completely at its current shape (L1 = each spring's current
+        length): the state of a tissue that has rested in this shape for many τ1, e.g. a scene settled under
+        gravity. No-op for an elastic solver."""
+        if state.branch_lengths is None:
+            return
+        x = state.positions_numpy()
+        springs = self.model.springs
+        state.set_branch_lengths(np.linalg.norm(x[springs[:, 0]] - x[springs[:, 1]], axis=1))
 
     def set_point_forces(self, state: TissueState, nodes, forces) -> None:
         """External forces [N] on ``nodes`` (shape [K, 3]) of ``state``; other nodes keep theirs. Zero them to
@@ -178,6 +201,8 @@ class TissueSolver(SolverBase):
         ``state_in`` stays as is. Returns the step's blow-up event when the guard rejected it, else None."""
         if state_in is state_out:
             raise ValueError("step needs two distinct states (read one, write the other)")
+        if self._branches and (state_in.branch_lengths is None or state_out.branch_lengths is None):
+            raise ValueError("this solver is viscoelastic: step states made by its state()")
         device = self._device(control)
         dt = float(dt or self.options.dt)
         n = self.options.substeps
@@ -197,6 +222,8 @@ class TissueSolver(SolverBase):
                 return SolverEvent(state_in.time, "blowup", _report(first_speed), retries, total, True)
         self._k.keep_state(state_in.positions, state_in.forces, state_out.positions, state_out.velocities,
                            state_out.accelerations, state_out.forces)
+        if self._branches:
+            self._k.copy_f64(state_in.branch_lengths, state_out.branch_lengths)
         state_out.time = state_in.time + dt
         total = n * self.options.retry_factor**self.options.max_retries
         log.warning("t=%.4f s: step rejected (max speed %.3g m/s); retries failed, state kept",
@@ -211,9 +238,13 @@ class TissueSolver(SolverBase):
         for key, name in zip(_STATE_KEYS, FIELDS):
             args["in_" + key] = getattr(state_in, name)
             args["out_" + key] = getattr(state_out, name)
+        if self._branches:
+            args["in_l"], args["out_l"] = state_in.branch_lengths, state_out.branch_lengths
+            args["relax"] = self._relax_params(h)
         args["h"] = h
         args["node"], args["anchor"], args["spring_params"] = device.node, device.anchor, device.spring_params
         args["tet_params"] = device.tet_params
+        args["body_offsets"], args["body_nodes"] = device.body_offsets, device.body_nodes
         args["obstacles"] = device.obstacles
         args["omegas"] = self._omegas(control, device, substeps, h)
         graph.run(args)
@@ -234,26 +265,39 @@ class TissueSolver(SolverBase):
             entry[1] = key
         return entry[0]
 
+    def _relax_params(self, h: float):
+        """The springs' (g1, e^{−h/τ1}) on the device for sub-step ``h`` (retries use shorter ones)."""
+        params = self._relax.get(h)
+        if params is None:
+            if len(self._relax) > 8:
+                self._relax.clear()
+            params = self._relax[h] = self._ti.Vector.ndarray(2, self._ti.f64, shape=self.model.spring_count)
+            params.from_numpy(self.layout.relaxation_params(h))
+        return params
+
     def _graph(self, substeps: int):
         graph = self._graphs.get(substeps)
         if graph is not None:
             return graph, self._args[substeps]
         ti = self._ti
         g = ti.graph
-        kernel = self._k.substep_kernel(self.options.iterations, self.serial, self.layout.volume is not None)
+        kernel = self._k.substep_kernel(self.options.iterations, self.serial, self.layout.volume is not None,
+                                        bool(self._branches))
 
         def nd(name, dtype, ndim=1):
             return g.Arg(g.ArgKind.NDARRAY, name, dtype=dtype, ndim=ndim)
 
         vec3, vec4 = ti.math.vec3, ti.math.vec4
-        states = {p: [nd(f"{p}_{k}", vec3) for k in _STATE_KEYS] for p in ("in", "out", "scr")}
+        states = {p: [nd(f"{p}_{k}", vec3) for k in _STATE_KEYS] + [nd(f"{p}_l", ti.f64)] for p in ("in", "out", "scr")}
         ivec2 = ti.math.ivec2
         model_args = [nd("springs", ivec2), nd("spring_params", vec3), nd("coef", ti.f64), nd("edge_n", vec3),
                       nd("offsets", ti.i32),
                       nd("adjacency", ivec2), nd("node", vec4),
                       nd("anchor", vec4), nd("buf_a", vec3), nd("buf_b", vec3), nd("yhat", vec3),
                       nd("obstacles", ti.f64, 2), nd("guard", ti.f64), nd("omegas", ti.f64),
-                      *self._volume_graph_args(nd)]
+                      *self._volume_graph_args(nd),
+                      nd("body_offsets", ti.i32), nd("body_nodes", ti.i32), nd("drift", vec3),
+                      nd("relax", ti.math.vec2), nd("params_eff", vec3)]
         scalars = [g.Arg(g.ArgKind.SCALAR, name, ti.f64) for name in ("h", "gamma")]
         scalars.append(g.Arg(g.ArgKind.MATRIX, "gravity", vec3))
         builder = g.GraphBuilder()
@@ -274,11 +318,17 @@ class TissueSolver(SolverBase):
             "springs": self._springs, "coef": self._coef, "edge_n": self._edge_n,
             "offsets": self._offsets, "adjacency": self._adjacency,
             "buf_a": self._buf_a, "buf_b": self._buf_b, "yhat": self._yhat,
-            "guard": self._guard, "gamma": float(self.options.relaxation),
+            "guard": self._guard, "drift": self._drift, "gamma": float(self.options.relaxation),
             "gravity": vec3(*self.options.gravity), **extra, **self._volume_arrays,
+            "params_eff": self._params_eff,
         }
         for key, name in zip(_STATE_KEYS, FIELDS):
             args["scr_" + key] = getattr(self._scratch, name)
+        if self._branches:
+            args["scr_l"] = self._scratch.branch_lengths  # in_l, out_l, relax: set by each attempt
+        else:
+            args.update(in_l=self._placeholder_f64, out_l=self._placeholder_f64, scr_l=self._placeholder_f64,
+                        relax=self._relax_placeholder)
         self._graphs[substeps] = graph
         self._args[substeps] = args
         return graph, args
@@ -298,6 +348,8 @@ class TissueSolver(SolverBase):
             if self.model.spring_count:
                 device.spring_params.from_numpy(control.spring_params)
             device.node.from_numpy(control.node_params)
+            device.body_offsets.from_numpy(control.body_offsets)
+            device.body_nodes.from_numpy(control.body_nodes)
             self._upload_tet_params(control, device)
             device.springs = versions.springs
         if device.anchors != versions.anchors:
@@ -441,6 +493,8 @@ class _DeviceControl:
         self.anchor_host = HostView(self.anchor).array
         self.spring_params = ti.Vector.ndarray(3, ti.f64, shape=max(1, model.spring_count))
         self.tet_params = ti.Vector.ndarray(3, ti.f64, shape=max(1, model.tet_count) if volume_term else 1)
+        self.body_offsets = ti.ndarray(ti.i32, shape=n + 1)
+        self.body_nodes = ti.ndarray(ti.i32, shape=n)
         self.obstacles = None
         self.frame_rows: dict = {}
         self.omegas: dict[int, list] = {}  # sub-steps → [device weights, (h, springs, membership) they are for]

@@ -220,14 +220,14 @@ def test_volume_term_is_bit_reproducible(hanging_runs):
 
 
 def test_a_cut_switches_off_the_volume_term_of_its_tets(hanging_runs):
-    """Cut through the column: the lower part falls away as a free body under gravity and ambient drag α,
-    by g t / α − g (1 − e^(−α t)) / α² (a tet across the cut would otherwise hold it by its volume)."""
+    """Cut through the column: the lower part falls away as a free body, g t² / 2 (the ambient drag does not act on
+    a free body's rigid motion; a tet across the cut would otherwise hold it by its volume)."""
     model, results = hanging_runs
     low = model.positions[:, 2] < 0.04
     drop = (model.positions[low, 2] - results["taichi", "cut"][low, 2]).mean()
-    alpha = SolverModel.build(model, ON).drag[0]
+    assert SolverModel.build(model, ON).drag[0] > 5.0  # the drag is on: on absolute velocity it would hold it back
     t = 0.3
-    assert drop == pytest.approx(9.81 * t / alpha - 9.81 * (1.0 - np.exp(-alpha * t)) / alpha**2, rel=0.05)
+    assert drop == pytest.approx(0.5 * 9.81 * t**2, rel=0.02)
 
 
 def _punch_block(radius, extent, size_at_punch, tissue):
