@@ -104,6 +104,7 @@ class Session:
         self.tissue_dt_s = float(tissue_dt_s or max(self.dt_s, 1.0 / physics.tissue_rate_hz))
         self.seed = int(seed)
         options = {"iterations": physics.solver_iterations, "poisson": physics.poisson,
+                   "viscoelastic": physics.viscoelastic, "chebyshev_cap": physics.chebyshev == "capped",
                    **(solver_options or {})}
         self.solver = TissueSolver(self.scene.model, options, dt=self.tissue_dt_s)
         control = self.solver.control()
@@ -120,7 +121,7 @@ class Session:
             else:
                 self.world.add_instrument(instrument.name, instrument.type, port_m=instrument.port_m,
                                           aim_m=instrument.aim_m)
-        self.coupler = Coupler(self.solver, self.world, control)
+        self.coupler = Coupler(self.solver, self.world, control, options={"sleep": physics.sleep == "at_rest"})
         self.coupler.start_settled(settled)
         # A viscoelastic tissue has rested in its settled shape: its branches carry no stress (a no-op when elastic).
         self.solver.relax_branches(self.coupler.state)

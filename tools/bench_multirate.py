@@ -11,7 +11,7 @@ share of the wall time.
     python tools/bench_multirate.py --procedure liver_retraction --settings 2:8,2:6,2:4 --json out/multirate.json
 
 A setting is ``STEP_MS:ITERATIONS`` followed by optional ``:KEY=VALUE`` solver options (``ms`` mass scaling,
-``sub`` sub-steps; e.g. ``2:4:sub=2``).
+``sub`` sub-steps, ``cap`` 0 or 1 the Chebyshev bound's cap; e.g. ``2:4:sub=2``).
 This is a measurement script, never a test.
 """
 
@@ -95,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     def parse(text: str) -> tuple[float, dict]:
         step, iterations, *extra = text.split(":")
         options = {"iterations": int(iterations)}
-        names = {"ms": ("mass_scaling", float), "sub": ("substeps", int)}
+        names = {"ms": ("mass_scaling", float), "sub": ("substeps", int),
+                 "cap": ("chebyshev_cap", lambda v: bool(int(v)))}
         for item in extra:
             key, value = item.split("=")
             option, kind = names[key]

@@ -1,7 +1,7 @@
 """The whole tick of this checkout against another (a baseline commit), side by side in one run.
 
     git worktree add /tmp/baseline 3bc4209        # the checkout to compare with
-    python tools/bench_tick_ab.py /tmp/baseline [--ticks 3000] [--repeats 2]
+    python tools/bench_tick_ab.py /tmp/baseline [--ticks 3000 | --ticks 0 (whole sessions)] [--repeats 2]
 
 For each shipped procedure, each checkout replays the first ``--ticks`` ticks of its *own* expert trace after a
 500-tick warm-up, in a fresh process (its own code, procedures and traces), alternating A B A B; the table gives the
@@ -34,6 +34,9 @@ procedure, recorded = load_session(f"procedures/traces/{name}.expert.jsonl")
 session = Session(procedure.path, arch="cpu", dt_s=recorded.header.dt_s)
 setup = time.perf_counter() - started
 device = ReplayDevice.from_trace(recorded)
+if ticks <= 0:  # the whole session after the warm-up
+    from surgsim.replay import replay_ticks
+    ticks = replay_ticks(recorded) - 500
 for _ in range(500):
     session.tick(device.read().commands)
 t = time.perf_counter()
@@ -57,7 +60,7 @@ def measure(checkout: Path, name: str, ticks: int) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("baseline", type=Path, help="the other checkout (B)")
-    parser.add_argument("--ticks", type=int, default=3000)
+    parser.add_argument("--ticks", type=int, default=3000, help="ticks timed after the warm-up; 0: the whole session")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--procedure", action="append", choices=PROCEDURES)
     args = parser.parse_args(argv)

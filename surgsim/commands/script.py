@@ -71,10 +71,10 @@ def run(args) -> int:
     from surgsim.commands.run import resolve_procedure
     from surgsim.fileio import prepare_output
     from surgsim.scoring import score_session
+    from surgsim.scoring.inputs import load_session_source
     from surgsim.scoring.report import render
     from surgsim.script import run_script
     from surgsim.session import Session
-    from surgsim.trace import read_trace
 
     procedure = resolve_procedure(args.procedure)
     script = load_script(args.script, args.function)
@@ -94,7 +94,8 @@ def run(args) -> int:
             except Exception as error:
                 raise InputError(args.script, f"the script raised {_where(error, Path(args.script))} No trace was "
                                               "written.") from error
-        report = score_session(session.spec, read_trace(temporary))
+        source = load_session_source(temporary, allow_unproven=False)
+        report = score_session(source.procedure.spec, source.trace, source=source)
         temporary.replace(output)
     finally:
         temporary.unlink(missing_ok=True)

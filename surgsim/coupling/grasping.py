@@ -5,7 +5,9 @@ Closing jaws pass through the tissue instead of pushing it aside (a real grasp s
 thin jaw capsules pushing a mesh would instead crush and tear it), and holding jaws do not push either (what they
 hold is bound to them). A grasp begins when the jaw closure rises through ``grasp_close`` with tissue between the
 jaws, ends with a ``release`` when it falls below ``grasp_open``, and with a ``slip`` when the grasp must pull harder
-than the instrument's grasp-force limit (the holding force is measured by the contact pass, see below).
+than its pinch can hold: the pull along the jaw faces beyond the instrument's ``grip_coefficient`` × the pinch,
+which grows with the jaw closure the trainee commands (see assets/instruments/README.md; the holding force is
+measured by the contact pass, see below).
 
 What a grasp holds. On an organ mesh with 7-9 mm edges only 2-12 nodes lie between 18 mm jaws, and binding only
 those puts the whole load on the springs around them: a liver edge lifted 15-20 mm tore there at under 1 N. Real
@@ -111,8 +113,27 @@ class Grasping:
         quiet = closing | set(self.grasps) | set(self.letting_go) | self._clearing
         self.disabled_rows = {row for name in quiet for row in self._jaw_rows[name]}
 
+    def pinch_force_n(self, name: str) -> float:
+        """The force [N] with which instrument ``name``'s jaws now squeeze: the spec's ``pinch_force_n`` times the
+        closure commanded beyond ``grasp_open`` (0 there, all of it fully closed)."""
+        instrument = self._instruments[name]
+        open_at = self._options.grasp_open
+        share = min(max((instrument.jaw - open_at) / (1.0 - open_at), 0.0), 1.0)
+        return instrument.spec.pinch_force_n * share
+
     def slip_force_n(self, name: str) -> float:
-        return self._options.slip_force_n or self._instruments[name].spec.grasp_force_limit_n
+        """The pull along the jaw faces [N] beyond which the tissue slips out: grip coefficient × pinch (the
+        coupling option ``slip_force_n``, when set, instead)."""
+        if self._options.slip_force_n:
+            return self._options.slip_force_n
+        return self._instruments[name].spec.grip_coefficient * self.pinch_force_n(name)
+
+    def pull_along_jaws_n(self, name: str) -> float:
+        """The part of the holding force along the jaw faces [N]: what friction must hold (a pull across the faces,
+        along the jaws' opening direction, presses the tissue into a jaw instead)."""
+        force = self._held.get(name, np.zeros(3))
+        normal = self._instruments[name].distal_frame()[1][:, 1]
+        return float(np.linalg.norm(force - force.dot(normal) * normal))
 
     def holding_force(self, name: str) -> np.ndarray:
         """The force [N] instrument ``name``'s jaws exerted on the tissue in the last tick (zero when not grasping)."""
@@ -165,9 +186,10 @@ class Grasping:
         for name, instrument in self._instruments.items():
             jaw = instrument.jaw
             if name in self.grasps:
-                force = float(np.linalg.norm(self._held[name]))
-                if force > self.slip_force_n(name):
-                    self.end(ctx, name, kind="slip")
+                # Jaws that are opening let go as their pinch falls below the pull: the trainee released it.
+                opening = jaw < self._previous_jaw[name] - _CLOSING
+                if self.pull_along_jaws_n(name) > self.slip_force_n(name):
+                    self.end(ctx, name, kind="release" if opening else "slip")
                 elif jaw < self._options.grasp_open:
                     self.end(ctx, name, kind="release")
             elif jaw >= self._options.grasp_close > self._previous_jaw[name]:
@@ -206,6 +228,8 @@ class Grasping:
         detail = {"nodes": int(len(grasp.nodes))}
         if kind == "slip":
             detail["limit_n"] = float(self.slip_force_n(name))
+            detail["pinch_n"] = float(self.pinch_force_n(name))
+            detail["pull_along_jaws_n"] = self.pull_along_jaws_n(name)
         ctx.emit(kind, instrument=name, region=ctx.regions_of_nodes(grasp.nodes)[0], force_n=force,
                  position_m=ctx.positions()[grasp.nodes].mean(axis=0), detail=detail)
         self._keep_own(name, grasp)

@@ -13,7 +13,8 @@
   (the hold is stiff next to the tissue); how far the hold reaches is not an option, since it decides that force.
 - ``release_s``: how long opening jaws take to let go of what they held [s] (the hold fades out linearly; 0 = at
   once).
-- ``slip_force_n``: pull on grasped tissue above which it slips out [N]; None = each spec's ``grasp_force_limit_n``.
+- ``slip_force_n``: pull on grasped tissue above which it slips out [N]; None = each instrument's grip coefficient
+  × its pinch at the commanded closure.
 - ``clip_close``: jaw closure at which a clip applier fires its clip.
 - ``clip_half_gap_m``: a placed clip squeezes the tissue it holds to within this distance of its mid-plane [m]. A
   real clip closes a duct's lumen to nothing; an organ mesh has no lumen and a node stands for millimetres of tissue,
@@ -25,6 +26,10 @@
 - ``force_limit_n``: emit ``force_limit`` / ``force_limit_end`` when an instrument's force crosses it [N]; None = off.
 - ``check_springs_every``: test tets for tearing every this many ticks (tearing builds up over many ticks; the
   test is a tenth of a millisecond on the liver on a CPU, so every tick would be a tenth of the step).
+- ``sleep``: let organs at rest that no instrument is near sleep (the solver skips them; see
+  :mod:`surgsim.coupling.sleeping`); ``sleep_speed_m_s``: an organ whose nodes all move slower than this is at rest;
+  ``sleep_after_s``: and falls asleep after this long at rest; ``wake_distance_m``: an instrument this close wakes it
+  (one twice as close keeps it from falling asleep).
 - ``tear_persist_s``: a tet tears once its maximum principal stretch has stayed over its failure stretch this long
   [s] (a single over-strained tick is a transient, such as a node a tool lets go of).
 """
@@ -55,6 +60,10 @@ class CouplingOptions(BaseModel):
     force_limit_n: float | None = Field(None, gt=0.0)
     check_springs_every: int = Field(5, ge=1, le=1000)
     tear_persist_s: float = Field(0.01, ge=0.0, le=1.0)
+    sleep: bool = True
+    sleep_speed_m_s: float = Field(1e-4, gt=0.0, le=0.1)
+    sleep_after_s: float = Field(0.1, ge=0.0, le=10.0)
+    wake_distance_m: float = Field(0.002, gt=0.0, le=0.1)
 
     @model_validator(mode="after")
     def _hysteresis(self):

@@ -47,6 +47,7 @@ from surgsim.coupling.context import TickContext
 from surgsim.coupling.cutting import Cutting
 from surgsim.coupling.grasping import Grasping
 from surgsim.coupling.options import CouplingOptions
+from surgsim.coupling.sleeping import Sleeping
 from surgsim.coupling.tearing import Tearing
 from surgsim.coupling.topology import TissueTopology
 from surgsim.errors import InputError
@@ -109,6 +110,11 @@ class Coupler:
         self._instrument_rows = {name: slice(rows[0], rows[-1] + 1) if rows else slice(0, 0)
                                  for name, rows in self.layout.rows_of.items()}
         self._pushes: list[tuple] = []
+        self.sleeping = None
+        if opt.sleep:
+            self.sleeping = Sleeping(control, _organs(self.model), [s.row for s in self.layout.slots if s.instrument],
+                                     tissue_dt=self.tissue_dt, sleep_speed_m_s=opt.sleep_speed_m_s,
+                                     sleep_after_s=opt.sleep_after_s, wake_distance_m=opt.wake_distance_m)
 
     # -- the tick --------------------------------------------------------------------------------------------------
     def step(self, commands: Mapping[str, InstrumentCommand] | None = None) -> None:
@@ -138,6 +144,8 @@ class Coupler:
         self.grasping.prepare()
         capsules = self.layout.pack(disabled=self.cutting.disabled_rows | self.grasping.disabled_rows)
         self.grasping.move_anchors()
+        if self.sleeping is not None:
+            self.sleeping.before_step(self.state, capsules)
         blowup = self.solver.step(self.state, self._next, self.control, self.tissue_dt)
         if blowup is not None and not blowup.recovered:
             self.contact.reset(self._next)
@@ -230,3 +238,12 @@ class Coupler:
     def torn_springs(self) -> int:
         """Tissue damage so far: springs broken by over-stretching."""
         return self.tearing.torn_springs
+
+
+def _organs(model) -> list[tuple[str, range]]:
+    """(name, node range) of each organ of ``model``: a combined model's parts (:mod:`surgsim.mesh.combine`), else
+    the whole model as one."""
+    parts = (model.metadata or {}).get("parts") if isinstance(model.metadata, dict) else None
+    if parts:
+        return [(part["name"], range(part["node_start"], part["node_stop"])) for part in parts]
+    return [("tissue", range(model.node_count))]

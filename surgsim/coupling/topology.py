@@ -61,8 +61,7 @@ class TissueTopology:
         dying = self.tet_alive & np.any(~self.spring_active[self._tet_springs], axis=1)
         if np.any(dying):
             self.tet_alive &= ~dying
-            self.surface_triangles = (self._boundary.faces(self.tet_alive) if self.tet_alive.any()
-                                      else np.zeros((0, 3), dtype=np.int32))
+            self.surface_triangles = self._boundary.faces(self.tet_alive)
             self._contact.set_surface(self.surface_triangles)
             self.surface_version += 1
         return True

@@ -41,7 +41,9 @@ class InstrumentSpec(BaseModel):
     - ``jaw_action``: what closing the jaws does: ``grasp`` tissue, ``cut`` it, place a ``clip``, or ``none``;
     - ``tip``: rigid tip capsules (a hook electrode);
     - ``energy``: whether it can deliver cautery energy;
-    - ``grasp_force_limit_n``: the pull [N] above which grasped tissue slips out of the jaws;
+    - ``pinch_force_n``: the force [N] with which fully closed jaws squeeze what they hold (a grasping instrument);
+    - ``grip_coefficient``: the pull along the jaw faces that a pinch holds, per newton of pinch (friction of both
+      faces and the jaws' profile together); tissue slips out beyond ``grip_coefficient`` × the pinch;
     - ``friction``: Coulomb coefficient against tissue; ``mass_kg``: of the moving part.
     """
 
@@ -57,7 +59,8 @@ class InstrumentSpec(BaseModel):
     jaw_action: Literal["grasp", "cut", "clip", "none"]
     tip: tuple[TipCapsule, ...] = ()
     energy: bool = False
-    grasp_force_limit_n: float | None = Field(default=None, gt=0)
+    pinch_force_n: float | None = Field(default=None, gt=0)
+    grip_coefficient: float | None = Field(default=None, gt=0)
     friction: float = Field(ge=0, le=2.0)
     mass_kg: float = Field(gt=0)
 
@@ -69,8 +72,8 @@ class InstrumentSpec(BaseModel):
             raise ValueError("jaws need a radius and an opening angle")
         if self.jaw_length_m > 0 and self.tip:
             raise ValueError("an instrument has either jaws or tip capsules")
-        if self.jaw_action == "grasp" and self.grasp_force_limit_n is None:
-            raise ValueError("a grasping instrument needs grasp_force_limit_n")
+        if self.jaw_action == "grasp" and (self.pinch_force_n is None or self.grip_coefficient is None):
+            raise ValueError("a grasping instrument needs pinch_force_n and grip_coefficient")
         if self.tip_length_m >= self.working_length_m:
             raise ValueError("the tip must be shorter than the working length")
         return self

@@ -49,19 +49,10 @@ def unique_edges(tets: np.ndarray, tet_region: np.ndarray) -> tuple[np.ndarray, 
 
 
 def boundary_triangles(positions: np.ndarray, tets: np.ndarray) -> np.ndarray:
-    """Faces that belong to exactly one tet, wound so that their normals point out of that tet."""
-    faces = tets[:, _TET_FACES].reshape(-1, 3)
-    opposite = tets[:, _TET_OPPOSITE].reshape(-1)
-    keys = np.sort(faces, axis=1)
-    _, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
-    on_boundary = counts[inverse.reshape(-1)] == 1
-    faces, opposite = faces[on_boundary], opposite[on_boundary]
-    a, b, c = (positions[faces[:, k]] for k in range(3))
-    normal = np.cross(b - a, c - a)
-    inward = np.einsum("ij,ij->i", normal, positions[opposite] - a) > 0
-    faces[inward] = faces[inward][:, [0, 2, 1]]
-    # A stable order keeps saved models byte-identical between runs.
-    return faces[np.lexsort((faces[:, 2], faces[:, 1], faces[:, 0]))]
+    """Faces that belong to exactly one tet, wound so that their normals point out of that tet, in lexicographic
+    order (a stable order keeps saved models byte-identical between runs)."""
+    tets = np.asarray(tets)
+    return TetBoundary(positions, tets).faces(np.ones(len(tets), dtype=bool))
 
 
 class TetBoundary:
@@ -76,6 +67,7 @@ class TetBoundary:
     def __init__(self, positions: np.ndarray, tets: np.ndarray):
         tets = np.asarray(tets)
         self._dtype = tets.dtype
+        positions = np.asarray(positions)
         faces = tets[:, _TET_FACES].reshape(-1, 3)
         opposite = tets[:, _TET_OPPOSITE].reshape(-1)
         _, self._face_id = np.unique(np.sort(faces, axis=1), axis=0, return_inverse=True)

@@ -341,11 +341,11 @@ def organ_target_nodes(spec, resolution: float) -> dict[str, int]:
     :data:`BACKGROUND_FLOOR_SHARE` of theirs; when even that does not fit, every organ takes the same share. So a
     slower machine gets a coarser liver behind the gallbladder it dissects rather than a coarser gallbladder.
     Deterministic: a trace records only ``resolution`` and its replay meshes the same organs."""
+    meshed = [organ for organ in spec.scene.organs if organ.source.kind in ("mesh", "label_map")]
+    if resolution == 1.0 or not meshed:
+        return {organ.name: organ.target_nodes for organ in meshed if organ.target_nodes is not None}
     own = {organ.name: organ.target_nodes if organ.target_nodes is not None else DEFAULT_TARGET_NODES
-           for organ in spec.scene.organs if organ.source.kind in ("mesh", "label_map")}
-    if resolution == 1.0 or not own:
-        return {name: target for name, target in own.items()
-                if next(o for o in spec.scene.organs if o.name == name).target_nodes is not None}
+           for organ in meshed}
     budget = resolution * sum(own.values())
     operated = operated_organs(spec) & own.keys()
     worked = sum(own[name] for name in operated)

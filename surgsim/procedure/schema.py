@@ -556,17 +556,35 @@ class Physics(StrictModel):
                                     "converged on stiff, finely meshed organs).")
     poisson: Literal["off", "from_material"] = Field(
         "off", description="'from_material' gives each tet a volume stiffness, so that the tissue has its material's "
-                           "Poisson's ratio (soft tissue is nearly incompressible) and does not fold under a "
-                           "retraction; 'off' is the bare spring network (cheaper).")
+                           "Poisson's ratio (soft tissue is nearly incompressible); 'off' is the bare spring network "
+                           "(its Poisson's ratio is the mesh's; ~1.8x cheaper).")
+    viscoelastic: Literal["off", "from_material"] = Field(
+        "off", description="'from_material' gives each spring its material's Maxwell branch, so that a held "
+                           "retraction relaxes (stress relaxation over seconds); 'off' is elastic.")
+    chebyshev: Literal["capped", "uncapped"] = Field(
+        "capped", description="'capped' keeps the solver's Chebyshev acceleration where it is stable in time (the "
+                              "tissue at rest is still); 'uncapped' is the acceleration of the sessions recorded "
+                              "before the cap (stiff organs then buzz at half the tissue rate).")
+    sleep: Literal["at_rest", "off"] = Field(
+        "at_rest", description="'at_rest' lets an organ that has come to rest, with no instrument within 4 mm, sleep "
+                               "until one comes within 2 mm or its anchors change (the solver skips it: most of a "
+                               "scene's tissue is background); 'off' advances every organ every step.")
 
     @model_serializer(mode="wrap")
-    def _without_default_poisson(self, handler: SerializerFunctionWrapHandler):
-        # Physics without the volume term dumps as it did before the key existed: the procedure identity hashes the
-        # dump, and a key added with its default must not refuse the sessions recorded before it.
+    def _without_default_switches(self, handler: SerializerFunctionWrapHandler):
+        # Switches left off dump as before they existed: the procedure identity hashes the dump, and a key added
+        # with its default must not refuse the sessions recorded before it.
         data = handler(self)
-        if isinstance(data, dict) and data.get("poisson") == "off":
-            data.pop("poisson", None)
+        if isinstance(data, dict):
+            for key, default in _SWITCH_DEFAULTS.items():
+                if data.get(key) == default:
+                    data.pop(key, None)
         return data
+
+
+# The physics switches added after procedures were first written, and their defaults: a switch left at its default is
+# not dumped, so that adding one does not change the identity of every procedure written before it.
+_SWITCH_DEFAULTS = {"poisson": "off", "viscoelastic": "off", "chebyshev": "capped", "sleep": "at_rest"}
 
 
 # -- the procedure -----------------------------------------------------------------------------------------------------

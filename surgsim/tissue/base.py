@@ -78,10 +78,12 @@ class SolverBase:
         if rho is None:
             if len(self._rho_cache) > 64:
                 self._rho_cache.clear()
+            # Stiff springs on light nodes (and the volume term) raise ρ toward 1, where the uncapped acceleration
+            # is unstable in time (see CHEBYSHEV_MAX_UNDERSHOOT): the ambient damping then holds the stiffest modes
+            # in a limit cycle of period two sub-steps instead of letting them blow up (the shipped CT organs,
+            # Gershgorin ρ ≈ 0.99, buzzed at 250 Hz with nodes at 8-100 mm/s while at rest).
             rho = control.layout.chebyshev_rho(h, control.node_params, control.anchored)
-            if control.layout.volume is not None:
-                # The volume term raises ρ toward 1, where the uncapped acceleration is unstable in time (see
-                # CHEBYSHEV_MAX_UNDERSHOOT). Springs alone keep the uncapped bound, so that recorded sessions replay.
+            if self.options.chebyshev_cap or control.layout.volume is not None:
                 rho = min(rho, chebyshev_rho_cap(self.options.iterations))
             self._rho_cache[key] = rho
         return rho

@@ -32,7 +32,7 @@ def row_width(*fields) -> int:
     return sum(field[1] if isinstance(field, tuple) else 1 for field in fields)
 
 
-IO_WIDTH = 16  # columns of the io array; every row group below must fit (checked at import)
+IO_WIDTH = 20  # columns of the io array; every row group below must fit (checked at import)
 
 # -- rows of the io array --------------------------------------------------------------------------------------------
 ROWS = ("header", "float_sections", "int_sections", "bounds")
@@ -40,10 +40,14 @@ ROW_HEADER, ROW_FLOAT_SECTIONS, ROW_INT_SECTIONS, ROW_BOUNDS = columns(*ROWS)
 ROW_CAPSULES = len(ROWS)  # then the capsules, the cutter triangles and the output rows
 
 # -- row ROW_HEADER: the pass's scalars ------------------------------------------------------------------------------
+# node_lo..spring_hi: the solver's awake window (TissueControl.set_awake): the pass leaves the resting nodes, their
+# springs and their surface triangles alone (no instrument is near a sleeping organ).
 HEADER = ("dt", "skin", "burn_rate", "capsules", "cutters", "grasps", "triangles", "grasped", "springs",
-          ("gravity", 3), "spring_count", "tear_checks", "output_row", "tet_count")
+          ("gravity", 3), "spring_count", "tear_checks", "output_row", "tet_count", "node_lo", "node_hi", "spring_lo",
+          "spring_hi")
 (H_DT, H_SKIN, H_BURN_RATE, H_CAPSULES, H_CUTTERS, H_GRASPS, H_TRIANGLES, H_GRASPED, H_SPRINGS, H_GRAVITY,
- H_SPRING_COUNT, H_TEAR_CHECKS, H_OUTPUT_ROW, H_TET_COUNT) = columns(*HEADER)
+ H_SPRING_COUNT, H_TEAR_CHECKS, H_OUTPUT_ROW, H_TET_COUNT, H_NODE_LO, H_NODE_HI, H_SPRING_LO,
+ H_SPRING_HI) = columns(*HEADER)
 
 # -- row ROW_BOUNDS: the box around the capsules that sense or push, and the box around those that push ------------
 BOUNDS = (("reach_lo", 3), ("reach_hi", 3), ("push_lo", 3), ("push_hi", 3))

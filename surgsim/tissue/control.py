@@ -9,6 +9,9 @@ control (the solver itself keeps only the model, the options, compiled kernels a
 - **frames**: groups of held nodes that move rigidly (a grasp in its jaws), moved by 12 numbers;
 - **obstacles**: static planes and boxes;
 - **the active-spring mask** (cuts and tears);
+- **the awake window**: the nodes, springs and tets the steps advance (:meth:`TissueControl.set_awake`); the
+  nodes outside it rest where they are, as a sleeping body does in a rigid-body engine (the coupler's
+  :mod:`~surgsim.coupling.sleeping` puts organs that no tool is near and that have come to rest outside it);
 - **damping**: fixed when the control is made (``TissueSolver.control(damping_ratio=...)``; settling uses a heavily
   damped control with the session's solver), through the :class:`~surgsim.tissue.layout.SolverModel` it carries.
 
@@ -31,7 +34,7 @@ import numpy as np
 
 from surgsim.errors import InputError
 from surgsim.tissue.contact import pack_obstacles
-from surgsim.tissue.layout import SolverModel
+from surgsim.tissue.layout import AwakeWindow, SolverModel
 from surgsim.tissue.selection import select_nodes
 
 _SERIALS = itertools.count()  # tells controls apart in caches (ids are reused after garbage collection)
@@ -45,7 +48,9 @@ class ControlVersions:
     anchors: int = 0  # anything in the anchor table: targets, flags, frames
     membership: int = 0  # which nodes are anchored (the Chebyshev bound depends on it)
     springs: int = 0  # the active-spring mask
+    held: int = 0  # which nodes are anchored or attached (which bodies are free)
     obstacles: int = 0
+    awake: int = 0  # which nodes the steps advance (the others rest: see TissueControl.set_awake)
 
 
 class AnchorChange(NamedTuple):
@@ -79,11 +84,13 @@ class TissueControl:
         self.node_params = layout.node_params(self.spring_active)
         self.spring_params = layout.spring_params(self.spring_active)
         self.body_offsets, self.body_nodes = connected_bodies(model.node_count, model.springs, self.spring_active)
+        self._free_bodies: tuple = (None, None)  # ((springs, held) versions, the free bodies' CSR)
         self.obstacles: list = []
         self.obstacles_packed = pack_obstacles(self.obstacles)
         self._frames: dict = {}
         self._journal: list[AnchorChange] = []
         self._journal_base = 0  # the anchors version before the journal's first change
+        self.awake_window = AwakeWindow(0, n, 0, model.spring_count, 0, model.tet_count)
 
     # -- anchors and attachments ----------------------------------------------------------------------------------
     def anchor(self, nodes=None, *, region: str | None = None, box=None, targets=None) -> np.ndarray:
@@ -100,6 +107,7 @@ class TissueControl:
         else:
             self.anchor_targets[ids] = self.model.positions[ids]
         self._leave_frames(ids)
+        self._note_held(ids, held=True)
         self.anchored[ids] = True
         self.attach_stiffness[ids] = 0.0
         self._anchors_changed(membership=True)
@@ -117,6 +125,7 @@ class TissueControl:
             raise InputError("stiffness", "attachment stiffness must be finite and positive [N/m].")
         self.anchor_targets[ids] = self._targets(ids, targets)
         self._leave_frames(ids)
+        self._note_held(ids, held=True)
         self.attach_stiffness[ids] = k
         membership = bool(np.any(self.anchored[ids]))
         self.anchored[ids] = False
@@ -138,10 +147,31 @@ class TissueControl:
         """Stop holding these nodes, anchored or attached (they keep the velocity of their last step)."""
         ids = np.asarray(nodes, dtype=np.int64).reshape(-1)
         self._leave_frames(ids)
+        self._note_held(ids, held=False)
         membership = bool(np.any(self.anchored[ids]))
         self.anchored[ids] = False
         self.attach_stiffness[ids] = 0.0
         self._anchors_changed(membership=membership, rows=ids)
+
+    def _note_held(self, ids: np.ndarray, *, held: bool) -> None:
+        """Count a change of which nodes are held when ``ids`` become held (``held``) or free and some were not."""
+        was = self.anchored[ids] | (self.attach_stiffness[ids] > 0.0)
+        if (not was.all()) if held else was.any():
+            self.versions.held += 1
+
+    def free_bodies(self) -> tuple[np.ndarray, np.ndarray]:
+        """The bodies without an anchored or attached node, as a CSR (``offsets`` [B + 1], ``nodes``): the ones whose
+        rigid motion the ambient drag leaves alone (a held body has none of its own). Recomputed only when the
+        springs or the held nodes changed; none in a scene whose organs are all anchored."""
+        key = (self.versions.springs, self.versions.held)
+        if self._free_bodies[0] != key:
+            offsets, nodes = self.body_offsets, self.body_nodes
+            sizes = np.diff(offsets)
+            held = (self.anchored | (self.attach_stiffness > 0.0))[nodes]
+            free = ~np.logical_or.reduceat(held, offsets[:-1])
+            free_offsets = np.concatenate([[0], np.cumsum(sizes[free])]).astype(np.int32)
+            self._free_bodies = (key, (free_offsets, nodes[np.repeat(free, sizes)]))
+        return self._free_bodies[1]
 
     @property
     def anchored_nodes(self) -> np.ndarray:
@@ -257,6 +287,18 @@ class TissueControl:
     def add_obstacle(self, obstacle) -> None:
         self.set_obstacles(self.obstacles + [obstacle])
 
+    # -- the awake window --------------------------------------------------------------------------------------------
+    def set_awake(self, first_node: int, end_node: int) -> AwakeWindow:
+        """Advance only nodes ``first_node`` ≤ i < ``end_node`` (and the springs and tets among them) in the next
+        steps; every other node rests: it keeps its position, its velocity and acceleration are zero, and no spring
+        or tet of it is evaluated. The window must cut no spring or tet (whole organs of a combined model: see
+        :mod:`surgsim.mesh.combine`), so the nodes inside move exactly as they would with every node awake."""
+        window = self.layout.awake_window(int(first_node), int(end_node))
+        if window != self.awake_window:
+            self.awake_window = window
+            self.versions.awake += 1
+        return window
+
     # -- topology changes (cutting, tearing) -----------------------------------------------------------------------
     def set_spring_active(self, active: np.ndarray) -> None:
         """Enable/disable springs (mask [S]); disabled springs exert no force. The hook for cuts and tears."""
@@ -273,8 +315,7 @@ class TissueControl:
 
 def connected_bodies(node_count: int, springs: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The pieces the live springs hold together, as a CSR: ``body_nodes[body_offsets[b]:body_offsets[b + 1]]`` are
-    body b's nodes (ascending). ``body_offsets`` has ``node_count + 1`` entries whatever the number of bodies (the
-    unused ones empty), so the device arrays keep their size when a cut splits a body.
+    body b's nodes (ascending); every node is in one body (a node without live springs is a body of its own).
 
     Why: the ambient drag acts on each node's velocity relative to the rigid motion of its body (see
     :mod:`surgsim.tissue.stiffness`), and a piece cut free is a body of its own."""
@@ -285,6 +326,5 @@ def connected_bodies(node_count: int, springs: np.ndarray, active: np.ndarray) -
     graph = coo_matrix((np.ones(len(live)), (live[:, 0], live[:, 1])), shape=(node_count, node_count))
     count, labels = connected_components(graph, directed=False)
     body_nodes = np.argsort(labels, kind="stable").astype(np.int32)
-    offsets = np.full(node_count + 1, node_count, dtype=np.int32)
-    offsets[:count + 1] = np.searchsorted(labels[body_nodes], np.arange(count + 1)).astype(np.int32)
+    offsets = np.searchsorted(labels[body_nodes], np.arange(count + 1)).astype(np.int32)
     return offsets, body_nodes

@@ -151,20 +151,15 @@ def _volume_coefficient(edge_coef: ti.template(), spring_tet_offsets: ti.templat
 
 @ti.func
 def _rigid_drift(x_n: ti.template(), v_n: ti.template(), a_n: ti.template(), node: ti.template(),
-                 anchor: ti.template(), body_offsets: ti.template(), body_nodes: ti.template(), drift: ti.template(),
-                 b: ti.i32, h: ti.f64):
+                 body_offsets: ti.template(), body_nodes: ti.template(), drift: ti.template(), b: ti.i32, h: ti.f64):
     # drift_i = h (V + Ω × (x_i − X)): where body b's nodes would go in the sub-step if it moved as a rigid body with
     # its momentum and angular momentum (Ω = I⁻¹ L about the centre of mass X), each node's velocity taken as
     # v_n + h a_n (the acceleration it showed last step: a falling body is not held back, a resting one predicts no
     # motion, so statics stay exact). A tiny multiple of the inertia's trace regularises I for a body of one or two
-    # nodes or a line of them (L has no part along such a line). A body with an anchored or attached node is held:
-    # it has no rigid motion of its own (its lowest modes move its centre of mass), so its drift is zero.
+    # nodes or a line of them (L has no part along such a line). Only free bodies come here (the control's
+    # free_bodies): a held body has no rigid motion of its own, and its nodes' drift stays zero.
     start = body_offsets[b]
     end = body_offsets[b + 1]
-    held = 0
-    for k in range(start, end):
-        if anchor[body_nodes[k]][3] != 0.0:
-            held = 1
     mass = 0.0
     weighted_x = ti.math.vec3(0.0, 0.0, 0.0)
     weighted_v = ti.math.vec3(0.0, 0.0, 0.0)
@@ -174,10 +169,7 @@ def _rigid_drift(x_n: ti.template(), v_n: ti.template(), a_n: ti.template(), nod
         mass += m
         weighted_x += m * x_n[i]
         weighted_v += m * (v_n[i] + h * a_n[i])
-    if held != 0:
-        for k in range(start, end):
-            drift[body_nodes[k]] = ti.math.vec3(0.0, 0.0, 0.0)
-    elif mass > 0.0:
+    if mass > 0.0:
         centre = weighted_x / mass
         velocity = weighted_v / mass
         momentum = ti.math.vec3(0.0, 0.0, 0.0)
@@ -210,21 +202,42 @@ def substep_kernel(iterations: int, serial: bool, volume: bool = False, viscoela
                 buf_a: V3, buf_b: V3, yhat: V3, obstacles: F2, guard: F1, omegas: F1,
                 tets: I4, tet_params: V3, tet_affine: V4, edge_coef: F1, spring_tet_offsets: I1, spring_slots: I1,
                 volume_coef: F1, body_offsets: I1, body_nodes: I1, drift: V3, relax: V2, params_eff: V3,
-                h: ti.f64, gamma: ti.f64, gravity: ti.math.vec3, remaining: ti.f64, reset: ti.i32):
+                window: I1, h: ti.f64, gamma: ti.f64, gravity: ti.math.vec3, remaining: ti.f64, reset: ti.i32):
         n = x_n.shape[0]
+        # The awake window (TissueControl.set_awake): nodes, springs and tets [first, end) are advanced; the nodes
+        # outside it rest (no spring or tet joins them to a node inside).
+        node_lo, node_hi = window[0], window[1]
+        spring_lo, spring_hi = window[2], window[3]
+        tet_lo, tet_hi = window[4], window[5]
+        if reset != 0:
+            guard[0] = 0.0
 
-        # -- each body's rigid motion over the sub-step (the ambient drag acts on the motion relative to it) ----------
+        # -- resting nodes keep their place --------------------------------------------------------------------------
         if ti.static(serial):
             ti.loop_config(serialize=True)
-        for b in range(n):
-            _rigid_drift(x_n, v_n, a_n, node, anchor, body_offsets, body_nodes, drift, b, h)
+        for i in range(n - (node_hi - node_lo)):
+            r = i if i < node_lo else i + (node_hi - node_lo)
+            x_o[r] = x_n[r]
+            v_o[r] = ti.math.vec3(0.0, 0.0, 0.0)
+            a_o[r] = ti.math.vec3(0.0, 0.0, 0.0)
+            f_o[r] = f_n[r]
+        if ti.static(viscoelastic):
+            if ti.static(serial):
+                ti.loop_config(serialize=True)
+            for k in range(springs.shape[0] - (spring_hi - spring_lo)):
+                s = k if k < spring_lo else k + (spring_hi - spring_lo)
+                l_o[s] = l_n[s]
+
+        # -- each free body's rigid motion over the sub-step (the ambient drag acts on the motion relative to it) -----
+        if ti.static(serial):
+            ti.loop_config(serialize=True)
+        for b in range(body_offsets.shape[0] - 1):
+            _rigid_drift(x_n, v_n, a_n, node, body_offsets, body_nodes, drift, b, h)
 
         # -- prediction and initial guess ---------------------------------------------------------------------
         if ti.static(serial):
             ti.loop_config(serialize=True)
-        for i in range(n):
-            if reset != 0 and i == 0:
-                guard[0] = 0.0
+        for i in range(node_lo, node_hi):
             m = node[i][0]
             xn = x_n[i]
             vn = v_n[i]
@@ -247,7 +260,7 @@ def substep_kernel(iterations: int, serial: bool, volume: bool = False, viscoela
         # x_ab - x_n,ab, one sequential read a sweep instead of two gathers.
         if ti.static(serial):
             ti.loop_config(serialize=True)
-        for s in range(springs.shape[0]):
+        for s in range(spring_lo, spring_hi):
             ab = springs[s]
             edge_n[s] = x_n[ab[0]] - x_n[ab[1]]
             if ti.static(viscoelastic):
@@ -256,7 +269,7 @@ def substep_kernel(iterations: int, serial: bool, volume: bool = False, viscoela
         if ti.static(volume):
             if ti.static(serial):
                 ti.loop_config(serialize=True)
-            for t in range(tets.shape[0]):
+            for t in range(tet_lo, tet_hi):
                 tet_affine[t] = _tet_affine(x_n, tets, tet_params, t, 1.0 / h)
 
         # -- Jacobi iterations (Chebyshev-accelerated), the last one writes the output state -------------------
@@ -267,14 +280,14 @@ def substep_kernel(iterations: int, serial: bool, volume: bool = False, viscoela
             if ti.static(volume and it % VOLUME_EVERY == 0):
                 if ti.static(serial):
                     ti.loop_config(serialize=True)
-                for t in range(tets.shape[0]):
+                for t in range(tet_lo, tet_hi):
                     _tet_edge_coefficients(cur, tets, tet_affine, edge_coef, t)
             # (a) every spring once: the scalar c_s with force_on_a = -c_s (x_a - x_b) = -force_on_b, from the
             #     spring k (|x_ab| - L) d and the dashpot (c/h) d (d · (u_a - u_b)), u = motion in this sub-step,
             #     plus the volume term's tension when it is compiled in.
             if ti.static(serial):
                 ti.loop_config(serialize=True)
-            for s in range(springs.shape[0]):
+            for s in range(spring_lo, spring_hi):
                 ab = springs[s]
                 q = spring_params[s]  # rest length, stiffness, dashpot (0, 0 when the spring is cut)
                 if ti.static(viscoelastic):
@@ -300,7 +313,7 @@ def substep_kernel(iterations: int, serial: bool, volume: bool = False, viscoela
             # (b) every node gathers its springs (CSR, fixed order) and takes its Jacobi/Chebyshev step.
             if ti.static(serial):
                 ti.loop_config(serialize=True)
-            for i in range(n):
+            for i in range(node_lo, node_hi):
                 inv_h = 1.0 / h
                 inv_h2 = inv_h * inv_h
                 xi = cur[i]

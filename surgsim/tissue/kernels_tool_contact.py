@@ -20,7 +20,8 @@ from surgsim.tissue.contact_layout import (
     CAPSULE_ENABLED, CAPSULE_ENERGIZED, CAPSULE_SENSE, COUNT_CHARRED, COUNT_CUT, COUNT_FORCE, COUNT_TORN, CUT_A, CUT_B,
     CUT_C, FLAG_CUT0, FLAG_TORN, F_BURN, F_CAP, F_DRAG, F_ENTRIES, F_FAILURE_STRETCH, F_MASS, F_NORMAL, F_PARAM, F_PUSH,
     F_REST_INVERSE, F_X_STEP, GRASP_COUNT, GRASP_FORCE, H_BURN_RATE, H_CAPSULES, H_CUTTERS, H_DT, H_GRASPED,
-    H_GRASPS, H_GRAVITY, H_OUTPUT_ROW, H_SKIN, H_SPRINGS, H_SPRING_COUNT, H_TEAR_CHECKS, H_TET_COUNT, H_TRIANGLES,
+    H_GRASPS, H_GRAVITY, H_NODE_HI, H_NODE_LO, H_OUTPUT_ROW, H_SKIN, H_SPRING_HI, H_SPRING_LO, H_SPRINGS,
+    H_TEAR_CHECKS, H_TET_COUNT, H_TRIANGLES,
     I_ACTIVE, I_CAPSULE, I_FLAGS, I_GRASP_GROUP, I_GRASP_NODES, I_GRIPPED, I_NEIGHBORS, I_OFFSETS, I_OVERSTRAINED,
     I_SPRINGS, I_TETS, I_TET_FLAGS, I_TET_LIVE, I_TRIANGLES, I_TRI_MASK, OUT_COUNT, OUT_ENERGIZED, OUT_FORCE,
     OUT_POINT, OUT_SENSED, OUT_STRONGEST, OUT_STRONGEST_FORCE, OUT_WEIGHT, ROW_BOUNDS, ROW_CAPSULES, ROW_FLOAT_SECTIONS,
@@ -336,7 +337,6 @@ def post_step_kernel(serial: bool):
 @ti.func
 def _post_step(x_in: V3, v_in: V3, x_out: V3, v_out: V3, a_out: V3, f_out: V3, anchor: V4, fbuf: F1, ibuf: I1,
                io: F2, serial: ti.template()):
-    n = x_out.shape[0]
     dt = io[ROW_HEADER, H_DT]
     h2 = dt * dt
     skin = io[ROW_HEADER, H_SKIN]
@@ -353,11 +353,13 @@ def _post_step(x_in: V3, v_in: V3, x_out: V3, v_out: V3, a_out: V3, f_out: V3, a
     capsule = _isec(io, I_CAPSULE)
     triangles = _isec(io, I_TRIANGLES)
     tri_mask = _isec(io, I_TRI_MASK)
+    node_lo = ti.cast(io[ROW_HEADER, H_NODE_LO], ti.i32)
+    node_hi = ti.cast(io[ROW_HEADER, H_NODE_HI], ti.i32)
 
     # -- 1. warm start: a node pushed last tick kept that force during the step; where it moved away from the tool
     #       (the force over-pushed it), pull it back, at most by what the force did (a contact cannot pull) -------
     ti.loop_config(serialize=True)
-    for i in range(n):
+    for i in range(node_lo, node_hi):
         _set3(fbuf, x_step_at + 3 * i, x_out[i])
         _set3(fbuf, push_at + 3 * i, ti.math.vec3(0.0, 0.0, 0.0))
         cap = ibuf[capsule + i]
@@ -406,6 +408,8 @@ def _post_step(x_in: V3, v_in: V3, x_out: V3, v_out: V3, a_out: V3, f_out: V3, a
         hi = ti.max(ti.max(x_out[tri[0]], x_out[tri[1]]), x_out[tri[2]])
         mask = 0
         near = (_row3(io, ROW_BOUNDS, B_REACH_LO) <= hi).all() and (lo <= _row3(io, ROW_BOUNDS, B_REACH_HI)).all()
+        if tri[0] < node_lo or tri[0] >= node_hi:  # a resting organ's (a triangle's nodes are one organ's)
+            near = False
         for c in range(n_capsules * near):
             row = ROW_CAPSULES + c
             if _flag(io, row, CAPSULE_ENABLED | CAPSULE_SENSE):
@@ -465,7 +469,7 @@ def _post_step(x_in: V3, v_in: V3, x_out: V3, v_out: V3, a_out: V3, f_out: V3, a
     # -- 3b. nodes inside a capsule (a tool that got under the surface, or a surface folded over an interior node):
     #        each is pushed out to the nearest point of the capsule surface -----------------------------------------
     ti.loop_config(serialize=True)
-    for i in range(n):
+    for i in range(node_lo, node_hi):
         x_i = x_out[i]
         near = (_row3(io, ROW_BOUNDS, B_PUSH_LO) <= x_i).all() and (x_i <= _row3(io, ROW_BOUNDS, B_PUSH_HI)).all()
         if anchor[i][3] <= 0.0 and near:
@@ -495,7 +499,7 @@ def _post_step(x_in: V3, v_in: V3, x_out: V3, v_out: V3, a_out: V3, f_out: V3, a
     burn_rate = io[ROW_HEADER, H_BURN_RATE]
     force_cap = _fsec(io, F_CAP)
     ti.loop_config(serialize=True)
-    for i in range(n):
+    for i in range(node_lo, node_hi):
         cap = ibuf[capsule + i]
         if cap >= 0:
             row = ROW_CAPSULES + cap
@@ -566,10 +570,9 @@ def _post_step(x_in: V3, v_in: V3, x_out: V3, v_out: V3, a_out: V3, f_out: V3, a
         springs = _isec(io, I_SPRINGS)
         active = _isec(io, I_ACTIVE)
         flags = _isec(io, I_FLAGS)
-        n_springs = ti.cast(io[ROW_HEADER, H_SPRING_COUNT], ti.i32)
         if ti.static(serial):
             ti.loop_config(serialize=True)
-        for e in range(n_springs):
+        for e in range(ti.cast(io[ROW_HEADER, H_SPRING_LO], ti.i32), ti.cast(io[ROW_HEADER, H_SPRING_HI], ti.i32)):
             flag = 0
             if ibuf[active + e] != 0 and n_cutters > 0:
                 p = x_out[ibuf[springs + 2 * e]]

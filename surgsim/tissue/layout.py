@@ -27,6 +27,7 @@ With ``SolverOptions.viscoelastic = "from_material"``, ``relaxation_share`` [S] 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -40,6 +41,22 @@ from surgsim.tissue.stiffness import (
     spring_stiffness,
 )
 from surgsim.tissue.volume import VolumeTerm
+
+
+class AwakeWindow(NamedTuple):
+    """The nodes, springs and tets a step advances: ``[first, end)`` index ranges of each."""
+
+    first_node: int
+    end_node: int
+    first_spring: int
+    end_spring: int
+    first_tet: int
+    end_tet: int
+
+    def node_mask(self, node_count: int) -> np.ndarray:
+        mask = np.zeros(node_count, dtype=bool)
+        mask[self.first_node:self.end_node] = True
+        return mask
 
 
 @dataclass(frozen=True, eq=False)
@@ -199,3 +216,23 @@ class SolverModel:
         rho = offdiag / diag
         free = ~anchored
         return float(rho[free].max()) if np.any(free) else 0.0
+
+    def awake_window(self, first_node: int, end_node: int) -> AwakeWindow:
+        """The springs and tets among nodes ``[first_node, end_node)`` as index ranges; ValueError when the window
+        cuts a spring or a tet, or its springs or tets are not one run of indices (a combined model's organs are: see
+        :mod:`surgsim.mesh.combine`)."""
+        n = self.model.node_count
+        if not 0 <= first_node <= end_node <= n:
+            raise ValueError(f"awake nodes [{first_node}, {end_node}) are not within the model's {n} nodes")
+        ranges = []
+        for what, items in (("spring", self.model.springs), ("tet", self.model.tets)):
+            inside = (items >= first_node) & (items < end_node)
+            whole = inside.all(axis=1)
+            if np.any(inside.any(axis=1) & ~whole):
+                raise ValueError(f"awake nodes [{first_node}, {end_node}) cut a {what}: wake whole organs")
+            ids = np.flatnonzero(whole)
+            first, end = (int(ids[0]), int(ids[-1]) + 1) if len(ids) else (0, 0)
+            if end - first != len(ids):
+                raise ValueError(f"the {what}s among awake nodes [{first_node}, {end_node}) are not one run of indices")
+            ranges += [first, end]
+        return AwakeWindow(first_node, end_node, *ranges)

@@ -18,6 +18,10 @@ class SolverOptions(BaseModel):
     - ``iterations``: Jacobi iterations per sub-step (fixed count: the cost of a step never varies).
     - ``chebyshev``: Chebyshev semi-iterative acceleration of the Jacobi iterations (Wang 2015); the spectral radius
       is the Gershgorin bound of the iteration, computed from the model (``chebyshev_rho`` overrides it).
+    - ``chebyshev_cap``: cap that bound where the fixed-degree Chebyshev polynomial undershoots by at most 1/4 (see
+      ``tissue.base.CHEBYSHEV_MAX_UNDERSHOOT``): above it the stiffest modes are unstable in time and, held by the
+      damping, buzz in a period-two limit cycle (the CT organs at rest: 8-100 mm/s at 250 Hz uncapped, none capped).
+      False keeps the uncapped bound of the sessions recorded before the cap (the volume term is always capped).
     - ``relaxation``: under-relaxation γ of each Jacobi update (Wang 2015 uses 0.9 with Chebyshev; 1 = none).
     - ``gravity``: [m/s²], patient RAS frame (+z superior): the default pulls toward the feet of a standing patient;
       pass the direction your scene needs.
@@ -59,6 +63,7 @@ class SolverOptions(BaseModel):
     iterations: int = Field(8, ge=1, le=64)
     chebyshev: bool = True
     chebyshev_rho: float | None = Field(None, ge=0.0, lt=1.0)
+    chebyshev_cap: bool = True
     relaxation: float = Field(1.0, gt=0.0, le=1.0)
     gravity: tuple[float, float, float] = (0.0, 0.0, -9.81)
     damping_ratio: float | None = Field(None, ge=0.0, le=10.0)

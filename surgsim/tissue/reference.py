@@ -96,8 +96,7 @@ class ReferenceSolver(SolverBase):
         x0 = x_n + h * v_n + (h * h * t)[:, None] * a_ext
         x0 = project_numpy(x0, x_n, packed)
         x0[anch] = target[anch]
-        held = anch | (control.attach_stiffness != 0.0)
-        drift = rigid_drift(x_n, v_n + h * a_n, m, control.body_offsets, control.body_nodes, held, h)
+        drift = rigid_drift(x_n, v_n + h * a_n, m, *control.free_bodies(), h)
 
         attach = control.attach_stiffness
         volume = lay.volume
@@ -136,6 +135,16 @@ class ReferenceSolver(SolverBase):
             prev, cur = cur, nxt
         v = (cur - x_n) / h
         a = (v - v_n) / h
+        # Nodes outside the awake window rest (TissueControl.set_awake); no spring joins them to one inside, so
+        # computing them above changed nothing inside.
+        window = control.awake_window
+        resting = ~window.node_mask(n)
+        if resting.any():
+            cur[resting], v[resting], a[resting] = x_n[resting], 0.0, 0.0
+            if viscoelastic:
+                kept = np.ones(len(branches), dtype=bool)
+                kept[window.first_spring:window.end_spring] = False
+                branches[kept] = branches_n[kept]
         with np.errstate(invalid="ignore", over="ignore"):
             speed = np.sqrt(np.einsum("ij,ij->i", v, v))
         finite = np.all(np.isfinite(cur), axis=1) & np.isfinite(speed)
@@ -143,17 +152,15 @@ class ReferenceSolver(SolverBase):
         return cur, v, a, branches, max_speed
 
 
-def rigid_drift(x_n, u, m, body_offsets, body_nodes, held, h, regularisation=1e-9) -> np.ndarray:
-    """[N, 3] h (V + Ω × (x − X)) of each node's body, fitted to the node velocities ``u`` (v_n + h a_n); zero for a
-    body with a ``held`` (anchored or attached) node. As kernels_step._rigid_drift."""
+def rigid_drift(x_n, u, m, body_offsets, body_nodes, h, regularisation=1e-9) -> np.ndarray:
+    """[N, 3] h (V + Ω × (x − X)) of the nodes of each free body (the CSR ``body_offsets``, ``body_nodes``), fitted to
+    the node velocities ``u`` (v_n + h a_n); zero elsewhere. As kernels_step._rigid_drift."""
     drift = np.zeros_like(x_n)
     for b in range(len(body_offsets) - 1):
         nodes = body_nodes[body_offsets[b]:body_offsets[b + 1]]
-        if not len(nodes):
-            break
         mb = m[nodes]
         mass = mb.sum()
-        if mass <= 0.0 or held[nodes].any():
+        if mass <= 0.0:
             continue
         centre = (mb[:, None] * x_n[nodes]).sum(axis=0) / mass
         velocity = (mb[:, None] * u[nodes]).sum(axis=0) / mass

@@ -135,7 +135,6 @@ class TissueSolver(SolverBase):
         self._buf_a = ti.Vector.ndarray(3, ti.f64, shape=n)
         self._buf_b = ti.Vector.ndarray(3, ti.f64, shape=n)
         self._yhat = ti.Vector.ndarray(3, ti.f64, shape=n)
-        self._drift = ti.Vector.ndarray(3, ti.f64, shape=n)
         self._guard = ti.ndarray(ti.f64, shape=1)
         self._guard_view = HostView(self._guard)
         self._viscoelastic = self.layout.viscoelastic
@@ -244,8 +243,9 @@ class TissueSolver(SolverBase):
         args["h"] = h
         args["node"], args["anchor"], args["spring_params"] = device.node, device.anchor, device.spring_params
         args["tet_params"] = device.tet_params
-        args["body_offsets"], args["body_nodes"] = device.body_offsets, device.body_nodes
+        args["body_offsets"], args["body_nodes"], args["drift"] = device.body_offsets, device.body_nodes, device.drift
         args["obstacles"] = device.obstacles
+        args["window"] = device.window
         args["omegas"] = self._omegas(control, device, substeps, h)
         graph.run(args)
         guard = self._guard_view.array
@@ -297,7 +297,7 @@ class TissueSolver(SolverBase):
                       nd("obstacles", ti.f64, 2), nd("guard", ti.f64), nd("omegas", ti.f64),
                       *self._volume_graph_args(nd),
                       nd("body_offsets", ti.i32), nd("body_nodes", ti.i32), nd("drift", vec3),
-                      nd("relax", ti.math.vec2), nd("params_eff", vec3)]
+                      nd("relax", ti.math.vec2), nd("params_eff", vec3), nd("window", ti.i32)]
         scalars = [g.Arg(g.ArgKind.SCALAR, name, ti.f64) for name in ("h", "gamma")]
         scalars.append(g.Arg(g.ArgKind.MATRIX, "gravity", vec3))
         builder = g.GraphBuilder()
@@ -318,7 +318,7 @@ class TissueSolver(SolverBase):
             "springs": self._springs, "coef": self._coef, "edge_n": self._edge_n,
             "offsets": self._offsets, "adjacency": self._adjacency,
             "buf_a": self._buf_a, "buf_b": self._buf_b, "yhat": self._yhat,
-            "guard": self._guard, "drift": self._drift, "gamma": float(self.options.relaxation),
+            "guard": self._guard, "gamma": float(self.options.relaxation),
             "gravity": vec3(*self.options.gravity), **extra, **self._volume_arrays,
             "params_eff": self._params_eff,
         }
@@ -348,13 +348,17 @@ class TissueSolver(SolverBase):
             if self.model.spring_count:
                 device.spring_params.from_numpy(control.spring_params)
             device.node.from_numpy(control.node_params)
-            device.body_offsets.from_numpy(control.body_offsets)
-            device.body_nodes.from_numpy(control.body_nodes)
             self._upload_tet_params(control, device)
             device.springs = versions.springs
+        if device.bodies != (versions.springs, versions.held):
+            self._upload_free_bodies(control, device)
+            device.bodies = (versions.springs, versions.held)
         if device.anchors != versions.anchors:
             self._sync_anchors(control, device)
             device.anchors = versions.anchors
+        if device.awake != versions.awake:
+            device.window.from_numpy(np.array(control.awake_window, dtype=np.int32))
+            device.awake = versions.awake
         if device.obstacles_version != versions.obstacles:
             packed = control.obstacles_packed
             if device.obstacles is None or device.obstacles.shape != packed.shape:
@@ -362,6 +366,14 @@ class TissueSolver(SolverBase):
             device.obstacles.from_numpy(packed)
             device.obstacles_version = versions.obstacles
         return device
+
+    def _upload_free_bodies(self, control: TissueControl, device: "_DeviceControl") -> None:
+        """The free bodies' CSR for the rigid-motion fit of the ambient drag; every node's drift starts at zero (a
+        body that became held keeps none)."""
+        offsets, nodes = control.free_bodies()
+        device.body_offsets = self._upload_scalar(offsets, self._ti.i32)
+        device.body_nodes = self._upload_scalar(nodes, self._ti.i32)
+        device.drift.fill(0.0)
 
     # -- the per-tet volume term (SolverOptions.poisson; see tissue/volume.py) ----------------------------------------
     def _allocate_volume(self) -> None:
@@ -493,12 +505,14 @@ class _DeviceControl:
         self.anchor_host = HostView(self.anchor).array
         self.spring_params = ti.Vector.ndarray(3, ti.f64, shape=max(1, model.spring_count))
         self.tet_params = ti.Vector.ndarray(3, ti.f64, shape=max(1, model.tet_count) if volume_term else 1)
-        self.body_offsets = ti.ndarray(ti.i32, shape=n + 1)
-        self.body_nodes = ti.ndarray(ti.i32, shape=n)
+        self.drift = ti.Vector.ndarray(3, ti.f64, shape=n)  # zero but on the free bodies' nodes
+        self.body_offsets = self.body_nodes = None
+        self.bodies = None  # the (springs, held) versions the free bodies are for
         self.obstacles = None
         self.frame_rows: dict = {}
         self.omegas: dict[int, list] = {}  # sub-steps → [device weights, (h, springs, membership) they are for]
-        self.springs = self.anchors = self.obstacles_version = -1
+        self.window = ti.ndarray(ti.i32, shape=6)  # the control's awake window (AwakeWindow's six numbers)
+        self.springs = self.anchors = self.obstacles_version = self.awake = -1
 
     def write_anchor_table(self, table: np.ndarray) -> None:
         if self.anchor_host is not None:

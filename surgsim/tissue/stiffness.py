@@ -162,6 +162,20 @@ def volume_gradients(positions: np.ndarray, tets: np.ndarray) -> np.ndarray:
     return g
 
 
+def prescribed_displacements(k, fixed: dict[int, float]) -> np.ndarray:
+    """Linear statics of stiffness matrix ``k`` [3N × 3N] with the degrees of freedom in ``fixed`` held at their
+    values [m] and no other load: the displacement of every degree of freedom."""
+    import scipy.sparse.linalg as spla
+
+    fixed_dofs = np.array(sorted(fixed))
+    fixed_vals = np.array([fixed[i] for i in fixed_dofs])
+    free = np.setdiff1d(np.arange(k.shape[0]), fixed_dofs)
+    u = np.zeros(k.shape[0])
+    u[fixed_dofs] = fixed_vals
+    u[free] = spla.spsolve(k[free][:, free].tocsc(), -k[free][:, fixed_dofs] @ fixed_vals)
+    return u
+
+
 def measure_youngs_modulus(model: TissueModel, stiffness: np.ndarray, *, axis: int = 0,
                            strain: float = 1e-3) -> tuple[float, float]:
     """Apparent (Young's modulus [Pa], Poisson ratio) of a spring network in a linear static uniaxial test
@@ -182,8 +196,6 @@ def measure_elasticity(model: TissueModel, stiffness: np.ndarray, volume=None, *
     ν from the volume change solves ΔV / V = ε (1 − 2ν). Used to calibrate :data:`CALIBRATION_FACTOR` and
     :data:`NETWORK_ELASTICITY`.
     """
-    import scipy.sparse.linalg as spla
-
     x = model.positions
     n = model.node_count
     k = linear_stiffness_matrix(model, stiffness, volume)
@@ -198,12 +210,7 @@ def measure_elasticity(model: TissueModel, stiffness: np.ndarray, volume=None, *
     fixed[3 * corner + o1] = 0.0
     fixed[3 * corner + o2] = 0.0
     fixed[3 * left[np.argmax(x[left, o1] - 1e-3 * x[left, o2])] + o2] = 0.0
-    fixed_dofs = np.array(sorted(fixed))
-    fixed_vals = np.array([fixed[i] for i in fixed_dofs])
-    free = np.setdiff1d(np.arange(3 * n), fixed_dofs)
-    u = np.zeros(3 * n)
-    u[fixed_dofs] = fixed_vals
-    u[free] = spla.spsolve(k[free][:, free].tocsc(), -k[free][:, fixed_dofs] @ fixed_vals)
+    u = prescribed_displacements(k, fixed)
     force = (k @ u)[3 * right + axis].sum()
     youngs = force / (model.volume() / length) / strain
     lateral = [-np.polyfit(x[:, o], u[3 * np.arange(n) + o], 1)[0] / strain for o in (o1, o2)]

@@ -91,8 +91,9 @@ from surgsim.mesh.model import TissueModel
 from surgsim.tissue.contact_layout import (
     C_FLAGS, C_FRICTION, C_P0, C_P0_BEFORE, C_P1, C_P1_BEFORE, C_RADIUS, CAPSULE_ENABLED, CAPSULE_ENERGIZED,
     CAPSULE_SENSE, COUNT_CHARRED, COUNT_CUT, COUNT_FORCE, COUNT_TORN, FLAG_TORN, FLOAT_SECTIONS, GRASP_FORCE,
-    H_BURN_RATE, H_CAPSULES, H_CUTTERS, H_DT, H_GRASPED, H_GRASPS, H_GRAVITY, H_OUTPUT_ROW, H_SKIN, H_SPRING_COUNT,
-    H_SPRINGS, H_TEAR_CHECKS, H_TET_COUNT, H_TRIANGLES, INT_SECTIONS, IO_WIDTH, MAX_CAPSULES, OUT_COUNT, OUT_ENERGIZED, OUT_FORCE, OUT_POINT,
+    H_BURN_RATE, H_CAPSULES, H_CUTTERS, H_DT, H_GRASPED, H_GRASPS, H_GRAVITY, H_NODE_HI, H_NODE_LO, H_OUTPUT_ROW,
+    H_SKIN, H_SPRING_COUNT, H_SPRING_HI, H_SPRING_LO, H_SPRINGS, H_TEAR_CHECKS, H_TET_COUNT, H_TRIANGLES,
+    INT_SECTIONS, IO_WIDTH, MAX_CAPSULES, OUT_COUNT, OUT_ENERGIZED, OUT_FORCE, OUT_POINT,
     OUT_SENSED, OUT_STRONGEST, OUT_WEIGHT, ROW_CAPSULES, ROW_FLOAT_SECTIONS, ROW_HEADER, ROW_INT_SECTIONS,
     SETTLED_FOLD,
 )
@@ -413,6 +414,9 @@ class ToolContact:
         header[H_CUTTERS] = cutter_count
         header[H_GRASPS] = self._grasp_groups
         header[H_SPRINGS] = cutter_count > 0 or self._passes % self.check_springs_every == 0
+        window = self.control.awake_window
+        header[H_NODE_LO], header[H_NODE_HI] = window.first_node, window.end_node
+        header[H_SPRING_LO], header[H_SPRING_HI] = window.first_spring, window.end_spring
         self._passes += 1
         io[self._output_row:] = 0.0
         self._sync_springs()

@@ -126,3 +126,29 @@ def test_a_node_anchored_by_something_else_stays_anchored_after_the_release(make
     scene.run(200, grasper=lambda k: command(TOUCH_INSERTION_M, jaw=0.0, roll=np.pi / 2))
     assert "release" in scene.kinds() and not scene.coupler.grasping.holding
     assert flap.control.anchored[clipped].all() and not flap.control.anchored[grasp.nodes].any()
+
+
+def test_the_grip_is_the_pinch_times_the_jaws_grip_coefficient(make_scene, flap):
+    scene = grasp_flap(make_scene, flap)
+    grasping = scene.coupler.grasping
+    spec = scene.coupler.world.instruments["grasper"].spec
+    assert "grasper" in grasping.grasps
+    full = grasping.slip_force_n("grasper")
+    assert full == pytest.approx(spec.grip_coefficient * spec.pinch_force_n)
+    assert 10.0 < full < 12.5  # Heijnsdijk et al. 2004: 3 N of pinch held 5 N of pull; surgeons squeezed 6.8 N
+    # a half-hearted squeeze (jaws commanded 0.7 closed) holds half the pinch, so half the pull
+    scene.run(50, grasper=lambda k: command(TOUCH_INSERTION_M, jaw=0.7, roll=np.pi / 2))
+    assert "grasper" in grasping.grasps
+    assert grasping.pinch_force_n("grasper") == pytest.approx(0.5 * spec.pinch_force_n, rel=0.02)
+    assert grasping.slip_force_n("grasper") == pytest.approx(0.5 * full, rel=0.02)
+
+
+def test_only_the_pull_along_the_jaw_faces_can_slip(make_scene, flap):
+    scene = grasp_flap(make_scene, flap)
+    grasping = scene.coupler.grasping
+    _, rotation = scene.coupler.world.instruments["grasper"].distal_frame()
+    across, along = rotation[:, 1], rotation[:, 2]
+    grasping._held["grasper"] = 20.0 * across  # pressing the tissue into one jaw: no slip however hard
+    assert grasping.pull_along_jaws_n("grasper") == pytest.approx(0.0, abs=1e-9)
+    grasping._held["grasper"] = 3.0 * across + 4.0 * along
+    assert grasping.pull_along_jaws_n("grasper") == pytest.approx(4.0)

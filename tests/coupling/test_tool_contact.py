@@ -8,7 +8,7 @@ from coupling_scenes import Tissue
 from tool_contact_twin import buffers_numpy, post_step
 
 from surgsim.mesh.primitives import tet_block
-from surgsim.tissue.contact_layout import FLAG_CUT0
+from surgsim.tissue.contact_layout import FLAG_CUT0, IO_WIDTH
 from surgsim.tissue.tool_contact import ToolContact, capsule_row
 
 DT = 1e-3
@@ -155,7 +155,7 @@ def test_tets_tear_above_their_failure_stretch(block, inward):
     moved[corner] += (-1.0 if inward else 1.0) * 0.006
     s0, s1 = solver.state(), solver.state()
     s1.set_positions(moved)
-    report = contact.run(s0, s1, np.zeros((0, 16)), DT)
+    report = contact.run(s0, s1, np.zeros((0, IO_WIDTH)), DT)
     over = principal_stretch(model.positions, moved, model.tets) > contact.failure_stretch
     assert over.sum() >= 1 and report.torn == over.sum()
     np.testing.assert_array_equal(contact.torn_tets(), np.flatnonzero(over))
@@ -172,7 +172,7 @@ def test_a_tet_tears_only_after_tear_checks_tests_in_a_row(block):
     torn = []
     for positions in (moved, moved, model.positions, moved, moved, moved):
         s1.set_positions(positions)
-        torn.append(contact.run(s0, s1, np.zeros((0, 16)), DT).torn)
+        torn.append(contact.run(s0, s1, np.zeros((0, IO_WIDTH)), DT).torn)
     assert torn[:5] == [0, 0, 0, 0, 0] and torn[5] > 0
 
 
@@ -186,12 +186,12 @@ def test_strain_is_measured_from_the_settled_reference(block):
     contact.set_strain_reference(reference)
     s0, s1 = solver.state(), solver.state()
     s1.set_positions(reference)
-    assert contact.run(s0, s1, np.zeros((0, 16)), DT).torn == 0
+    assert contact.run(s0, s1, np.zeros((0, IO_WIDTH)), DT).torn == 0
     corner = int(np.argmax(model.positions @ [1.0, 1.0, 1.0]))
     moved = reference.copy()
     moved[corner] += 0.006
     s1.set_positions(moved)
-    report = contact.run(s0, s1, np.zeros((0, 16)), DT)
+    report = contact.run(s0, s1, np.zeros((0, IO_WIDTH)), DT)
     over = principal_stretch(reference, moved, model.tets) > contact.failure_stretch
     assert over.sum() >= 1 and report.torn == over.sum()
     np.testing.assert_array_equal(contact.torn_tets(), np.flatnonzero(over))
@@ -216,3 +216,41 @@ def test_a_tet_folded_by_the_settling_is_no_strain_reference(block):
     contact.set_strain_reference(reference)
     assert np.all(np.isinf(contact.failure_stretch[squeezed]))
     np.testing.assert_array_equal(contact.failure_stretch[~squeezed], before[~squeezed])
+
+
+def test_the_pass_leaves_a_resting_organ_alone_and_agrees_with_the_twin(taichi_cpu):
+    """With the awake window on the pressed organ only (the other one sleeps), the pass changes nothing of the
+    sleeping organ, and the kernel and its twin agree."""
+    from surgsim.mesh.combine import combine_models
+
+    resting = tet_block((0.02, 0.02, 0.01), (4, 4, 2), origin_m=(0.08, -0.01, -0.01))
+    pressed = tet_block((0.04, 0.04, 0.01), (16, 16, 4), origin_m=(-0.02, -0.02, -0.01))
+    combined = combine_models([("resting", resting), ("pressed", pressed)])
+    tissue = Tissue.of(combined.model)
+    solver, control = tissue
+    control.anchor(box=((-1, -1, -0.0101), (1, 1, -0.0099)))
+    awake = combined.node_ranges["pressed"]
+    window = control.set_awake(awake.start, awake.stop)
+    contact = ToolContact(solver, control, 2, burn_dwell_s=0.05, tear_checks=1)
+    s0, s1, _ = run_ticks(solver, control, contact, 40,
+                          lambda k: pressing_capsules(min(0.004, 1e-4 * k), drift_m=1e-5 * k, energized=True))
+    solver.step(s0, s1, control, DT)
+    before = [getattr(state, name).to_numpy() for state in (s0, s1)
+              for name in ("positions", "velocities", "accelerations", "forces")]
+    sections = buffers_numpy(contact)
+    report = contact.run(s0, s1, pressing_capsules(0.0041, drift_m=4.1e-4, energized=True), DT)
+    assert report.node_count[0] > 0
+    x_out, v_out, a_out, f_out = (before[4 + k].copy() for k in range(4))
+    io = contact._io.copy()
+    io[contact._output_row:] = 0.0
+    post_step(before[0], before[1], x_out, v_out, a_out, f_out, solver.anchor_table(control).to_numpy(), io, sections)
+    for mine, theirs in ((x_out, s1.positions), (v_out, s1.velocities), (a_out, s1.accelerations),
+                         (f_out, s1.forces)):
+        np.testing.assert_allclose(mine, theirs.to_numpy(), rtol=0, atol=1e-9 * max(1.0, np.abs(mine).max()))
+    rest = slice(0, awake.start)
+    np.testing.assert_array_equal(s1.positions.to_numpy()[rest], before[4][rest])
+    np.testing.assert_array_equal(s1.forces.to_numpy()[rest], before[7][rest])
+    after = buffers_numpy(contact)
+    for name in ("capsule", "flags", "overstrained", "tet_flags", "tri_mask"):
+        np.testing.assert_array_equal(sections[name], after[name], err_msg=name)
+    assert np.all(after["flags"][: window.first_spring] == 0)

@@ -13,7 +13,8 @@ from surgsim.tissue.contact_layout import (
     C_FLAGS, C_FRICTION, C_P0, C_P0_BEFORE, C_P1, C_P1_BEFORE, C_RADIUS, CUT_A, CUT_B, CUT_C,
     CAPSULE_ENABLED, CAPSULE_ENERGIZED, CAPSULE_SENSE, COUNT_CHARRED, COUNT_CUT, COUNT_FORCE, COUNT_TORN, FLAG_CUT0,
     FLAG_TORN, H_BURN_RATE, H_CAPSULES, H_CUTTERS, H_DT, H_GRASPED, H_GRASPS, H_GRAVITY, H_OUTPUT_ROW,
-    H_SKIN, H_SPRINGS, H_TEAR_CHECKS, H_TRIANGLES, OUT_COUNT, OUT_ENERGIZED, OUT_FORCE, OUT_POINT, OUT_SENSED,
+    H_SKIN, H_SPRINGS, H_TEAR_CHECKS, H_TRIANGLES, H_NODE_LO, H_NODE_HI, H_SPRING_LO, H_SPRING_HI, OUT_COUNT,
+    OUT_ENERGIZED, OUT_FORCE, OUT_POINT, OUT_SENSED,
     OUT_STRONGEST, OUT_STRONGEST_FORCE, OUT_WEIGHT, ROW_CAPSULES,
 )
 
@@ -135,6 +136,10 @@ def post_step(x_in, v_in, x_out, v_out, a_out, f_out, anchor, io, f):
     skin = header[H_SKIN]
     n_caps, n_cut, n_grasps = int(header[H_CAPSULES]), int(header[H_CUTTERS]), int(header[H_GRASPS])
     counters = n_caps + n_grasps
+    # The awake window: the pass leaves the resting nodes, their springs and surface triangles alone.
+    lo, hi = int(header[H_NODE_LO]), int(header[H_NODE_HI])
+    awake = np.zeros(n, dtype=bool)
+    awake[lo:hi] = True
     caps = io[ROW_CAPSULES:ROW_CAPSULES + n_caps]
     enabled = (caps[:, C_FLAGS].astype(np.int64) & CAPSULE_ENABLED) != 0
     sensing = (caps[:, C_FLAGS].astype(np.int64) & CAPSULE_SENSE) != 0
@@ -156,14 +161,14 @@ def post_step(x_in, v_in, x_out, v_out, a_out, f_out, anchor, io, f):
         return out
 
     # 1. warm start
-    f["x_step"][:n] = x_out
-    f["push"][:n] = 0.0
+    f["x_step"][lo:hi] = x_out[lo:hi]
+    f["push"][lo:hi] = 0.0
     cap = f["capsule"][:n]
     anchored = np.asarray(anchor)[:n, 3] > 0.0
-    dropped = (cap >= 0) & anchored
+    dropped = (cap >= 0) & anchored & awake
     f_out[dropped] = 0.0
     cap[dropped] = -1
-    live = np.flatnonzero((cap >= 0) & enabled[np.maximum(cap, 0)])
+    live = np.flatnonzero((cap >= 0) & enabled[np.maximum(cap, 0)] & awake)
     normal = f["normal"][live]
     fn = np.einsum("ij,ij->i", f_out[live], normal)
     moved = np.einsum("ij,ij->i", (x_out[live] - x_in[live]) - tool_motions(cap[live], f["param"][live]), normal)
@@ -176,13 +181,14 @@ def post_step(x_in, v_in, x_out, v_out, a_out, f_out, anchor, io, f):
     # 2-3. broad and narrow phase
     tris = f["triangles"][: int(header[H_TRIANGLES])]
     corners = x_out[tris]
-    lo, hi = corners.min(axis=1), corners.max(axis=1)
+    lo_t, hi_t = corners.min(axis=1), corners.max(axis=1)
     candidate = np.zeros((len(tris), n_caps), dtype=bool)
+    tri_awake = awake[tris[:, 0]] if len(tris) else np.zeros(0, dtype=bool)
     for c in np.flatnonzero(enabled | sensing):
         reach = caps[c, C_RADIUS] + skin
         p0, p1 = caps[c, C_P0:C_P0 + 3], caps[c, C_P1:C_P1 + 3]
-        candidate[:, c] = np.all(np.minimum(p0, p1) - reach <= hi, axis=1) & np.all(lo <= np.maximum(p0, p1) + reach,
-                                                                                       axis=1)
+        candidate[:, c] = tri_awake & np.all(np.minimum(p0, p1) - reach <= hi_t, axis=1) & np.all(
+            lo_t <= np.maximum(p0, p1) + reach, axis=1)
     for t, c in zip(*np.nonzero(candidate)):
         tri = tris[t]
         p0, p1 = caps[c, C_P0:C_P0 + 3], caps[c, C_P1:C_P1 + 3]
@@ -217,7 +223,7 @@ def post_step(x_in, v_in, x_out, v_out, a_out, f_out, anchor, io, f):
                 f["param"][tri[k]] = s
 
     # 3b. nodes inside a capsule
-    for i in range(n):
+    for i in range(lo, hi):
         if anchored[i]:
             continue
         for c in np.flatnonzero(enabled):
@@ -240,7 +246,7 @@ def post_step(x_in, v_in, x_out, v_out, a_out, f_out, anchor, io, f):
 
     # 4. per node: friction, totals, corrections, sums
     burn_rate = header[H_BURN_RATE]
-    for i in np.flatnonzero(f["capsule"][:n] >= 0):
+    for i in np.flatnonzero((f["capsule"][:n] >= 0) & awake):
         c = f["capsule"][i]
         m = mass[i]
         applied = f_out[i].copy()
@@ -313,6 +319,9 @@ def post_step(x_in, v_in, x_out, v_out, a_out, f_out, anchor, io, f):
         springs = f["springs"]
         p, q = x_out[springs[:, 0]], x_out[springs[:, 1]]
         active = f["active"] != 0
+        window = np.zeros(len(springs), dtype=bool)
+        window[int(header[H_SPRING_LO]):int(header[H_SPRING_HI])] = True
+        active = active & window
         flags = np.zeros(len(springs), dtype=np.int32)
         for k in range(n_cut):
             row = io[ROW_CAPSULES + n_caps + k]
@@ -320,7 +329,7 @@ def post_step(x_in, v_in, x_out, v_out, a_out, f_out, anchor, io, f):
             for e in np.flatnonzero(active & (flags == 0)):
                 if segment_crosses_triangle(p[e], q[e], a, b, c)[0]:
                     flags[e] = FLAG_CUT0 + k
-        f["flags"][:] = flags
+        f["flags"][window] = flags[window]
         outputs[counters, COUNT_CUT] = np.count_nonzero(flags >= FLAG_CUT0)
 
     # 6. grasp anchors

@@ -30,7 +30,8 @@ def test_every_procedure_instrument_type_has_a_spec():
 
 
 def test_abilities():
-    assert load_spec("grasper").jaw_action == "grasp" and load_spec("grasper").grasp_force_limit_n > 0
+    grasper = load_spec("grasper")
+    assert grasper.jaw_action == "grasp" and grasper.pinch_force_n > 0 and grasper.grip_coefficient > 0
     assert load_spec("scissors").jaw_action == "cut"
     assert load_spec("clip_applier").jaw_action == "clip"
     hook = load_spec("hook_cautery")

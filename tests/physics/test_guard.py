@@ -49,13 +49,13 @@ def test_retry_with_more_substeps_recovers(solver_cls):
     """A step whose fastest node exceeds the limit at one sub-step but not at four is redone and reported.
 
     (Seeded case found by scanning: a stiff column kicked with random 5 m/s velocities, 4 iterations: the
-    under-resolved single sub-step overshoots to 14.6 m/s, four sub-steps stay at 12.4 m/s.)
+    under-resolved single sub-step overshoots to 12.1 m/s, four sub-steps stay below 12 and end at 6.3 m/s.)
     """
     model = tet_block((0.02, 0.02, 0.1), (2, 2, 10), tissue="vessel")
-    kick = np.random.default_rng(0).normal(0.0, 5.0, model.positions.shape)
+    kick = np.random.default_rng(1).normal(0.0, 5.0, model.positions.shape)
     outcomes = []
     for cls in (solver_cls, ReferenceSolver):
-        solver = cls(model, iterations=4, max_speed=13.5)
+        solver = cls(model, iterations=4, max_speed=12.0)
         control = solver.control()
         state, out = solver.state(), solver.state()
         if hasattr(state, "set_velocities"):
@@ -63,9 +63,9 @@ def test_retry_with_more_substeps_recovers(solver_cls):
         else:
             state.velocities[:] = kick
         event = solver.step(state, out, control)
-        assert event is not None and event.max_speed > 13.5
+        assert event is not None and event.max_speed > 12.0
         outcomes.append([(event.kind, event.recovered, event.retries, event.substeps)])
         v = out.velocities_numpy() if hasattr(out, "velocities_numpy") else out.velocities
-        assert np.all(np.isfinite(positions(out))) and np.linalg.norm(v, axis=1).max() <= 13.5
+        assert np.all(np.isfinite(positions(out))) and np.linalg.norm(v, axis=1).max() <= 12.0
     assert outcomes[0] == [("blowup", True, 1, 4)]
     assert outcomes[1] == outcomes[0]

@@ -274,14 +274,11 @@ def _punch_block(radius, extent, size_at_punch, tissue):
 def _punch_force(model, radius, depth, options):
     """Linear statics: a rigid frictionless flat punch of ``radius`` pressed ``depth`` into the top face (z = 0),
     the bottom face bonded, the planes x = 0 and y = 0 mirror planes; the whole punch's force [N]."""
-    import scipy.sparse.linalg as spla
-
-    from surgsim.tissue.stiffness import linear_stiffness_matrix
+    from surgsim.tissue.stiffness import linear_stiffness_matrix, prescribed_displacements
 
     layout = SolverModel.build(model, options)
     stiffness = linear_stiffness_matrix(model, layout.stiffness, layout.volume).tocsr()
     x = model.positions
-    n = model.node_count
     punch = np.flatnonzero((np.abs(x[:, 2]) < 1e-9) & (np.hypot(x[:, 0], x[:, 1]) <= radius * (1 + 1e-6)))
     bottom = np.flatnonzero(np.abs(x[:, 2] - x[:, 2].min()) < 1e-9)
     fixed = {}
@@ -289,12 +286,7 @@ def _punch_force(model, radius, depth, options):
     fixed.update({3 * i: 0.0 for i in np.flatnonzero(np.abs(x[:, 0]) < 1e-9)})
     fixed.update({3 * i + 1: 0.0 for i in np.flatnonzero(np.abs(x[:, 1]) < 1e-9)})
     fixed.update({3 * i + 2: -depth for i in punch})
-    dofs = np.array(sorted(fixed))
-    values = np.array([fixed[d] for d in dofs])
-    free = np.setdiff1d(np.arange(3 * n), dofs)
-    u = np.zeros(3 * n)
-    u[dofs] = values
-    u[free] = spla.spsolve(stiffness[free][:, free].tocsc(), -stiffness[free][:, dofs] @ values)
+    u = prescribed_displacements(stiffness, fixed)
     return -4.0 * (stiffness @ u)[3 * punch + 2].sum()
 
 

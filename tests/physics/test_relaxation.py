@@ -60,17 +60,22 @@ def held_block(solver_cls, tissue=LIVER, **options):
     return solver, control, top
 
 
-def reactions(solver, control, top, times_s):
-    """The top face's reaction (z) at each of ``times_s`` after the stretch."""
-    a, b = solver.state(), solver.state()
+def sampled(solver, control, times_s, measure, state=None):
+    """Step from ``state`` (default: rest) and return (``measure(state)`` at each of ``times_s``, the final state)."""
+    a, b = state if state is not None else solver.state(), solver.state()
     steps = [round(t / solver.options.dt) for t in times_s]
     out = []
     for i in range(1, max(steps) + 1):
         assert solver.step(a, b, control) is None
         a, b = b, a
         if i in steps:
-            out.append(-spring_reaction(solver, a, top)[2])
+            out.append(measure(a))
     return np.array(out), a
+
+
+def reactions(solver, control, top, times_s):
+    """The top face's reaction (z) at each of ``times_s`` after the stretch."""
+    return sampled(solver, control, times_s, lambda state: -spring_reaction(solver, state, top)[2])
 
 
 def test_held_stretch_relaxes_as_the_standard_linear_solid(solver_cls):
@@ -208,10 +213,10 @@ def test_a_recovered_step_matches_the_twin(solver_cls):
     """A step rejected at one sub-step and redone with four (the seeded case of test_guard, viscoelastic): the
     input's branches are untouched and the output's agree with the twin's."""
     model = tet_block((0.02, 0.02, 0.1), (2, 2, 10), tissue="vessel")
-    kick = np.random.default_rng(0).normal(0.0, 5.0, model.positions.shape)
+    kick = np.random.default_rng(1).normal(0.0, 5.0, model.positions.shape)
     outcomes = []
     for cls in (solver_cls, ReferenceSolver):
-        solver = cls(model, iterations=4, max_speed=13.5, viscoelastic="from_material")
+        solver = cls(model, iterations=4, max_speed=12.0, viscoelastic="from_material")
         control = solver.control()
         state, out = solver.state(), solver.state()
         if hasattr(state, "set_velocities"):
@@ -268,16 +273,10 @@ def test_held_force_creeps_with_the_retardation_time(solver_cls):
         solver = solver_cls(model, gravity=(0.0, 0.0, 0.0), viscoelastic=mode)
         control = solver.control()
         control.anchor(nodes=bottom)
-        a, b = solver.state(), solver.state()
-        a.set_forces(forces)
-        steps = [round(t / solver.options.dt) for t in times]
-        out = []
-        for i in range(1, max(steps) + 1):
-            assert solver.step(a, b, control) is None
-            a, b = b, a
-            if i in steps:
-                out.append(a.positions_numpy()[top, 2].mean() - BLOCK[2])
-        stretch[mode] = np.array(out)
+        loaded = solver.state()
+        loaded.set_forces(forces)
+        stretch[mode], _ = sampled(solver, control, times,
+                                   lambda state: state.positions_numpy()[top, 2].mean() - BLOCK[2], loaded)
     u_el = stretch["off"][-1]
     assert np.abs(stretch["off"] - u_el).max() < 0.002 * u_el  # the elastic block has settled by 0.5 s
     b_t = (1.0 - np.exp(-(1.0 - g1) * times / tau)) / (1.0 - g1)

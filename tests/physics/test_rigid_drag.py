@@ -104,3 +104,19 @@ def test_a_piece_cut_free_is_a_body_of_its_own(solver_cls):
     moved = np.abs(finals[solver_cls] - model.positions).max()
     assert moved > 1e-3
     assert np.abs(finals[solver_cls] - finals[ReferenceSolver]).max() <= 1e-9 * max(moved, 1.0)
+
+
+def test_only_bodies_without_held_nodes_are_free(solver_cls):
+    model = _block()
+    left = model.positions[:, 0] < 0.02 - 1e-9
+    control = solver_cls(model).control()
+    control.set_spring_active(left[model.springs[:, 0]] == left[model.springs[:, 1]])
+    assert len(control.free_bodies()[0]) == 3  # two free pieces
+    control.anchor(np.flatnonzero(model.positions[:, 0] < 1e-9))
+    offsets, nodes = control.free_bodies()
+    assert len(offsets) == 2 and sorted(nodes.tolist()) == np.flatnonzero(~left).tolist()
+    grasped = np.flatnonzero(~left)[:2]
+    control.attach(grasped, model.positions[grasped], 10.0)  # a grasp holds the right piece too
+    assert len(control.free_bodies()[0]) == 1
+    control.release(grasped)
+    assert len(control.free_bodies()[0]) == 2

@@ -43,10 +43,13 @@ def test_the_example_expert_passes(tmp_path, function):
     scored = json.loads(report.read_text())
     assert scored["metrics"]["goals_completed"] == 2 and scored["passed"]
     assert not list(tmp_path.glob(".*partial"))
-    # the recorded trace scores the same through `surgsim score`
+    # the recorded trace scores the same through `surgsim score` (which re-simulates it first unless told not to)
     again = tmp_path / "again.json"
-    assert main(["score", str(out), "--json", str(again)]) == 0
+    assert main(["score", str(out), "--no-verify", "--json", str(again)]) == 0
     assert again.read_bytes() == report.read_bytes()
+    verified = tmp_path / "verified.json"
+    assert main(["score", str(out), "--json", str(verified)]) == 0
+    assert json.loads(verified.read_text()) == {**scored, "verified": True}
 
 
 @pytest.mark.slow

@@ -129,10 +129,48 @@ def cut_circle(ctl, *, fraction: float = 1.0):
             yield from stroke(ctl, site)
 
 
+def still_attached(ctl, sites) -> list:
+    """The sites where the sheet still joins the disc to the frame: a live spring crosses the circle within half a
+    stroke spacing of the site (what a trainee sees as a bridge of gauze left between two cuts)."""
+    coupler = ctl.session.coupler
+    centre, radius, normal = circle(ctl)
+    first = np.cross(normal, [1.0, 0.0, 0.0] if abs(normal[0]) < 0.9 else [0.0, 1.0, 0.0])
+    first /= np.linalg.norm(first)
+    second = np.cross(normal, first)
+    rel = coupler.model.positions - centre
+    u, v = rel @ first, rel @ second
+    r = np.hypot(u, v)
+    a, b = coupler.model.springs[coupler.control.spring_active].T
+    crossing = (r[a] - radius) * (r[b] - radius) < 0.0
+    mid_u, mid_v = (u[a] + u[b])[crossing], (v[a] + v[b])[crossing]
+    bridges = np.arctan2(mid_v, mid_u)
+    reach = 0.5 * STROKE_SPACING_M / radius
+    left = []
+    for site in sites:
+        inward = site[0]
+        angle = math.atan2(-float(inward @ second), -float(inward @ first))
+        gap = np.abs((bridges - angle + math.pi) % (2.0 * math.pi) - math.pi)
+        if np.any(gap <= reach):
+            left.append(site)
+    return left
+
+
+def finish_circle(ctl, *, passes: int = 2):
+    """An expert checks that the disc has come free and cuts again where a bridge of gauze still holds it."""
+    for _ in range(passes):
+        if ctl.step_index >= len(ctl.procedure.steps):
+            return
+        for site in still_attached(ctl, stroke_sites(ctl)):
+            if ctl.step_index >= len(ctl.procedure.steps):
+                return
+            yield from stroke(ctl, site)
+
+
 def expert(ctl):
     yield from ctl.together(hold_gauze(ctl), approach(ctl))
     yield from ctl.until_step(1, timeout_s=1.0)
     yield from cut_circle(ctl)
+    yield from finish_circle(ctl)
     yield from ctl.wait(0.05)
 
 
