@@ -53,6 +53,7 @@ class Clip:
     ring: np.ndarray  # the nodes around the clip that carry it
     ring_local: np.ndarray  # ... in the clip frame when it was placed
     targets: np.ndarray  # where the clipped nodes' anchors were last sent [K, 3] [m]
+    fitted_to: np.ndarray | None = None  # the ring's positions at the last fit
 
     def local_at(self, time_s: float) -> np.ndarray:
         """The clipped nodes in the clip frame ``time_s`` seconds into the session (the squeeze is linear in time)."""
@@ -136,9 +137,15 @@ class Clipping:
 
     def _follow(self, ctx: TickContext, clip: Clip) -> None:
         """Refit the clip's frame to the tissue around it and move its anchors there (for the next solve)."""
+        squeezed = ctx.time_s >= clip.time_s + CLIP_CLOSE_S
         if len(clip.ring):
-            rotation, translation = rigid_fit(clip.ring_local, ctx.positions()[clip.ring])
+            ring = ctx.positions()[clip.ring]
+            # Tissue at rest around a closed clip (most of a session): the fit and the targets are what they were.
+            if squeezed and clip.fitted_to is not None and np.abs(ring - clip.fitted_to).max() < _STILL_M:
+                return
+            rotation, translation = rigid_fit(clip.ring_local, ring)
             clip.rotation, clip.origin = rotation, translation
+            clip.fitted_to = ring
         if not len(clip.nodes):
             return
         targets = clip.origin + clip.local_at(ctx.time_s) @ clip.rotation.T

@@ -35,7 +35,7 @@ class _Organ:
         self.rest_s = 0.0  # how long it has been at rest (checked every check interval)
         self.tree: cKDTree | None = None  # its nodes where it fell asleep
         self.held: tuple | None = None  # its anchor rows and live springs when it fell asleep
-        self.clearance: dict[int, tuple] = {}  # capsule row → (clearance, p0, p1, radius) at the last query
+        self.clearance: dict[str, np.ndarray] = {}  # per capsule row: clearance, p0, p1, radius when queried
 
 
 class Sleeping:
@@ -48,12 +48,10 @@ class Sleeping:
     def __init__(self, control, organs: list[tuple[str, range]], capsule_rows: list[int], *, tissue_dt: float,
                  sleep_speed_m_s: float, sleep_after_s: float, wake_distance_m: float, check_every: int = 10):
         self.control = control
-        springs = control.model.springs
         self.organs = []
         for name, nodes in organs:
-            inside = np.flatnonzero((springs[:, 0] >= nodes.start) & (springs[:, 0] < nodes.stop))
-            span = slice(int(inside[0]), int(inside[-1]) + 1) if len(inside) else slice(0, 0)
-            self.organs.append(_Organ(name, nodes, span))
+            window = control.layout.awake_window(nodes.start, nodes.stop)
+            self.organs.append(_Organ(name, nodes, slice(window.first_spring, window.end_spring)))
         self.capsule_rows = list(capsule_rows)
         self.tissue_dt = float(tissue_dt)
         self.sleep_speed = float(sleep_speed_m_s)
@@ -157,28 +155,38 @@ class Sleeping:
     def _instrument_within(self, organ: _Organ, capsules: np.ndarray, distance: float, *, state) -> bool:
         """Whether an instrument's capsule comes within ``distance`` of the organ's nodes (where it fell asleep, or
         in ``state`` for an awake organ). A sleeping organ remembers each capsule's clearance and queries again only
-        once the capsule may have moved that close."""
+        for a capsule that may have moved that close since (one vectorised test for all of them)."""
+        rows = self.capsule_rows
+        if not rows:
+            return False
+        p0, p1 = capsules[rows, C_P0:C_P0 + 3], capsules[rows, C_P1:C_P1 + 3]
+        radius = capsules[rows, C_RADIUS]
         tree = organ.tree
         if tree is None:
             positions = self._positions(state)[organ.nodes.start:organ.nodes.stop]
             if len(positions) == 0:
                 return False
             tree = cKDTree(positions)
-        for row in self.capsule_rows:
-            p0, p1 = capsules[row, C_P0:C_P0 + 3], capsules[row, C_P1:C_P1 + 3]
-            radius = float(capsules[row, C_RADIUS])
-            known = organ.clearance.get(row) if organ.tree is not None else None
-            if known is not None:
-                clearance, q0, q1, r0 = known
-                moved = max(float(np.linalg.norm(p0 - q0)), float(np.linalg.norm(p1 - q1))) + max(0.0, radius - r0)
-                if clearance - moved >= distance:
-                    continue
-            clearance = _segment_clearance(tree, p0, p1, radius, distance)
-            if organ.tree is not None:
-                organ.clearance[row] = (clearance, p0.copy(), p1.copy(), radius)
-            if clearance < distance:
-                return True
-        return False
+            query = np.arange(len(rows))
+        else:
+            known = organ.clearance
+            if not known:
+                query = np.arange(len(rows))
+            else:
+                moved = (np.maximum(np.linalg.norm(p0 - known["p0"], axis=1), np.linalg.norm(p1 - known["p1"], axis=1))
+                         + np.maximum(0.0, radius - known["radius"]))
+                query = np.flatnonzero(known["clearance"] - moved < distance)
+                if len(query) == 0:
+                    return False
+        clearance = np.array([_segment_clearance(tree, p0[k], p1[k], float(radius[k]), distance) for k in query])
+        if organ.tree is not None:
+            if not organ.clearance:
+                organ.clearance = {"clearance": np.full(len(rows), np.inf), "p0": p0.copy(), "p1": p1.copy(),
+                                   "radius": radius.copy()}
+            memory = organ.clearance
+            memory["clearance"][query] = clearance
+            memory["p0"][query], memory["p1"][query], memory["radius"][query] = p0[query], p1[query], radius[query]
+        return bool(np.any(clearance < distance))
 
     # -- state access (a view on the CPU backend) ------------------------------------------------------------------
     def _array(self, ndarray) -> np.ndarray:

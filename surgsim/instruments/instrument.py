@@ -41,6 +41,7 @@ class Instrument(InstrumentBase):
         self.distal_link = ROLL  # the link of the distal frame, where a grasp pulls
         for joint, position in zip(self.body.joints, self._joint_positions(self._targets)):
             pybullet.resetJointState(self.body.body_id, joint, position, 0.0, physicsClientId=client)
+        self._synced_states = None
         self.sync(forward_kinematics=True)
 
     # -- commands --------------------------------------------------------------------------------------------------
@@ -81,6 +82,11 @@ class Instrument(InstrumentBase):
         recompute them from the joints, needed only after joints were reset, as a step computes them)."""
         states = pybullet.getLinkStates(self.body.body_id, self._links, computeForwardKinematics=forward_kinematics,
                                         physicsClientId=self._client)
+        # An instrument at rest reads the same link states tick after tick (half the ticks of the shipped sessions):
+        # its frames, capsules and jaw closure are then what they were.
+        if states == self._synced_states:
+            return
+        self._synced_states = states
         frames = [(np.array(s[4]), np.array(pybullet.getMatrixFromQuaternion(s[5])).reshape(3, 3)) for s in states]
         origin, rotation = frames[1]
         axis = rotation[:, 2]

@@ -34,6 +34,13 @@ def circle(ctl):
     return np.asarray(line.center_mm) * 1e-3, line.radius_mm * 1e-3, normal / np.linalg.norm(normal)
 
 
+def _in_plane_axes(normal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two unit vectors spanning the circle's plane (angles round the circle are measured from the first)."""
+    first = np.cross(normal, [1.0, 0.0, 0.0] if abs(normal[0]) < 0.9 else [0.0, 1.0, 0.0])
+    first /= np.linalg.norm(first)
+    return first, np.cross(normal, first)
+
+
 def hold_gauze(ctl):
     """Grasp the sheet at the centre of the circle (jaws opening across the shaft, horizontally). The sheet settles
     for a while after the session starts, so the grasp point is found again just before the bite."""
@@ -64,9 +71,7 @@ def stroke_sites(ctl, *, radius_offset_m: float = 0.0) -> list:
     disc comes loose, points embedded in it would lead the scissors into it."""
     centre, radius, normal = circle(ctl)
     radius += radius_offset_m
-    first = np.cross(normal, [1.0, 0.0, 0.0] if abs(normal[0]) < 0.9 else [0.0, 1.0, 0.0])
-    first /= np.linalg.norm(first)
-    second = np.cross(normal, first)
+    first, second = _in_plane_axes(normal)
     pivot = ctl.arms[SCISSORS].pivot
     start = math.atan2(float((pivot - centre) @ second), float((pivot - centre) @ first))
     count = math.ceil(2.0 * math.pi * radius / STROKE_SPACING_M)
@@ -134,9 +139,7 @@ def still_attached(ctl, sites) -> list:
     stroke spacing of the site (what a trainee sees as a bridge of gauze left between two cuts)."""
     coupler = ctl.session.coupler
     centre, radius, normal = circle(ctl)
-    first = np.cross(normal, [1.0, 0.0, 0.0] if abs(normal[0]) < 0.9 else [0.0, 1.0, 0.0])
-    first /= np.linalg.norm(first)
-    second = np.cross(normal, first)
+    first, second = _in_plane_axes(normal)
     rel = coupler.model.positions - centre
     u, v = rel @ first, rel @ second
     r = np.hypot(u, v)
