@@ -32,6 +32,11 @@
   (one twice as close keeps it from falling asleep).
 - ``tear_persist_s``: a tet tears once its maximum principal stretch has stayed over its failure stretch this long
   [s] (a single over-strained tick is a transient, such as a node a tool lets go of).
+- ``tear_length_m``: ... and once that stretch averaged over the tissue within this distance is over it too [m]
+  (see :mod:`surgsim.tissue.tool_contact`, "Measurements"; 0 = each tet alone). 5 mm is the width of a 5 mm
+  instrument's jaws, the least length over which an instrument loads tissue: next to a grasp the one ring of tets at
+  the held patch's edge reads twice the stretch of the tissue 5 mm around it (liver retraction at 1.8 N: λ₁ 2.0
+  against 1.3), a mesh-scale concentration, not a tear.
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ class CouplingOptions(BaseModel):
     force_limit_n: float | None = Field(None, gt=0.0)
     check_springs_every: int = Field(5, ge=1, le=1000)
     tear_persist_s: float = Field(0.01, ge=0.0, le=1.0)
+    tear_length_m: float = Field(0.009, ge=0.0, le=0.05)
     sleep: bool = True
     sleep_speed_m_s: float = Field(1e-4, gt=0.0, le=0.1)
     sleep_after_s: float = Field(0.1, ge=0.0, le=10.0)

@@ -94,7 +94,8 @@ class Coupler:
                                     anatomy_friction=opt.anatomy_friction)
         tear_checks = max(1, math.ceil(opt.tear_persist_s / (opt.check_springs_every * self.tissue_dt) - 1e-9))
         self.contact = ToolContact(solver, control, len(self.layout), skin_m=opt.skin_m, burn_dwell_s=opt.burn_dwell_s,
-                                   check_springs_every=opt.check_springs_every, tear_checks=tear_checks)
+                                   check_springs_every=opt.check_springs_every, tear_checks=tear_checks,
+                                   tear_length_m=opt.tear_length_m)
         self.topology = TissueTopology(self.model, control, self.contact)
         self.monitor = ContactMonitor(instruments, opt, self.dt)
         self.grasping = Grasping(instruments, self.layout, control, self.contact, opt)

@@ -74,14 +74,18 @@ COUNTERS = ("torn", "cut", "charred", ("force", 3))
 COUNT_TORN, COUNT_CUT, COUNT_CHARRED, COUNT_FORCE = columns(*COUNTERS)
 
 # -- the pass's device arrays: sections of one float64 and one int32 buffer (few kernel arguments, one compilation) --
+# near_offsets / near / near_weight: each tet's tear neighbourhood (the tets whose rest centroids lie within the tear
+# length of its own, itself included, with their rest volumes), CSR (tool_contact.tear_neighbourhoods).
 FLOAT_SECTIONS = ("mass", "drag", "param", "burn", "normal", "push", "x_step", "rest", "failure_stretch", "entries",
-                  "rest_inverse", "cap")
+                  "rest_inverse", "cap", "near_weight")
 (F_MASS, F_DRAG, F_PARAM, F_BURN, F_NORMAL, F_PUSH, F_X_STEP, F_REST, F_FAILURE_STRETCH, F_ENTRIES, F_REST_INVERSE,
- F_CAP) = columns(*FLOAT_SECTIONS)
+ F_CAP, F_NEAR_WEIGHT) = columns(*FLOAT_SECTIONS)
 INT_SECTIONS = ("capsule", "springs", "active", "flags", "overstrained", "offsets", "neighbors",
-                "triangles", "tri_mask", "grasp_nodes", "grasp_group", "tets", "tet_live", "tet_flags", "gripped")
+                "triangles", "tri_mask", "grasp_nodes", "grasp_group", "tets", "tet_live", "tet_flags", "gripped",
+                "near_offsets", "near")
 (I_CAPSULE, I_SPRINGS, I_ACTIVE, I_FLAGS, I_OVERSTRAINED, I_OFFSETS, I_NEIGHBORS, I_TRIANGLES,
- I_TRI_MASK, I_GRASP_NODES, I_GRASP_GROUP, I_TETS, I_TET_LIVE, I_TET_FLAGS, I_GRIPPED) = columns(*INT_SECTIONS)
+ I_TRI_MASK, I_GRASP_NODES, I_GRASP_GROUP, I_TETS, I_TET_LIVE, I_TET_FLAGS, I_GRIPPED, I_NEAR_OFFSETS,
+ I_NEAR) = columns(*INT_SECTIONS)
 
 # Spring flags: 0 untouched, FLAG_CUT0 + k crossed by cutter k. Tet flags: 0, or FLAG_TORN (over-strained long enough).
 FLAG_TORN = 1

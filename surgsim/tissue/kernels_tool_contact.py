@@ -18,11 +18,11 @@ import taichi as ti
 from surgsim.tissue.contact_layout import (
     B_PUSH_HI, B_PUSH_LO, B_REACH_HI, B_REACH_LO, C_FLAGS, C_FRICTION, C_P0, C_P0_BEFORE, C_P1, C_P1_BEFORE, C_RADIUS,
     CAPSULE_ENABLED, CAPSULE_ENERGIZED, CAPSULE_SENSE, COUNT_CHARRED, COUNT_CUT, COUNT_FORCE, COUNT_TORN, CUT_A, CUT_B,
-    CUT_C, FLAG_CUT0, FLAG_TORN, F_BURN, F_CAP, F_DRAG, F_ENTRIES, F_FAILURE_STRETCH, F_MASS, F_NORMAL, F_PARAM, F_PUSH,
+    CUT_C, FLAG_CUT0, FLAG_TORN, F_BURN, F_CAP, F_DRAG, F_ENTRIES, F_FAILURE_STRETCH, F_MASS, F_NEAR_WEIGHT, F_NORMAL, F_PARAM, F_PUSH,
     F_REST_INVERSE, F_X_STEP, GRASP_COUNT, GRASP_FORCE, H_BURN_RATE, H_CAPSULES, H_CUTTERS, H_DT, H_GRASPED,
     H_GRASPS, H_GRAVITY, H_NODE_HI, H_NODE_LO, H_OUTPUT_ROW, H_SKIN, H_SPRING_HI, H_SPRING_LO, H_SPRINGS,
     H_TEAR_CHECKS, H_TET_COUNT, H_TRIANGLES,
-    I_ACTIVE, I_CAPSULE, I_FLAGS, I_GRASP_GROUP, I_GRASP_NODES, I_GRIPPED, I_NEIGHBORS, I_OFFSETS, I_OVERSTRAINED,
+    I_ACTIVE, I_CAPSULE, I_FLAGS, I_GRASP_GROUP, I_GRASP_NODES, I_GRIPPED, I_NEAR, I_NEAR_OFFSETS, I_NEIGHBORS, I_OFFSETS, I_OVERSTRAINED,
     I_SPRINGS, I_TETS, I_TET_FLAGS, I_TET_LIVE, I_TRIANGLES, I_TRI_MASK, OUT_COUNT, OUT_ENERGIZED, OUT_FORCE,
     OUT_POINT, OUT_SENSED, OUT_STRONGEST, OUT_STRONGEST_FORCE, OUT_WEIGHT, ROW_BOUNDS, ROW_CAPSULES, ROW_FLOAT_SECTIONS,
     ROW_HEADER, ROW_INT_SECTIONS,
@@ -257,6 +257,28 @@ def _right_cauchy_green(x: ti.template(), fbuf: ti.template(), ibuf: ti.template
 
 
 @ti.func
+def _averaged_cauchy_green(x: ti.template(), fbuf: ti.template(), ibuf: ti.template(), io: ti.template(),
+                           t: ti.i32) -> ti.math.mat3:
+    """C averaged over tet t's tear neighbourhood (its live, finite-limit tets, weighted by rest volume; t itself
+    is one): the strain over the tear length instead of one element's (see tool_contact.py, "Measurements")."""
+    tets = _isec(io, I_TETS)
+    inverse = _fsec(io, F_REST_INVERSE)
+    live = _isec(io, I_TET_LIVE)
+    failure = _fsec(io, F_FAILURE_STRETCH)
+    near_offsets = _isec(io, I_NEAR_OFFSETS)
+    near = _isec(io, I_NEAR)
+    weight = _fsec(io, F_NEAR_WEIGHT)
+    total = ti.math.mat3(0.0)
+    volume = 0.0
+    for e in range(ibuf[near_offsets + t], ibuf[near_offsets + t + 1]):
+        other = ibuf[near + e]
+        if ibuf[live + other] != 0 and fbuf[failure + other] < 1e300:
+            total += fbuf[weight + e] * _right_cauchy_green(x, fbuf, ibuf, tets, inverse, other)
+            volume += fbuf[weight + e]
+    return total / ti.max(volume, 1e-300)
+
+
+@ti.func
 def _gershgorin_bound(c: ti.math.mat3) -> ti.f64:
     """An upper bound of the largest eigenvalue of a symmetric 3×3 matrix (Gershgorin's discs)."""
     return ti.max(c[0, 0] + ti.abs(c[0, 1]) + ti.abs(c[0, 2]),
@@ -286,8 +308,9 @@ def _pressed_nearby(ibuf: ti.template(), io: ti.template(), tets: ti.i32, capsul
 @ti.func
 def _tear_test(x: ti.template(), fbuf: ti.template(), ibuf: ti.template(), io: ti.template(), counters: ti.i32,
                serial: ti.template()):
-    """Flag the live tets whose maximum principal stretch has exceeded their failure stretch for ``tear_checks``
-    tests in a row (not where a tool presses: see :func:`_pressed_nearby`)."""
+    """Flag the live tets whose maximum principal stretch, their own and averaged over their tear neighbourhood, has
+    exceeded their failure stretch for ``tear_checks`` tests in a row (not where a tool presses: see
+    :func:`_pressed_nearby`)."""
     tets = _isec(io, I_TETS)
     live = _isec(io, I_TET_LIVE)
     over = _isec(io, I_OVERSTRAINED)
@@ -309,7 +332,8 @@ def _tear_test(x: ti.template(), fbuf: ti.template(), ibuf: ti.template(), io: t
             if _gershgorin_bound(c) > limit * limit:
                 if _largest_eigenvalue(c) > limit * limit:
                     if _pressed_nearby(ibuf, io, tets, capsule, t) == 0:
-                        strained = 1
+                        if _largest_eigenvalue(_averaged_cauchy_green(x, fbuf, ibuf, io, t)) > limit * limit:
+                            strained = 1
         if strained != 0:
             ibuf[over + t] += 1
             if ibuf[over + t] >= tear_checks:

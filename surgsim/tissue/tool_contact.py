@@ -60,7 +60,13 @@ Measurements in the same kernel
   nodes rigidly in the jaws' frame), which a linear tissue model overstates next to a point load (a 2 mm duct pushed
   by a clip applier with 0.015 N reads 55 % there); the tissue beyond them is tested. Also exempt: tets whose
   failure stretch is +inf
-  (:meth:`ToolContact.exempt_from_tearing`: tissue crushed inside a clip and around it);
+  (:meth:`ToolContact.exempt_from_tearing`: tissue crushed inside a clip and around it). A tet is over only when
+  λ₁ of C averaged over its *tear neighbourhood* is over too (the live tets of its body whose rest centroids lie
+  within ``tear_length_m`` of its own, weighted by rest volume; :func:`tear_neighbourhoods`): tissue fails over a
+  length of its own, not over one element (a non-local strain, Pijaudier-Cabot & Bažant 1987, J Eng Mech
+  113:1512), and next to a held patch a linear mesh puts the whole step in displacement into the one ring of tets at
+  its edge, the finer the mesh the thinner the ring. C is averaged, not F: C does not see rotation. With
+  ``tear_length_m`` 0 the neighbourhood is the tet alone;
 - nodes touched by an *energized* capsule accumulate burn (0..1, full after ``burn_dwell_s`` of contact); nodes
   reaching 1 are counted as charred;
 - for each group of grasped nodes, the force the grasp exerts on the tissue: at anchored nodes
@@ -125,6 +131,33 @@ def rest_edge_inverses(model: TissueModel, positions: np.ndarray | None = None) 
     solid = np.abs(np.linalg.det(edges)) > 1e-30
     inverse[solid] = np.linalg.inv(edges[solid])
     return inverse.reshape(-1, 9)
+
+
+def tear_neighbourhoods(model: TissueModel, length_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each tet's tear neighbourhood, CSR: (offsets [M+1], tet ids [K], their rest volumes [K] [m³]): the tets of
+    the same body (connected through the mesh) whose rest centroids lie within ``length_m`` of its own, itself
+    included (``length_m`` 0: itself alone)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    p, tets = model.positions, model.tets
+    m = len(tets)
+    edges = np.stack([p[tets[:, k]] - p[tets[:, 0]] for k in (1, 2, 3)], axis=2)
+    volume = np.abs(np.linalg.det(edges)) / 6.0 if m else np.zeros(0)
+    if length_m <= 0.0 or m == 0:
+        return np.arange(m + 1, dtype=np.int64), np.arange(m, dtype=np.int64), volume
+    n = model.node_count
+    springs = model.springs
+    graph = coo_matrix((np.ones(len(springs)), (springs[:, 0], springs[:, 1])), shape=(n, n))
+    body = connected_components(graph, directed=False)[1][tets[:, 0]]
+    centroids = p[tets].mean(axis=1)
+    lists = cKDTree(centroids).query_ball_point(centroids, length_m)
+    near = [np.asarray(sorted(ids), dtype=np.int64) for ids in lists]
+    near = [ids[body[ids] == body[t]] for t, ids in enumerate(near)]
+    offsets = np.concatenate([[0], np.cumsum([len(ids) for ids in near])]).astype(np.int64)
+    ids = np.concatenate(near)
+    return offsets, ids, volume[ids]
 
 
 def capsule_row(p0, p1, radius: float, *, before=None, friction: float = 0.0, enabled: bool = True,
@@ -257,11 +290,13 @@ class ToolContact:
     """
 
     def __init__(self, solver, control, capsule_count: int, *, skin_m: float = 2.5e-4, burn_dwell_s: float = 0.7,
-                 check_springs_every: int = 1, tear_checks: int = 10, max_cutters: int = 4, max_grasps: int = 4):
+                 check_springs_every: int = 1, tear_checks: int = 10, tear_length_m: float = 0.0, max_cutters: int = 4,
+                 max_grasps: int = 4):
         if not 0 <= capsule_count <= MAX_CAPSULES:
             raise ValueError(f"at most {MAX_CAPSULES} capsules, got {capsule_count}")
-        if skin_m < 0 or burn_dwell_s <= 0 or check_springs_every < 1 or tear_checks < 1:
-            raise ValueError("skin_m must be >= 0, burn_dwell_s > 0, check_springs_every and tear_checks >= 1")
+        if skin_m < 0 or burn_dwell_s <= 0 or check_springs_every < 1 or tear_checks < 1 or tear_length_m < 0:
+            raise ValueError("skin_m and tear_length_m must be >= 0, burn_dwell_s > 0, check_springs_every and "
+                             "tear_checks >= 1")
         import taichi as ti
 
         from surgsim.tissue import kernels_tool_contact
@@ -279,19 +314,22 @@ class ToolContact:
         layout = solver.layout
         n, s, e, m = model.node_count, model.spring_count, len(layout.csr_neighbors), model.tet_count
         t = 4 * m
+        near_offsets, near, near_weight = tear_neighbourhoods(model, tear_length_m)
         self._floats = SectionBuffer(ti, ti.f64, FLOAT_SECTIONS, {
             "mass": n, "drag": n, "param": n, "burn": n, "normal": 3 * n, "push": 3 * n, "x_step": 3 * n,
-            "rest": s, "failure_stretch": m, "entries": 3 * e, "rest_inverse": 9 * m, "cap": 2 * n})
+            "rest": s, "failure_stretch": m, "entries": 3 * e, "rest_inverse": 9 * m, "cap": 2 * n,
+            "near_weight": len(near)})
         self._ints = SectionBuffer(ti, ti.i32, INT_SECTIONS, {
             "capsule": n, "springs": 2 * s, "active": s, "flags": s, "overstrained": m,
             "offsets": n + 1, "neighbors": e, "triangles": 3 * t, "tri_mask": t, "grasp_nodes": n, "grasp_group": n,
-            "tets": 4 * m, "tet_live": m, "tet_flags": m, "gripped": n})
+            "tets": 4 * m, "tet_live": m, "tet_flags": m, "gripped": n, "near_offsets": m + 1, "near": len(near)})
         self._failure_stretch = 1.0 + np.asarray(model.region_materials["tear_strain"],
                                                  dtype=np.float64)[model.tet_region]
         self._floats.write(mass=layout.masses, drag=layout.drag, rest=model.rest_lengths,
-                           failure_stretch=self._failure_stretch, rest_inverse=rest_edge_inverses(model))
+                           failure_stretch=self._failure_stretch, rest_inverse=rest_edge_inverses(model),
+                           near_weight=near_weight)
         self._ints.write(capsule=np.full(n, -1), springs=model.springs, offsets=layout.csr_offsets,
-                         neighbors=layout.csr_neighbors, tets=model.tets)
+                         neighbors=layout.csr_neighbors, tets=model.tets, near_offsets=near_offsets, near=near)
         self._triangle_capacity = t
         self._tet_springs = tet_spring_ids(model)
         self._springs_version = None

@@ -6,7 +6,8 @@ along its top 4 cm, settled; the tear test measures strain from the settled shap
 anterior-inferior along the line to the inferior edge, bites 8 mm past it with the jaws opening horizontally (across
 the edge), closes, and lifts the edge cranially 20 mm in 1 s (minimum-jerk). Measured with the defaults: 1 node
 between the jaws and 27 around it held, holding force 1.4 N (1.7 N at the peak of the motion), the force after
-opening never above the holding force; one tet tears at 1.5 N next to tets the lift folds (see the xfail below).
+opening never above the holding force; nothing tears (measured each tet alone, one tore at 1.5 N next to tets the
+lift folds).
 With only the node between the jaws held (a hold that reached no further) the same lift is held with 0.7 N. Before the grasp held
 a neighbourhood (folds counted as tears, the jaws re-enabled as soon as they opened) the same lift tore 22 springs at
 0.6-0.8 N, and opening the jaws gave a 10 N spike: the jaw capsules, re-enabled with tissue between them, threw it out.
@@ -117,14 +118,23 @@ def lift(make_scene, settled_liver, **options) -> tuple[Retraction, np.ndarray]:
     return r, bite
 
 
-@pytest.mark.xfail(strict=False, reason="a mass-spring network without volume stiffness folds some 40 tets under this "
-                                        "lift, and a tet 3 mm from the fold, 27 mm from the bite, reaches λ₁ = 1.51 at "
-                                        "1.5 N; with the per-tet volume term (the shipped procedures) nothing folds, "
-                                        "but small surface tets two springs from the grasp still reach λ₁ 1.47 at "
-                                        "1.85 N (README 'What still tears')")
 def test_a_moderate_retraction_tears_nothing(make_scene, settled_liver):
+    """Lifting the edge 20 mm takes a routine grip force (under 3 N; issue 12: liver grip forces 1.75 N mean, 3.38 N
+    max) and tears nothing, although single tets at the edge of the held patch are stretched beyond the liver's
+    failure stretch: a mesh-scale concentration next to a kinematic hold, which the tissue over the tear length
+    (``tear_length_m``, half the jaws' length) does not share. Measured each alone, a tet here tore at 1.5 N, and in
+the liver retraction procedure four tets 13-20 mm from the grasper's tip tore at 1.85-2.2 N."""
     r, _ = lift(make_scene, settled_liver)
+    assert max(r.forces) < 3.0
     assert "tear" not in r.scene.kinds()
+    model, _, settled, _ = settled_liver
+    d0 = np.stack([settled[model.tets[:, k]] - settled[model.tets[:, 0]] for k in (1, 2, 3)], axis=2)
+    x = r.coupler.positions()
+    d = np.stack([x[model.tets[:, k]] - x[model.tets[:, 0]] for k in (1, 2, 3)], axis=2)
+    limit = r.coupler.contact.failure_stretch
+    measured = np.isfinite(limit)
+    alone = np.linalg.svd(d[measured] @ np.linalg.inv(d0[measured]), compute_uv=False)[:, 0]
+    assert (alone > limit[measured]).any()  # the concentration is there; it is not a tear
 
 
 def test_a_moderate_retraction_holds_the_liver_edge(make_scene, settled_liver):

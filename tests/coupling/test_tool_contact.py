@@ -44,9 +44,10 @@ def run_ticks(solver, control, contact, ticks: int, capsules_at, **kwargs):
     return s0, s1, report
 
 
-def test_kernel_agrees_with_the_numpy_twin(block):
+@pytest.mark.parametrize("tear_length_m", [0.0, 0.005])
+def test_kernel_agrees_with_the_numpy_twin(block, tear_length_m):
     solver, control = block
-    contact = ToolContact(solver, control, 2, burn_dwell_s=0.05, tear_checks=1)
+    contact = ToolContact(solver, control, 2, burn_dwell_s=0.05, tear_checks=1, tear_length_m=tear_length_m)
     # A failure stretch that the sag under gravity exceeds, so that the tear test flags tets away from the tools too.
     contact._floats.write(failure_stretch=np.full(solver.model.tet_count, 1.001))
     offset = np.abs(solver.model.positions - [0.015, -0.015, 0.0])
@@ -159,6 +160,53 @@ def test_tets_tear_above_their_failure_stretch(block, inward):
     over = principal_stretch(model.positions, moved, model.tets) > contact.failure_stretch
     assert over.sum() >= 1 and report.torn == over.sum()
     np.testing.assert_array_equal(contact.torn_tets(), np.flatnonzero(over))
+
+
+def averaged_stretch(rest, now, tets, length_m):
+    """λ₁ of C = FᵀF averaged by rest volume over the tets whose rest centroids lie within ``length_m`` of each tet's
+    (brute force over all pairs; one body)."""
+    d0 = np.stack([rest[tets[:, k]] - rest[tets[:, 0]] for k in (1, 2, 3)], axis=2)
+    d = np.stack([now[tets[:, k]] - now[tets[:, 0]] for k in (1, 2, 3)], axis=2)
+    f = d @ np.linalg.inv(d0)
+    c = np.transpose(f, (0, 2, 1)) @ f
+    volume = np.abs(np.linalg.det(d0)) / 6.0
+    centroids = rest[tets].mean(axis=1)
+    near = np.linalg.norm(centroids[:, None] - centroids[None], axis=2) <= length_m
+    averaged = np.einsum("ij,jkl->ikl", near * volume, c) / (near @ volume)[:, None, None]
+    return np.sqrt(np.linalg.eigvalsh(averaged)[:, -1])
+
+
+def test_a_pulled_node_tears_only_where_the_tissue_around_is_over_the_failure_stretch_too(block):
+    """A corner node pulled out strains its few tets beyond failure. With a tear length they tear only once the tissue
+    around them is strained too: the torn tets are exactly those over the failure stretch both alone and averaged
+    over their neighbourhood (3 mm out: none, though alone they are over; 6 mm out: some). A stretch that spans the
+    tissue tears everywhere."""
+    solver, control = block
+    model = solver.model
+    corner = int(np.argmax(model.positions @ [1.0, 1.0, 1.0]))
+    length = 0.005
+    local = ToolContact(solver, control, 0, tear_checks=1)
+    nonlocal_ = ToolContact(solver, control, 0, tear_checks=1, tear_length_m=length)
+    limit = nonlocal_.failure_stretch
+    s0, s1 = solver.state(), solver.state()
+    torn = {}
+    for pull in (0.003, 0.006):
+        moved = model.positions.copy()
+        moved[corner] += pull
+        s1.set_positions(moved)
+        alone = local.run(s0, s1, np.zeros((0, IO_WIDTH)), DT).torn
+        report = nonlocal_.run(s0, s1, np.zeros((0, IO_WIDTH)), DT)
+        over = (principal_stretch(model.positions, moved, model.tets) > limit) & \
+            (averaged_stretch(model.positions, moved, model.tets, length) > limit)
+        assert alone >= 1 and report.torn == over.sum()
+        if report.torn:
+            np.testing.assert_array_equal(nonlocal_.torn_tets(), np.flatnonzero(over))
+        torn[pull] = report.torn
+    assert torn[0.003] == 0 < torn[0.006]
+
+    stretched = model.positions * [1.0, 1.0, 1.6]  # 60 % through the whole block, beyond the failure strain
+    s1.set_positions(stretched)
+    assert nonlocal_.run(s0, s1, np.zeros((0, IO_WIDTH)), DT).torn == model.tet_count
 
 
 def test_a_tet_tears_only_after_tear_checks_tests_in_a_row(block):

@@ -312,7 +312,17 @@ def post_step(x_in, v_in, x_out, v_out, a_out, f_out, anchor, io, f):
         nearby[rows[touched[f["neighbors"]]]] = True
         pressed = nearby[tets].any(axis=1)
         live = f["tet_live"] != 0
-        strained = live & ~pressed & np.isfinite(f["failure_stretch"]) & (stretch > f["failure_stretch"])
+        limit = f["failure_stretch"]
+        strained = live & ~pressed & np.isfinite(limit) & (stretch > limit)
+        # ... and over it averaged over the tear neighbourhood (live, finite-limit tets, by rest volume)
+        cauchy_green = np.transpose(deformation, (0, 2, 1)) @ deformation
+        offsets, near, weight = f["near_offsets"], f["near"], f["near_weight"]
+        counted = (live & np.isfinite(limit))[near]
+        for t in np.flatnonzero(strained):
+            entries = slice(offsets[t], offsets[t + 1])
+            w = np.where(counted[entries], weight[entries], 0.0)
+            averaged = np.tensordot(w, cauchy_green[near[entries]], axes=1) / max(w.sum(), 1e-300)
+            strained[t] = np.linalg.eigvalsh(averaged)[-1] > limit[t] ** 2
         f["overstrained"][:] = np.where(strained, f["overstrained"] + 1, 0)
         f["tet_flags"][:] = np.where(strained & (f["overstrained"] >= int(header[H_TEAR_CHECKS])), FLAG_TORN, 0)
         outputs[counters, COUNT_TORN] = np.count_nonzero(f["tet_flags"] == FLAG_TORN)
