@@ -29,7 +29,11 @@ into the tissue around the bite. So a grasp holds:
   3.0 N with R two edges), and the force gauge must not show a numerical choice. With R one edge that force is
   the same within 2 % on two mesh resolutions (3115 and 5678 nodes) and within 11 % for hold stiffnesses 0.3-3
   (tests/coupling/test_grasp_liver.py). (The lift still folds some tets in the tissue it squeezes: a mass-spring
-  network without volume stiffness folds.)
+  network without volume stiffness folds.) The edge of the held patch is where the mesh takes up the step between
+  held and free tissue, in one ring of tets: single tets there read beyond the failure stretch at routine grip
+  forces (the liver edge lifted at 1.85 N). The tear test therefore averages the strain over the tear length
+  (``CouplingOptions.tear_length_m``, half the jaws' length; :mod:`surgsim.tissue.tool_contact`), so the grip
+  model's own concentration is no tear and a pull that strains the tissue around the bite still is.
 
 Both kinds of node form one rigid group of the control (``control.set_anchor_frame``): every tick before the solve
 :meth:`Grasping.move_anchors` sends it the jaws' frame (12 numbers) when the jaws moved, and the targets are placed on
