@@ -162,17 +162,21 @@ def test_a_moderate_retraction_holds_the_liver_edge(make_scene, settled_liver):
 
 
 def test_pulling_far_beyond_tears_or_slips(make_scene, settled_liver):
+    """60 mm straight back out along the shaft tears the tissue or slips out of the jaws, and only beyond a routine
+    grip force (the 3 N a moderate retraction stays under; measured: the first tear at 8.5 N)."""
     r = Retraction(make_scene, settled_liver)
     bite = r.bite()
-    r.go(bite - 0.06 * APPROACH, 1.0, 1000)  # 60 mm straight back out along the shaft
-    assert {"tear", "slip"} & set(r.scene.kinds())
+    r.go(bite - 0.06 * APPROACH, 1.0, 1000)
+    failures = [e for e in r.scene.events if e.kind in ("tear", "slip")]
+    assert failures
+    assert failures[0].force_n > 3.0
 
 
 @pytest.mark.slow
 def test_the_holding_force_depends_neither_on_grasp_parameters_nor_on_the_mesh(make_scene, settled_liver):
     """The force that holds the 20 mm lift, with hold stiffnesses 0.3, 1 and 3 and on a finer mesh of the same liver
-    (liver.stl meshed to ~6000 nodes instead of ~3000): within 20 % of each other (measured: 1.36, 1.51, 1.42 N and
-    1.38 N)."""
+    (liver.stl meshed to ~6000 nodes instead of ~3000): within 20 % of each other (measured: 1.51, 1.36, 1.41 N and
+    1.38 N), and none of them tears."""
     from surgsim.mesh.pipeline import import_model
 
     forces = {}
@@ -180,10 +184,12 @@ def test_the_holding_force_depends_neither_on_grasp_parameters_nor_on_the_mesh(m
         r, _ = lift(make_scene, settled_liver, grasp_hold_stiffness=stiffness)
         forces[f"hold stiffness {stiffness}"] = r.forces[-1]
         assert r.lifted[2] == pytest.approx(0.02, abs=2e-3)
+        assert "tear" not in r.scene.kinds()
     fine = import_model(LIVER.with_suffix(".stl"), target_nodes=6000, material="liver")
     assert fine.node_count > 1.5 * settled_liver[0].node_count
     r, _ = lift(make_scene, settle(fine))
     forces["fine mesh"] = r.forces[-1]
     assert r.lifted[2] == pytest.approx(0.02, abs=2e-3)
+    assert "tear" not in r.scene.kinds()
     values = np.array(list(forces.values()))
     assert values.max() < 1.2 * values.min(), forces
