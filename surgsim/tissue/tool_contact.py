@@ -263,15 +263,24 @@ class SectionBuffer:
         k = self.names.index(name)
         return host[self.offsets[k]:self.offsets[k + 1]]
 
+    def read_section(self, name: str) -> np.ndarray:
+        """A copy of section ``name``: where the buffer lies in host memory (the CPU backend) only that section is
+        copied (the tear neighbourhoods make the buffers megabytes; a cut or a burn reads one small section)."""
+        if self._view.array is None:
+            return self.section(self.read(), name).copy()
+        return self.section(self._view.array, name).copy()
+
     def write(self, **sections) -> None:
-        """Replace the given sections (flattened) on the device, keeping every other value."""
-        host = self.read()
+        """Replace the given sections (flattened) on the device, keeping every other value (in host memory in
+        place; elsewhere the whole buffer goes back and forth)."""
+        host = self.read() if self._view.array is None else self._view.array
         for name, values in sections.items():
             view = self.section(host, name)
             flat = np.asarray(values, dtype=self._dtype).reshape(-1)
             view[:] = 0
             view[: len(flat)] = flat
-        self.array.from_numpy(host)
+        if self._view.array is None:
+            self.array.from_numpy(host)
 
 
 class ToolContact:
@@ -414,23 +423,22 @@ class ToolContact:
         # Burn changes only in passes where an energized capsule touched tissue: reading the whole float buffer back
         # from the device for every drawn frame would cost more than drawing it.
         if self._burn is None or self._burn_changed:
-            self._burn = self._floats.section(self._floats.read(), "burn").copy()
+            self._burn = self._floats.read_section("burn")
             self._burn_changed = False
         return self._burn.copy()
 
     def spring_flags(self) -> np.ndarray:
         """The last spring test's flag per spring [S]: 0, or :data:`FLAG_CUT0` + cutter index."""
-        return self._ints.section(self._ints.read(), "flags").copy()
+        return self._ints.read_section("flags")
 
     def torn_tets(self) -> np.ndarray:
         """Ids of the tets the last test flagged :data:`FLAG_TORN` (read from the device: call it only when the
         report's ``torn`` is not zero)."""
-        return np.flatnonzero(self._ints.section(self._ints.read(), "tet_flags") == FLAG_TORN)
+        return np.flatnonzero(self._ints.read_section("tet_flags") == FLAG_TORN)
 
     def contact_records(self) -> tuple[np.ndarray, np.ndarray]:
         """(capsule touching each node or -1 [N], that contact's normal [N, 3]) after the last pass."""
-        capsule = self._ints.section(self._ints.read(), "capsule").copy()
-        return capsule, self._floats.section(self._floats.read(), "normal").reshape(-1, 3).copy()
+        return self._ints.read_section("capsule"), self._floats.read_section("normal").reshape(-1, 3)
 
     # -- every tick ------------------------------------------------------------------------------------------------
     def run(self, state_in, state_out, capsules: np.ndarray, dt: float, *,
