@@ -63,9 +63,10 @@ class Session:
 
     ``arch`` picks the compute backend (:func:`surgsim.init`); ``dt_s`` is the tick (instruments, haptics) and
     ``tissue_dt_s`` the tissue's step, a whole multiple of it (None: the procedure's ``physics.tissue_rate_hz``);
-    ``solver_options`` override the solver's (``iterations`` defaults to the procedure's ``physics``); ``trace_path``, when given, records
-    the session there (the file must not exist); ``resolution`` meshes the imported organs with that share of their
-    ``target_nodes`` (see :mod:`surgsim.resolution`). Call :meth:`tick` with each tick's commands, then :meth:`finish`.
+    ``solver_options`` override the solver's (``iterations`` and ``poisson`` default to the procedure's
+    ``physics``); ``trace_path``, when given, records the session there (the file must not exist); ``resolution``
+    meshes the imported organs with that share of their ``target_nodes`` (see :mod:`surgsim.resolution`). Call
+    :meth:`tick` with each tick's commands, then :meth:`finish`.
 
     From Python (README "Python API"): :meth:`from_procedure` (a file or YAML text, the fastest backend), :meth:`step`
     (hold commands for a while) and the read-only :attr:`node_positions`, :attr:`instrument_tips`,
@@ -121,7 +122,7 @@ class Session:
                 self.world.add_instrument(instrument.name, instrument.type, port_m=instrument.port_m,
                                           aim_m=instrument.aim_m)
         self.coupler = Coupler(self.solver, self.world, control, options={"sleep": physics.sleep == "at_rest"})
-        self.coupler.state.set_positions(settled)
+        self.coupler.start_settled(settled)
         # A viscoelastic tissue has rested in its settled shape: its branches carry no stress (a no-op when elastic).
         self.solver.relax_branches(self.coupler.state)
         self.runtime = ProcedureRuntime(self.spec, self.scene)

@@ -10,8 +10,9 @@ A placed clip is a small rigid part that the tissue carries, and it acts on the 
   nodes around it (the clipped nodes' spring neighbours), as they were when it was placed, so the clip moves and turns
   with the tissue it sits on without feeling or adding weight;
 - it is **metal**: the springs between clipped nodes can be neither cut nor torn (the scissors divide the duct
-  beside a clip, not through it), and the springs from them into the tissue around do not tear either (the crush at
-  a clip's edge is what clipping is for, not damage; they can still be cut).
+  beside a clip, not through it), and the tets around them (those with a spring touching a clipped node or one of
+  its neighbours) do not tear (the crush at a clip's edge is what clipping is for, not damage; they can still be
+  cut).
 
 A clip closed on tissue that an earlier clip already holds (two clips side by side on a duct) is placed too: it
 holds the free nodes among those between its jaws, and rides with the tissue around all of them.
@@ -124,7 +125,12 @@ class Clipping:
         if len(nodes):
             ctx.control.anchor(nodes, targets=clipped)
         ctx.topology.protect(np.flatnonzero(ends_in_clip.all(axis=1)))
-        ctx.contact.exempt_from_tearing(np.flatnonzero(touching))
+        # The crush strains the tissue around the clip too (a 6 mm duct squeezed to 1 mm): the tets of the ring's
+        # springs do not tear either.
+        around = np.zeros(ctx.model.node_count, dtype=bool)
+        around[between] = True
+        around[ring] = True
+        ctx.contact.exempt_from_tearing(np.flatnonzero(around[springs].any(axis=1)))
         self.clips.append(clip)
         ctx.emit("clip", instrument=name, region=ctx.regions_of_nodes(between)[0], position_m=position,
                  detail={"nodes": int(len(between))})

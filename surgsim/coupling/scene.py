@@ -94,17 +94,13 @@ class Coupler:
                                     anatomy_friction=opt.anatomy_friction)
         tear_checks = max(1, math.ceil(opt.tear_persist_s / (opt.check_springs_every * self.tissue_dt) - 1e-9))
         self.contact = ToolContact(solver, control, len(self.layout), skin_m=opt.skin_m, burn_dwell_s=opt.burn_dwell_s,
-                                   check_springs_every=opt.check_springs_every, tear_checks=tear_checks)
-        # Scene anchors (ligaments, cut faces of a CT-cut organ) are kinematic boundaries that concentrate stress in
-        # the springs holding them, which a real attachment spreads: those springs do not tear. (Anchors made later,
-        # by grasps and clips, are not scene anchors.)
-        held = control.anchored[self.model.springs]
-        self.contact.exempt_from_tearing(np.flatnonzero(held[:, 0] | held[:, 1]))
+                                   check_springs_every=opt.check_springs_every, tear_checks=tear_checks,
+                                   tear_length_m=opt.tear_length_m)
         self.topology = TissueTopology(self.model, control, self.contact)
         self.monitor = ContactMonitor(instruments, opt, self.dt)
         self.grasping = Grasping(instruments, self.layout, control, self.contact, opt)
         self.cutting = Cutting(instruments, self.layout)
-        self.tearing = Tearing()
+        self.tearing = Tearing(self.model)
         self.cautery = Cautery(instruments, self.layout)
         self.clipping = Clipping(instruments, opt)
         self._events: list[Event] = []
@@ -191,6 +187,13 @@ class Coupler:
                 pushes.append((instrument, instrument.distal_link, -held, instrument.distal_frame()[0]))
         ctx.instrument_forces = self._forces
         self._pushes = pushes
+
+    def start_settled(self, positions: np.ndarray) -> None:
+        """Start from the tissue settled at ``positions`` [N, 3] [m] (on its anchors and beds, under gravity): the
+        state's positions, and the reference the tear test measures strain from (see
+        :meth:`ToolContact.set_strain_reference`)."""
+        self.state.set_positions(positions)
+        self.contact.set_strain_reference(positions)
 
     # -- what the outside reads ------------------------------------------------------------------------------------
     @property

@@ -9,7 +9,12 @@ the source it was taken from. Soft tissue is non-linear and visco-elastic: the Y
 - ``poisson_ratio``: ν; soft tissue is nearly incompressible (0.45–0.49).
 - ``damping_ratio``: fraction of critical damping of the lowest mode, a tuning value for the solver
   (visco-elastic tissue is strongly damped; 1.0 would be critical).
-- ``tear_strain``: engineering strain at which a spring of this tissue breaks.
+- ``tear_strain``: the tissue's failure strain: a tet tears when its maximum principal stretch stays above
+  1 + ``tear_strain`` (see :mod:`surgsim.coupling.tearing`).
+- ``bed_modulus_pa``, ``bed_thickness_m``: the loose connective tissue that ties this organ to its bed or ligament
+  where a procedure *attaches* a region (``attachments`` of an organ): each node there is tied to its rest position
+  by a zero-length spring of stiffness E_bed V_i / t_bed², V_i the node's share of the organ's volume (its mass over
+  the density), so that the region's bed acts as a layer of modulus E_bed and thickness t_bed whatever the mesh.
 - ``relaxation_share`` g1 and ``relaxation_time_s`` τ1: one Maxwell branch (a standard linear solid). Held at a fixed
   strain the stress decays as E(t) = E (1 − g1 (1 − e^{−t/τ1})): from E at once to (1 − g1) E after a few τ1. The
   ``youngs_modulus_pa`` above is taken as the *instantaneous* modulus, because the liver's and skin's are dynamic
@@ -17,7 +22,6 @@ the source it was taken from. Soft tissue is non-linear and visco-elastic: the Y
   (1 − g1) E. Only used with ``SolverOptions.viscoelastic = "from_material"``; g1 = 0 (the default of a custom
   material) is purely elastic.
 """
-
 
 from __future__ import annotations
 
@@ -34,6 +38,11 @@ class Material:
     poisson_ratio: float
     damping_ratio: float
     tear_strain: float
+    # Bed or ligament (see above): loose areolar connective tissue in a layer a few millimetres thick. No measurement
+    # of a gallbladder bed was found: 10 kPa is an assumed value of the order of the softest soft tissues (adipose
+    # 3.25 kPa, fibroglandular ~4-20 kPa, Samani et al. 2007, Phys Med Biol 52:1565); the same for every organ.
+    bed_modulus_pa: float = 10.0e3
+    bed_thickness_m: float = 0.005
     relaxation_share: float = 0.0
     relaxation_time_s: float = 1.0
 
@@ -43,15 +52,15 @@ MATERIALS: dict[str, Material] = {
     #    Hepatol 5:1207); E = 3G for an incompressible solid ≈ 6 kPa.
     # tear: the liver's surface fails with its capsule: ultimate local strain 47 ± 29 % (Brunon et al. 2010,
     #    J Biomech 43:2221, human and porcine capsule in quasi-static tension; a study of the capsule, not of the
-    #    parenchyma; parenchyma coupons: Kemper et al. 2010, Ann Adv Automot Med 54:15). 0.35 is used, within that
-    #    range on its low side, because it is tested on single spring edges, which see the local peaks of strain.
+    #    parenchyma). Parenchyma coupons in uniaxial tension: Kemper et al. 2010, Ann Adv Automot Med 54:15 (data
+    #    modelled in Untaroiu et al. 2015, J Mech Behav Biomed Mater 41:280), rate-dependent. 0.47 used.
     # relaxation: τ1 = 1.86 s is the shorter of the two time constants (1.86 s and 51.3 s) that Kerdok et al. 2006
     #    ("Effects of perfusion on the viscoelastic characteristics of liver", J Biomech 39:2221) found to describe
     #    in-vivo and perfused porcine liver under surgical-scale indentation over 300 s; one branch keeps the one that
     #    acts within a held retraction. g1 = 0.5 is assumed: that abstract gives no share; Liu & Bilston 2000
     #    (Biorheology 37:191) describe liver tissue in stress relaxation as "fluid-like" (much of its stress relaxes),
     #    and half of the instantaneous stiffness is taken, a moderate value for a single branch.
-    "liver": Material("liver", 1079.0, 6.0e3, 0.45, 0.3, 0.35, relaxation_share=0.5, relaxation_time_s=1.86),
+    "liver": Material("liver", 1079.0, 6.0e3, 0.45, 0.3, 0.47, relaxation_share=0.5, relaxation_time_s=1.86),
     # density: IT'IS database, "Gallbladder" 1071 kg/m³.
     # E: bile-filled organ; the wall alone is far stiffer in uniaxial tests (~0.1-1 MPa, Karimi et al. 2017,
     #    "Measurement of the mechanical properties of the human gallbladder", J Med Eng Technol,

@@ -88,13 +88,15 @@ def _anchors(procedure: Procedure) -> list[Problem]:
     problems = []
     regions = procedure.scene.regions
     for i, organ in enumerate(procedure.scene.organs):
-        for j, anchor in enumerate(organ.anchors):
-            loc = ("scene", "organs", i, "anchors", j)
-            if anchor not in regions:
-                problems.append((loc, _unknown("region", anchor, regions)))
-            elif regions[anchor].organ not in (None, organ.name):
-                owner = regions[anchor].organ
-                problems.append((loc, f"region '{anchor}' belongs to '{owner}', so it cannot anchor '{organ.name}'."))
+        for key, verb in (("anchors", "anchor"), ("attachments", "attach")):
+            for j, anchor in enumerate(getattr(organ, key)):
+                loc = ("scene", "organs", i, key, j)
+                if anchor not in regions:
+                    problems.append((loc, _unknown("region", anchor, regions)))
+                elif regions[anchor].organ not in (None, organ.name):
+                    owner = regions[anchor].organ
+                    problems.append((loc, f"region '{anchor}' belongs to '{owner}', so it cannot {verb} "
+                                          f"'{organ.name}'."))
     return problems
 
 

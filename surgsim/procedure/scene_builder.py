@@ -13,6 +13,10 @@ millimetres and degrees are converted here, once.
   organ or that a grasp or retract goal needs. ``geometry`` is what instruments are tested against (see
   :mod:`surgsim.procedure.region_geometry`): the region's piece of tissue or rigid surface, or for a volume region
   (no ``organ``) the shape itself, carried by the tissue within :data:`VOLUME_FOLLOW_DISTANCE_M` of it.
+- Anchors and attachments: an organ's ``anchors`` regions are held fixed (a CT crop's cut faces, a clamped frame);
+  its ``attachments`` regions (an organ bed, a ligament: soft anatomy) are tied to where they rest by springs whose
+  stiffness comes from the organ material's bed (:func:`bed_stiffness`), so the tissue there gives under a pull and
+  spreads it instead of concentrating it at a kinematic boundary.
 - Landmarks (:class:`SceneLandmark`): embedded in their organ's tet that contains them (else offset from the nearest
   node), so they follow the tissue; on a rigid body they are fixed.
 - Rigid bodies (:class:`SceneRigidBody`): a closed outward triangle surface in metres for drawing and contact tests,
@@ -22,7 +26,7 @@ millimetres and degrees are converted here, once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -175,10 +179,16 @@ class BuiltScene:
     rigid_bodies: dict[str, SceneRigidBody]
     camera: SceneCamera
     instruments: tuple[SceneInstrument, ...]
+    attachment_nodes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    attachment_stiffness: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def apply_anchors(self, control) -> np.ndarray:
         """Hold every organ's anchor nodes at their rest positions in ``control`` (a tissue solver's
-        :class:`~surgsim.tissue.control.TissueControl`); returns their ids."""
+        :class:`~surgsim.tissue.control.TissueControl`), and tie its attached nodes to theirs by springs of
+        ``attachment_stiffness`` [N/m]; returns the anchored ids."""
+        if len(self.attachment_nodes):
+            control.attach(self.attachment_nodes, self.model.positions[self.attachment_nodes],
+                           self.attachment_stiffness)
         return control.anchor(self.anchor_nodes)
 
     def tissue_obstacles(self) -> list[Box]:
@@ -242,6 +252,13 @@ def build_scene(procedure_file: ProcedureFile, *, use_cache: bool = True, resolu
     _require_goal_nodes(procedure_file, regions)
     landmarks = {name: builder.landmark(name, landmark) for name, landmark in spec.scene.landmarks.items()}
     anchors = [builder.anchor_nodes(index, organ, regions) for index, organ in enumerate(spec.scene.organs)]
+    attached = np.zeros(0, np.int32)
+    attach_stiffness = np.zeros(0)
+    for index, organ in enumerate(spec.scene.organs):
+        nodes = np.setdiff1d(builder.anchor_nodes(index, organ, regions, key="attachments"), np.concatenate(anchors))
+        attached = np.concatenate([attached, nodes]).astype(np.int32)
+        attach_stiffness = np.concatenate([attach_stiffness,
+                                           bed_stiffness(model.masses[nodes], material_by_name(organ.material))])
     camera = spec.scene.camera
     scene_camera = SceneCamera(_metres(camera.port_mm), _metres(camera.look_at_mm), camera.fov_deg,
                                camera.scope_angle_deg)
@@ -253,6 +270,8 @@ def build_scene(procedure_file: ProcedureFile, *, use_cache: bool = True, resolu
         regions=regions,
         landmarks=landmarks,
         anchor_nodes=np.unique(np.concatenate(anchors)).astype(np.int32),
+        attachment_nodes=attached,
+        attachment_stiffness=attach_stiffness,
         rigid_bodies=rigid_bodies,
         camera=scene_camera,
         instruments=instruments,
@@ -517,19 +536,33 @@ class _RegionBuilder:
         return SceneLandmark(name, landmark.organ, point, nearest,
                              embed_point(point, self.model.positions, tets, nodes))
 
-    def anchor_nodes(self, index: int, organ: Organ, regions: dict[str, SceneRegion]) -> np.ndarray:
+    def anchor_nodes(self, index: int, organ: Organ, regions: dict[str, SceneRegion], *,
+                     key: str = "anchors") -> np.ndarray:
+        """The organ's nodes in its ``anchors`` (or ``attachments``) regions; ``index`` is the organ's place in
+        ``scene.organs`` (for the problem's key path)."""
         organ_range = self.organ_nodes[organ.name]
         chosen = []
-        for place, anchor in enumerate(organ.anchors):
+        kind = "anchor" if key == "anchors" else "attachment"
+        for place, anchor in enumerate(getattr(organ, key)):
             nodes = regions[anchor].nodes
             nodes = nodes[(nodes >= organ_range.start) & (nodes < organ_range.stop)]
             if len(nodes) == 0:
                 raise SceneProblems(self.procedure_file.path, [(
-                    ("scene", "organs", index, "anchors", place),
-                    f"anchor region '{anchor}' holds no node of organ '{organ.name}', so it would anchor nothing.",
+                    ("scene", "organs", index, key, place),
+                    f"{kind} region '{anchor}' holds no node of organ '{organ.name}', so it would {kind[:6]} "
+                    "nothing.",
                 )])
             chosen.append(nodes)
         return np.concatenate(chosen) if chosen else np.zeros(0, np.int32)
+
+
+def bed_stiffness(masses_kg: np.ndarray, material) -> np.ndarray:
+    """The stiffness [N/m] tying nodes of lumped masses ``masses_kg`` to their bed: E_bed V_i / t_bed² of
+    ``material``, V_i the node's share of the volume (its mass over the density), so that a region's attachments
+    together act as a layer of modulus E_bed and thickness t_bed whatever the mesh resolution (see
+    :mod:`surgsim.mesh.materials`)."""
+    volume = np.asarray(masses_kg, dtype=np.float64) / material.density_kg_m3
+    return material.bed_modulus_pa / material.bed_thickness_m ** 2 * volume
 
 
 def _inside(region, points_m: np.ndarray) -> np.ndarray:

@@ -168,6 +168,21 @@ class Organ(StrictModel):
         description="Tetrahedralise a surface or label map to about this many nodes (else the importer's default).",
     )
     anchors: list[Name] = Field(default=[], description="Regions of this organ whose nodes are held fixed.")
+    attachments: list[Name] = Field(
+        default=[],
+        description="Regions of this organ tied to their bed or a ligament by soft connective tissue: each node is "
+                    "held to where it rests by a spring as stiff as the organ material's bed (bed_modulus_pa, "
+                    "bed_thickness_m), so the tissue there gives under a pull instead of being fixed.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _without_empty_attachments(self, handler: SerializerFunctionWrapHandler):
+        # An organ without attachments dumps as it did before the key existed: the procedure identity hashes the
+        # dump, and a key added with its default must not refuse the sessions recorded before it.
+        data = handler(self)
+        if isinstance(data, dict) and not data.get("attachments"):
+            data.pop("attachments", None)
+        return data
 
     @model_validator(mode="after")
     def _target_nodes_only_when_meshing(self):

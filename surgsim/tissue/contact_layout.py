@@ -43,9 +43,11 @@ ROW_CAPSULES = len(ROWS)  # then the capsules, the cutter triangles and the outp
 # node_lo..spring_hi: the solver's awake window (TissueControl.set_awake): the pass leaves the resting nodes, their
 # springs and their surface triangles alone (no instrument is near a sleeping organ).
 HEADER = ("dt", "skin", "burn_rate", "capsules", "cutters", "grasps", "triangles", "grasped", "springs",
-          ("gravity", 3), "spring_count", "tear_checks", "output_row", "node_lo", "node_hi", "spring_lo", "spring_hi")
+          ("gravity", 3), "spring_count", "tear_checks", "output_row", "tet_count", "node_lo", "node_hi", "spring_lo",
+          "spring_hi")
 (H_DT, H_SKIN, H_BURN_RATE, H_CAPSULES, H_CUTTERS, H_GRASPS, H_TRIANGLES, H_GRASPED, H_SPRINGS, H_GRAVITY,
- H_SPRING_COUNT, H_TEAR_CHECKS, H_OUTPUT_ROW, H_NODE_LO, H_NODE_HI, H_SPRING_LO, H_SPRING_HI) = columns(*HEADER)
+ H_SPRING_COUNT, H_TEAR_CHECKS, H_OUTPUT_ROW, H_TET_COUNT, H_NODE_LO, H_NODE_HI, H_SPRING_LO,
+ H_SPRING_HI) = columns(*HEADER)
 
 # -- row ROW_BOUNDS: the box around the capsules that sense or push, and the box around those that push ------------
 BOUNDS = (("reach_lo", 3), ("reach_hi", 3), ("push_lo", 3), ("push_hi", 3))
@@ -72,21 +74,23 @@ COUNTERS = ("torn", "cut", "charred", ("force", 3))
 COUNT_TORN, COUNT_CUT, COUNT_CHARRED, COUNT_FORCE = columns(*COUNTERS)
 
 # -- the pass's device arrays: sections of one float64 and one int32 buffer (few kernel arguments, one compilation) --
-FLOAT_SECTIONS = ("mass", "drag", "param", "burn", "normal", "push", "x_step", "rest", "tear", "entries", "volume",
-                  "cap")
-F_MASS, F_DRAG, F_PARAM, F_BURN, F_NORMAL, F_PUSH, F_X_STEP, F_REST, F_TEAR, F_ENTRIES, F_VOLUME, F_CAP = columns(
-    *FLOAT_SECTIONS)
-INT_SECTIONS = ("capsule", "springs", "active", "flags", "overstretched", "offsets", "neighbors",
-                "triangles", "tri_mask", "grasp_nodes", "grasp_group", "tets", "tet_live", "node_tet_offsets",
-                "node_tets")
-(I_CAPSULE, I_SPRINGS, I_ACTIVE, I_FLAGS, I_OVERSTRETCHED, I_OFFSETS, I_NEIGHBORS, I_TRIANGLES,
- I_TRI_MASK, I_GRASP_NODES, I_GRASP_GROUP, I_TETS, I_TET_LIVE, I_NODE_TET_OFFSETS, I_NODE_TETS) = columns(
-    *INT_SECTIONS)
+# near_offsets / near / near_weight: each tet's tear neighbourhood (the tets whose rest centroids lie within the tear
+# length of its own, itself included, with their rest volumes), CSR (tool_contact.tear_neighbourhoods).
+FLOAT_SECTIONS = ("mass", "drag", "param", "burn", "normal", "push", "x_step", "rest", "failure_stretch", "entries",
+                  "rest_inverse", "cap", "near_weight")
+(F_MASS, F_DRAG, F_PARAM, F_BURN, F_NORMAL, F_PUSH, F_X_STEP, F_REST, F_FAILURE_STRETCH, F_ENTRIES, F_REST_INVERSE,
+ F_CAP, F_NEAR_WEIGHT) = columns(*FLOAT_SECTIONS)
+INT_SECTIONS = ("capsule", "springs", "active", "flags", "overstrained", "offsets", "neighbors",
+                "triangles", "tri_mask", "grasp_nodes", "grasp_group", "tets", "tet_live", "tet_flags", "gripped",
+                "near_offsets", "near")
+(I_CAPSULE, I_SPRINGS, I_ACTIVE, I_FLAGS, I_OVERSTRAINED, I_OFFSETS, I_NEIGHBORS, I_TRIANGLES,
+ I_TRI_MASK, I_GRASP_NODES, I_GRASP_GROUP, I_TETS, I_TET_LIVE, I_TET_FLAGS, I_GRIPPED, I_NEAR_OFFSETS,
+ I_NEAR) = columns(*INT_SECTIONS)
 
-# Spring flags: 0 untouched, FLAG_TORN over-stretched, FLAG_CUT0 + k crossed by cutter k.
+# Spring flags: 0 untouched, FLAG_CUT0 + k crossed by cutter k. Tet flags: 0, or FLAG_TORN (over-strained long enough).
 FLAG_TORN = 1
 FLAG_CUT0 = 2
 
-FOLDED_VOLUME = 0.2  # a tet squeezed below this share of its rest volume is folding (see tool_contact, "Measurements")
+SETTLED_FOLD = 0.3  # a tet settled below this share of its rest volume is no strain reference (set_strain_reference)
 MAX_CAPSULES = 31  # a bit mask per triangle
 

@@ -2,9 +2,9 @@
 layout; the numpy twin is tests/coupling/tool_contact_twin.py).
 
 One kernel per tick, after ``TissueSolver.step``: warm-start release, capsule-vs-surface-triangle and
-capsule-vs-node projection (Gauss-Seidel), friction and force bookkeeping, burn dwell, spring strain / cutter flags,
+capsule-vs-node projection (Gauss-Seidel), friction and force bookkeeping, burn dwell, tet strain / cutter flags,
 and the reaction of grasp anchors. Loops whose order changes the result (the projection and every float sum) run serialised, so a replay is
-bit-identical; the per-triangle cull and the per-spring flags are independent per item and may run in parallel.
+bit-identical; the per-triangle cull, the per-tet and the per-spring flags are independent per item and may run in parallel.
 The pass's own arrays live in two flat buffers (float64, int32) cut into sections whose offsets the kernel reads
 from the io array: few arguments, and one compilation per process whatever the mesh.
 """
@@ -18,12 +18,12 @@ import taichi as ti
 from surgsim.tissue.contact_layout import (
     B_PUSH_HI, B_PUSH_LO, B_REACH_HI, B_REACH_LO, C_FLAGS, C_FRICTION, C_P0, C_P0_BEFORE, C_P1, C_P1_BEFORE, C_RADIUS,
     CAPSULE_ENABLED, CAPSULE_ENERGIZED, CAPSULE_SENSE, COUNT_CHARRED, COUNT_CUT, COUNT_FORCE, COUNT_TORN, CUT_A, CUT_B,
-    CUT_C, FLAG_CUT0, FLAG_TORN, FOLDED_VOLUME, F_BURN, F_CAP, F_DRAG, F_ENTRIES, F_MASS, F_NORMAL, F_PARAM, F_PUSH,
-    F_REST, F_TEAR, F_VOLUME, F_X_STEP, GRASP_COUNT, GRASP_FORCE, H_BURN_RATE, H_CAPSULES, H_CUTTERS, H_DT, H_GRASPED,
+    CUT_C, FLAG_CUT0, FLAG_TORN, F_BURN, F_CAP, F_DRAG, F_ENTRIES, F_FAILURE_STRETCH, F_MASS, F_NEAR_WEIGHT, F_NORMAL, F_PARAM, F_PUSH,
+    F_REST_INVERSE, F_X_STEP, GRASP_COUNT, GRASP_FORCE, H_BURN_RATE, H_CAPSULES, H_CUTTERS, H_DT, H_GRASPED,
     H_GRASPS, H_GRAVITY, H_NODE_HI, H_NODE_LO, H_OUTPUT_ROW, H_SKIN, H_SPRING_HI, H_SPRING_LO, H_SPRINGS,
-    H_TEAR_CHECKS, H_TRIANGLES, I_ACTIVE,
-    I_CAPSULE, I_FLAGS, I_GRASP_GROUP, I_GRASP_NODES, I_NEIGHBORS, I_NODE_TETS, I_NODE_TET_OFFSETS, I_OFFSETS,
-    I_OVERSTRETCHED, I_SPRINGS, I_TETS, I_TET_LIVE, I_TRIANGLES, I_TRI_MASK, OUT_COUNT, OUT_ENERGIZED, OUT_FORCE,
+    H_TEAR_CHECKS, H_TET_COUNT, H_TRIANGLES,
+    I_ACTIVE, I_CAPSULE, I_FLAGS, I_GRASP_GROUP, I_GRASP_NODES, I_GRIPPED, I_NEAR, I_NEAR_OFFSETS, I_NEIGHBORS, I_OFFSETS, I_OVERSTRAINED,
+    I_SPRINGS, I_TETS, I_TET_FLAGS, I_TET_LIVE, I_TRIANGLES, I_TRI_MASK, OUT_COUNT, OUT_ENERGIZED, OUT_FORCE,
     OUT_POINT, OUT_SENSED, OUT_STRONGEST, OUT_STRONGEST_FORCE, OUT_WEIGHT, ROW_BOUNDS, ROW_CAPSULES, ROW_FLOAT_SECTIONS,
     ROW_HEADER, ROW_INT_SECTIONS,
 )
@@ -224,24 +224,125 @@ def _closest_segment_triangle(p0: ti.math.vec3, p1: ti.math.vec3, a: ti.math.vec
 
 
 @ti.func
-def _folding(x: ti.template(), fbuf: ti.template(), ibuf: ti.template(), io: ti.template(), node: ti.i32) -> ti.i32:
-    """Whether a live tet of ``node`` is squeezed below ``FOLDED_VOLUME`` of its rest volume (or inverted)."""
+def _largest_eigenvalue(c: ti.math.mat3) -> ti.f64:
+    """The largest eigenvalue of a symmetric 3×3 matrix, in closed form (Smith 1961, Commun ACM 4:168)."""
+    off = c[0, 1] * c[0, 1] + c[0, 2] * c[0, 2] + c[1, 2] * c[1, 2]
+    q = (c[0, 0] + c[1, 1] + c[2, 2]) / 3.0
+    largest = q
+    p2 = (c[0, 0] - q) ** 2 + (c[1, 1] - q) ** 2 + (c[2, 2] - q) ** 2 + 2.0 * off
+    if p2 > 1e-30 * q * q:
+        p = ti.sqrt(p2 / 6.0)
+        b = (c - q * ti.math.eye(3)) / p
+        r = ti.min(ti.max(b.determinant() / 2.0, -1.0), 1.0)
+        largest = q + 2.0 * p * ti.cos(ti.acos(r) / 3.0)
+    return largest
+
+
+@ti.func
+def _right_cauchy_green(x: ti.template(), fbuf: ti.template(), ibuf: ti.template(), tets: ti.i32, inverse: ti.i32,
+                        t: ti.i32) -> ti.math.mat3:
+    """C = FᵀF of tet t, F = D D₀⁻¹ (see tool_contact.py, "Measurements"); λ₁² is its largest eigenvalue."""
+    a = x[ibuf[tets + 4 * t]]
+    d = ti.math.mat3(0.0)
+    for k in ti.static(range(3)):
+        edge = x[ibuf[tets + 4 * t + k + 1]] - a
+        for r in ti.static(range(3)):
+            d[r, k] = edge[r]
+    d0_inv = ti.math.mat3(0.0)
+    for r in ti.static(range(3)):
+        for k in ti.static(range(3)):
+            d0_inv[r, k] = fbuf[inverse + 9 * t + 3 * r + k]
+    f = d @ d0_inv
+    return f.transpose() @ f
+
+
+@ti.func
+def _averaged_cauchy_green(x: ti.template(), fbuf: ti.template(), ibuf: ti.template(), io: ti.template(),
+                           t: ti.i32) -> ti.math.mat3:
+    """C averaged over tet t's tear neighbourhood (its live, finite-limit tets, weighted by rest volume; t itself
+    is one): the strain over the tear length instead of one element's (see tool_contact.py, "Measurements")."""
+    tets = _isec(io, I_TETS)
+    inverse = _fsec(io, F_REST_INVERSE)
+    live = _isec(io, I_TET_LIVE)
+    failure = _fsec(io, F_FAILURE_STRETCH)
+    near_offsets = _isec(io, I_NEAR_OFFSETS)
+    near = _isec(io, I_NEAR)
+    weight = _fsec(io, F_NEAR_WEIGHT)
+    total = ti.math.mat3(0.0)
+    volume = 0.0
+    for e in range(ibuf[near_offsets + t], ibuf[near_offsets + t + 1]):
+        other = ibuf[near + e]
+        if ibuf[live + other] != 0 and fbuf[failure + other] < 1e300:
+            total += fbuf[weight + e] * _right_cauchy_green(x, fbuf, ibuf, tets, inverse, other)
+            volume += fbuf[weight + e]
+    return total / ti.max(volume, 1e-300)
+
+
+@ti.func
+def _gershgorin_bound(c: ti.math.mat3) -> ti.f64:
+    """An upper bound of the largest eigenvalue of a symmetric 3×3 matrix (Gershgorin's discs)."""
+    return ti.max(c[0, 0] + ti.abs(c[0, 1]) + ti.abs(c[0, 2]),
+                  ti.max(c[1, 1] + ti.abs(c[0, 1]) + ti.abs(c[1, 2]), c[2, 2] + ti.abs(c[0, 2]) + ti.abs(c[1, 2])))
+
+
+@ti.func
+def _pressed_nearby(ibuf: ti.template(), io: ti.template(), tets: ti.i32, capsule: ti.i32, t: ti.i32) -> ti.i32:
+    """Whether a tool presses on or grips a node of tet t or a node joined to one by a spring (indentation: a tool
+    pressing on a node strains the tets around it, and a mass-spring network resolves that strain no finer than
+    one edge)."""
+    offsets = _isec(io, I_OFFSETS)
+    neighbors = _isec(io, I_NEIGHBORS)
+    gripped = _isec(io, I_GRIPPED)
+    pressed = 0
+    for k in ti.static(range(4)):
+        node = ibuf[tets + 4 * t + k]
+        if ibuf[capsule + node] >= 0 or ibuf[gripped + node] != 0:
+            pressed = 1
+        for e in range(ibuf[offsets + node], ibuf[offsets + node + 1]):
+            other = ibuf[neighbors + e]
+            if ibuf[capsule + other] >= 0 or ibuf[gripped + other] != 0:
+                pressed = 1
+    return pressed
+
+
+@ti.func
+def _tear_test(x: ti.template(), fbuf: ti.template(), ibuf: ti.template(), io: ti.template(), counters: ti.i32,
+               serial: ti.template()):
+    """Flag the live tets whose maximum principal stretch, their own and averaged over their tear neighbourhood, has
+    exceeded their failure stretch for ``tear_checks`` tests in a row (not where a tool presses: see
+    :func:`_pressed_nearby`)."""
     tets = _isec(io, I_TETS)
     live = _isec(io, I_TET_LIVE)
-    incident = _isec(io, I_NODE_TETS)
-    offsets = _isec(io, I_NODE_TET_OFFSETS)
-    volume = _fsec(io, F_VOLUME)
-    found = 0
-    for k in range(ibuf[offsets + node], ibuf[offsets + node + 1]):
-        t = ibuf[incident + k]
-        if found == 0 and ibuf[live + t] != 0:
-            a = x[ibuf[tets + 4 * t]]
-            b = x[ibuf[tets + 4 * t + 1]] - a
-            c = x[ibuf[tets + 4 * t + 2]] - a
-            now = b.cross(c).dot(x[ibuf[tets + 4 * t + 3]] - a)
-            if now <= FOLDED_VOLUME * fbuf[volume + t]:
-                found = 1
-    return found
+    over = _isec(io, I_OVERSTRAINED)
+    tet_flags = _isec(io, I_TET_FLAGS)
+    capsule = _isec(io, I_CAPSULE)
+    failure = _fsec(io, F_FAILURE_STRETCH)
+    inverse = _fsec(io, F_REST_INVERSE)
+    tear_checks = ti.cast(io[ROW_HEADER, H_TEAR_CHECKS], ti.i32)
+    if ti.static(serial):
+        ti.loop_config(serialize=True)
+    for t in range(ti.cast(io[ROW_HEADER, H_TET_COUNT], ti.i32)):
+        flag = 0
+        strained = 0
+        limit = fbuf[failure + t]
+        if ibuf[live + t] != 0 and limit < 1e300:
+            c = _right_cauchy_green(x, fbuf, ibuf, tets, inverse, t)
+            # The closed form's acos and cos only where the cheap bound says the tet may be over the limit, and the
+            # neighbourhood's contacts only for a tet over it.
+            if _gershgorin_bound(c) > limit * limit:
+                if _largest_eigenvalue(c) > limit * limit:
+                    if _pressed_nearby(ibuf, io, tets, capsule, t) == 0:
+                        if _largest_eigenvalue(_averaged_cauchy_green(x, fbuf, ibuf, io, t)) > limit * limit:
+                            strained = 1
+        if strained != 0:
+            ibuf[over + t] += 1
+            if ibuf[over + t] >= tear_checks:
+                flag = FLAG_TORN
+        else:
+            ibuf[over + t] = 0
+        ibuf[tet_flags + t] = flag
+        if flag == FLAG_TORN:
+            ti.atomic_add(io[counters, COUNT_TORN], 1.0)
 
 
 # -- the pass --------------------------------------------------------------------------------------------------------
@@ -260,7 +361,6 @@ def post_step_kernel(serial: bool):
 @ti.func
 def _post_step(x_in: V3, v_in: V3, x_out: V3, v_out: V3, a_out: V3, f_out: V3, anchor: V4, fbuf: F1, ibuf: I1,
                io: F2, serial: ti.template()):
-    n = x_out.shape[0]
     dt = io[ROW_HEADER, H_DT]
     h2 = dt * dt
     skin = io[ROW_HEADER, H_SKIN]
@@ -489,40 +589,20 @@ def _post_step(x_in: V3, v_in: V3, x_out: V3, v_out: V3, a_out: V3, f_out: V3, a
                     if before < 1.0 and fbuf[burn + i] >= 1.0:
                         io[counters, COUNT_CHARRED] += 1.0
 
-    # -- 5. springs: over-stretched for long enough (tear) or crossed by a cutter triangle (scissors) -------------
+    # -- 5. tets strained beyond failure for long enough (tear); springs crossed by a cutter triangle (scissors) ---
     if ti.cast(io[ROW_HEADER, H_SPRINGS], ti.i32) != 0:
+        _tear_test(x_out, fbuf, ibuf, io, counters, serial)
         n_cutters = ti.cast(io[ROW_HEADER, H_CUTTERS], ti.i32)
-        tear_checks = ti.cast(io[ROW_HEADER, H_TEAR_CHECKS], ti.i32)
         springs = _isec(io, I_SPRINGS)
         active = _isec(io, I_ACTIVE)
         flags = _isec(io, I_FLAGS)
-        overstretched = _isec(io, I_OVERSTRETCHED)
-        rest = _fsec(io, F_REST)
-        tear = _fsec(io, F_TEAR)
         if ti.static(serial):
             ti.loop_config(serialize=True)
         for e in range(ti.cast(io[ROW_HEADER, H_SPRING_LO], ti.i32), ti.cast(io[ROW_HEADER, H_SPRING_HI], ti.i32)):
             flag = 0
-            if ibuf[active + e] != 0:
-                i = ibuf[springs + 2 * e]
-                j = ibuf[springs + 2 * e + 1]
-                p = x_out[i]
-                q = x_out[j]
-                # A tool pressing on a node stretches the springs around it: that is indentation, not tearing; and a
-                # folding element's springs are stretched by the fold.
-                # (Nested tests: Taichi evaluates both sides of `and`, and the fold test is the costly one.)
-                over = 0
-                if ibuf[capsule + i] < 0 and ibuf[capsule + j] < 0:
-                    if (q - p).norm() > fbuf[rest + e] * (1.0 + fbuf[tear + e]):
-                        if _folding(x_out, fbuf, ibuf, io, i) == 0:
-                            if _folding(x_out, fbuf, ibuf, io, j) == 0:
-                                over = 1
-                if over != 0:
-                    ibuf[overstretched + e] += 1
-                    if ibuf[overstretched + e] >= tear_checks:
-                        flag = FLAG_TORN
-                else:
-                    ibuf[overstretched + e] = 0
+            if ibuf[active + e] != 0 and n_cutters > 0:
+                p = x_out[ibuf[springs + 2 * e]]
+                q = x_out[ibuf[springs + 2 * e + 1]]
                 for k in range(n_cutters):
                     row = ROW_CAPSULES + n_capsules + k
                     a = _row3(io, row, CUT_A)
@@ -535,9 +615,7 @@ def _post_step(x_in: V3, v_in: V3, x_out: V3, v_out: V3, a_out: V3, f_out: V3, a
                             flag = FLAG_CUT0 + k
             ibuf[flags + e] = flag
             # Adding 1.0 is exact in float64, so the totals do not depend on the order of the atomic adds.
-            if flag == FLAG_TORN:
-                ti.atomic_add(io[counters, COUNT_TORN], 1.0)
-            elif flag >= FLAG_CUT0:
+            if flag >= FLAG_CUT0:
                 ti.atomic_add(io[counters, COUNT_CUT], 1.0)
 
     # -- 6. grasps: the force each group of anchored nodes needs to move as it did, and the pull of its attached

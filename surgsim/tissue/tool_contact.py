@@ -47,16 +47,26 @@ probe pressed 1 cm in): a deeper penetration is cleared over a few ticks instead
 
 Measurements in the same kernel
 -------------------------------
-- springs stretched beyond ``(1 + tear_strain)`` × rest length for ``tear_checks`` spring tests in a row (tearing;
-  one over-stretched tick is a numerical transient, such as a node a tool lets go of), and springs crossing a
-  *cutter* triangle (the area a scissors blade swept), are flagged and counted. Exempt from tearing: springs of a node
-  a tool presses on (their stretch is indentation), springs of a node of a *folding* live tet (squeezed below
-  ``FOLDED_VOLUME`` of its rest volume, or inverted; tested only for over-stretched springs, through the node → tets
-  adjacency), and springs whose tear strain is +inf (:meth:`ToolContact.exempt_from_tearing`). A mass-spring network
-  has no volume stiffness: squeezed hard (a liver edge lifted into the organ above it) its tets fold through
-  themselves, and the springs around a fold are then over-long although nothing pulls the tissue apart (in the
-  scripted liver retraction, all 42 springs that tore once grasps held a neighbourhood did so next to a folded tet);
-  tearing is a failure in tension, so those are not tears;
+- tets strained beyond their region's failure strain for ``tear_checks`` tests in a row (tearing; one over-strained
+  tick is a numerical transient, such as a node a tool lets go of) are flagged (``tet_flags``) and counted, and
+  springs crossing a *cutter* triangle (the area a scissors blade swept) are flagged and counted. The strain of a tet
+  is its **maximum principal stretch** λ₁ − 1: with F = D D₀⁻¹ the deformation gradient (D the edge matrix
+  [b − a, c − a, d − a] now, D₀ at rest), λ₁² is the largest eigenvalue of C = FᵀF (closed form for a symmetric 3×3,
+  Smith 1961, Commun ACM 4:168). It is the strain of the tissue, whatever the mesh's edge directions: a spring test
+  reads only the strain along six edges, which on a coarse mesh next to a held boundary overstates it (a fold
+  stretches edges that are not pulled). The kernel reads back nothing per tet: the host reads ``tet_flags`` only in a
+  pass whose tear counter is not zero. Exempt: tets with a node that a tool presses on or grips (a grasp's nodes),
+  or joined by a spring to one: their strain is the tool's indentation or the grip model's own (a grasp carries its
+  nodes rigidly in the jaws' frame), which a linear tissue model overstates next to a point load (a 2 mm duct pushed
+  by a clip applier with 0.015 N reads 55 % there); the tissue beyond them is tested. Also exempt: tets whose
+  failure stretch is +inf
+  (:meth:`ToolContact.exempt_from_tearing`: tissue crushed inside a clip and around it). A tet is over only when
+  λ₁ of C averaged over its *tear neighbourhood* is over too (the live tets of its body whose rest centroids lie
+  within ``tear_length_m`` of its own, weighted by rest volume; :func:`tear_neighbourhoods`): tissue fails over a
+  length of its own, not over one element (a non-local strain, Pijaudier-Cabot & Bažant 1987, J Eng Mech
+  113:1512), and next to a held patch a linear mesh puts the whole step in displacement into the one ring of tets at
+  its edge, the finer the mesh the thinner the ring. C is averaged, not F: C does not see rotation. With
+  ``tear_length_m`` 0 the neighbourhood is the tet alone;
 - nodes touched by an *energized* capsule accumulate burn (0..1, full after ``burn_dwell_s`` of contact); nodes
   reaching 1 are counted as charred;
 - for each group of grasped nodes, the force the grasp exerts on the tissue: at anchored nodes
@@ -82,15 +92,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from surgsim.mesh.build import orient_tets, tet_spring_ids
+from surgsim.mesh.build import tet_spring_ids
 from surgsim.mesh.model import TissueModel
 from surgsim.tissue.contact_layout import (
     C_FLAGS, C_FRICTION, C_P0, C_P0_BEFORE, C_P1, C_P1_BEFORE, C_RADIUS, CAPSULE_ENABLED, CAPSULE_ENERGIZED,
-    CAPSULE_SENSE, COUNT_CHARRED, COUNT_CUT, COUNT_FORCE, COUNT_TORN, FLOAT_SECTIONS, GRASP_FORCE, H_BURN_RATE,
-    H_CAPSULES, H_CUTTERS, H_DT, H_GRASPED, H_GRASPS, H_GRAVITY, H_NODE_HI, H_NODE_LO, H_OUTPUT_ROW, H_SKIN,
-    H_SPRING_COUNT, H_SPRING_HI, H_SPRING_LO, H_SPRINGS,
-    H_TEAR_CHECKS, H_TRIANGLES, INT_SECTIONS, IO_WIDTH, MAX_CAPSULES, OUT_COUNT, OUT_ENERGIZED, OUT_FORCE, OUT_POINT,
+    CAPSULE_SENSE, COUNT_CHARRED, COUNT_CUT, COUNT_FORCE, COUNT_TORN, FLAG_TORN, FLOAT_SECTIONS, GRASP_FORCE,
+    H_BURN_RATE, H_CAPSULES, H_CUTTERS, H_DT, H_GRASPED, H_GRASPS, H_GRAVITY, H_NODE_HI, H_NODE_LO, H_OUTPUT_ROW,
+    H_SKIN, H_SPRING_COUNT, H_SPRING_HI, H_SPRING_LO, H_SPRINGS, H_TEAR_CHECKS, H_TET_COUNT, H_TRIANGLES,
+    INT_SECTIONS, IO_WIDTH, MAX_CAPSULES, OUT_COUNT, OUT_ENERGIZED, OUT_FORCE, OUT_POINT,
     OUT_SENSED, OUT_STRONGEST, OUT_WEIGHT, ROW_CAPSULES, ROW_FLOAT_SECTIONS, ROW_HEADER, ROW_INT_SECTIONS,
+    SETTLED_FOLD,
 )
 from surgsim.tissue.launch import BoundLaunch
 from surgsim.tissue.host_view import HostView
@@ -108,6 +119,45 @@ def contact_caps(layout, spring_active: np.ndarray) -> np.ndarray:
     live_mean = np.bincount(layout.csr_rows, rest * on, minlength=n) / np.maximum(count, 1.0)
     any_mean = np.bincount(layout.csr_rows, rest, minlength=n) / np.maximum(every, 1)
     return np.column_stack([stiffness, np.where(count > 0, live_mean, any_mean)])
+
+
+def rest_edge_inverses(model: TissueModel, positions: np.ndarray | None = None) -> np.ndarray:
+    """[M, 9] the inverse of each tet's edge matrix D₀ = [b − a, c − a, d − a] (columns) at ``positions`` (default:
+    the model's rest positions), row-major: the deformation gradient is F = D D₀⁻¹. A degenerate tet (no volume)
+    gets zeros (it never reads as strained)."""
+    p, tets = (model.positions if positions is None else np.asarray(positions, dtype=np.float64)), model.tets
+    edges = np.stack([p[tets[:, k]] - p[tets[:, 0]] for k in (1, 2, 3)], axis=2)  # [M, 3, 3], edges as columns
+    inverse = np.zeros_like(edges)
+    solid = np.abs(np.linalg.det(edges)) > 1e-30
+    inverse[solid] = np.linalg.inv(edges[solid])
+    return inverse.reshape(-1, 9)
+
+
+def tear_neighbourhoods(model: TissueModel, length_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each tet's tear neighbourhood, CSR: (offsets [M+1], tet ids [K], their rest volumes [K] [m³]): the tets of
+    the same body (connected through the mesh) whose rest centroids lie within ``length_m`` of its own, itself
+    included (``length_m`` 0: itself alone)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    p, tets = model.positions, model.tets
+    m = len(tets)
+    edges = np.stack([p[tets[:, k]] - p[tets[:, 0]] for k in (1, 2, 3)], axis=2)
+    volume = np.abs(np.linalg.det(edges)) / 6.0 if m else np.zeros(0)
+    if length_m <= 0.0 or m == 0:
+        return np.arange(m + 1, dtype=np.int64), np.arange(m, dtype=np.int64), volume
+    n = model.node_count
+    springs = model.springs
+    graph = coo_matrix((np.ones(len(springs)), (springs[:, 0], springs[:, 1])), shape=(n, n))
+    body = connected_components(graph, directed=False)[1][tets[:, 0]]
+    centroids = p[tets].mean(axis=1)
+    lists = cKDTree(centroids).query_ball_point(centroids, length_m)
+    near = [np.asarray(sorted(ids), dtype=np.int64) for ids in lists]
+    near = [ids[body[ids] == body[t]] for t, ids in enumerate(near)]
+    offsets = np.concatenate([[0], np.cumsum([len(ids) for ids in near])]).astype(np.int64)
+    ids = np.concatenate(near)
+    return offsets, ids, volume[ids]
 
 
 def capsule_row(p0, p1, radius: float, *, before=None, friction: float = 0.0, enabled: bool = True,
@@ -132,7 +182,7 @@ class ContactReport:
     of the touching nodes [m] (NaN where none); ``node_count`` [C]; ``strongest_node`` [C] (-1 where none);
     ``energized_nodes`` [C] nodes an energized capsule touches; ``sensed`` [C] triangles within reach of a capsule
     that only senses. Per grasp group: ``grasp_force`` [G, 3] the force its
-    anchors exert on the tissue [N]. Counters: ``torn`` and ``cut`` springs flagged, ``charred`` nodes that reached
+    anchors exert on the tissue [N]. Counters: ``torn`` tets and ``cut`` springs flagged, ``charred`` nodes that reached
     full burn this tick, ``tissue_force`` [3] the sum of the contact forces on the tissue [N]. ``springs_checked``:
     whether this pass tested the springs (see ``ToolContact.check_springs_every``).
     """
@@ -213,15 +263,24 @@ class SectionBuffer:
         k = self.names.index(name)
         return host[self.offsets[k]:self.offsets[k + 1]]
 
+    def read_section(self, name: str) -> np.ndarray:
+        """A copy of section ``name``: where the buffer lies in host memory (the CPU backend) only that section is
+        copied (the tear neighbourhoods make the buffers megabytes; a cut or a burn reads one small section)."""
+        if self._view.array is None:
+            return self.section(self.read(), name).copy()
+        return self.section(self._view.array, name).copy()
+
     def write(self, **sections) -> None:
-        """Replace the given sections (flattened) on the device, keeping every other value."""
-        host = self.read()
+        """Replace the given sections (flattened) on the device, keeping every other value (in host memory in
+        place; elsewhere the whole buffer goes back and forth)."""
+        host = self.read() if self._view.array is None else self._view.array
         for name, values in sections.items():
             view = self.section(host, name)
             flat = np.asarray(values, dtype=self._dtype).reshape(-1)
             view[:] = 0
             view[: len(flat)] = flat
-        self.array.from_numpy(host)
+        if self._view.array is None:
+            self.array.from_numpy(host)
 
 
 class ToolContact:
@@ -229,8 +288,8 @@ class ToolContact:
 
     ``skin_m`` [m] keeps tissue that far outside every capsule (below a render's notice, and it keeps rendered
     triangles from cutting into the tool); ``burn_dwell_s`` [s] is the contact time under energy after which a node is
-    fully charred; ``check_springs_every`` [ticks] how often springs are tested for tearing (every pass with cutters
-    tests them anyway), ``tear_checks`` how many tests in a row a spring must fail to tear.
+    fully charred; ``check_springs_every`` [ticks] how often tets are tested for tearing and springs for cutting (every
+    pass with cutters tests them anyway), ``tear_checks`` how many tests in a row a tet must fail to tear.
 
     ``control`` is the :class:`~surgsim.tissue.control.TissueControl` the solver steps with: the pass reads which
     nodes are held from its device anchor table and which springs live from its spring mask (by its version).
@@ -240,11 +299,13 @@ class ToolContact:
     """
 
     def __init__(self, solver, control, capsule_count: int, *, skin_m: float = 2.5e-4, burn_dwell_s: float = 0.7,
-                 check_springs_every: int = 1, tear_checks: int = 10, max_cutters: int = 4, max_grasps: int = 4):
+                 check_springs_every: int = 1, tear_checks: int = 10, tear_length_m: float = 0.0, max_cutters: int = 4,
+                 max_grasps: int = 4):
         if not 0 <= capsule_count <= MAX_CAPSULES:
             raise ValueError(f"at most {MAX_CAPSULES} capsules, got {capsule_count}")
-        if skin_m < 0 or burn_dwell_s <= 0 or check_springs_every < 1 or tear_checks < 1:
-            raise ValueError("skin_m must be >= 0, burn_dwell_s > 0, check_springs_every and tear_checks >= 1")
+        if skin_m < 0 or burn_dwell_s <= 0 or check_springs_every < 1 or tear_checks < 1 or tear_length_m < 0:
+            raise ValueError("skin_m and tear_length_m must be >= 0, burn_dwell_s > 0, check_springs_every and "
+                             "tear_checks >= 1")
         import taichi as ti
 
         from surgsim.tissue import kernels_tool_contact
@@ -260,27 +321,25 @@ class ToolContact:
         self.check_springs_every = int(check_springs_every)
         self._passes = 0
         layout = solver.layout
-        n, s, e, t = model.node_count, model.spring_count, len(layout.csr_neighbors), 4 * model.tet_count
+        n, s, e, m = model.node_count, model.spring_count, len(layout.csr_neighbors), model.tet_count
+        t = 4 * m
+        near_offsets, near, near_weight = tear_neighbourhoods(model, tear_length_m)
         self._floats = SectionBuffer(ti, ti.f64, FLOAT_SECTIONS, {
             "mass": n, "drag": n, "param": n, "burn": n, "normal": 3 * n, "push": 3 * n, "x_step": 3 * n,
-            "rest": s, "tear": s, "entries": 3 * e, "volume": model.tet_count, "cap": 2 * n})
+            "rest": s, "failure_stretch": m, "entries": 3 * e, "rest_inverse": 9 * m, "cap": 2 * n,
+            "near_weight": len(near)})
         self._ints = SectionBuffer(ti, ti.i32, INT_SECTIONS, {
-            "capsule": n, "springs": 2 * s, "active": s, "flags": s, "overstretched": s,
+            "capsule": n, "springs": 2 * s, "active": s, "flags": s, "overstrained": m,
             "offsets": n + 1, "neighbors": e, "triangles": 3 * t, "tri_mask": t, "grasp_nodes": n, "grasp_group": n,
-            "tets": 4 * model.tet_count, "tet_live": model.tet_count, "node_tet_offsets": n + 1,
-            "node_tets": 4 * model.tet_count})
-        self._tear_strain = np.array(model.spring_material("tear_strain"), dtype=np.float64)
-        self._floats.write(mass=layout.masses, drag=layout.drag, rest=model.rest_lengths, tear=self._tear_strain)
+            "tets": 4 * m, "tet_live": m, "tet_flags": m, "gripped": n, "near_offsets": m + 1, "near": len(near)})
+        self._failure_stretch = 1.0 + np.asarray(model.region_materials["tear_strain"],
+                                                 dtype=np.float64)[model.tet_region]
+        self._floats.write(mass=layout.masses, drag=layout.drag, rest=model.rest_lengths,
+                           failure_stretch=self._failure_stretch, rest_inverse=rest_edge_inverses(model),
+                           near_weight=near_weight)
         self._ints.write(capsule=np.full(n, -1), springs=model.springs, offsets=layout.csr_offsets,
-                         neighbors=layout.csr_neighbors)
+                         neighbors=layout.csr_neighbors, tets=model.tets, near_offsets=near_offsets, near=near)
         self._triangle_capacity = t
-        tets = orient_tets(model.positions, model.tets).astype(np.int32)  # folded: negative volume
-        p = model.positions
-        a, b, c, d = (p[tets[:, k]] for k in range(4))
-        by_node = np.argsort(tets.reshape(-1), kind="stable")  # the tets of each node, in tet order
-        self._floats.write(volume=np.einsum("ij,ij->i", np.cross(b - a, c - a), d - a))  # 6 × the rest volume
-        self._ints.write(tets=tets, node_tets=by_node // 4, node_tet_offsets=np.concatenate(
-            [[0], np.cumsum(np.bincount(tets.reshape(-1), minlength=n))]))
         self._tet_springs = tet_spring_ids(model)
         self._springs_version = None
         self._output_row = ROW_CAPSULES + self.capsule_count + self.max_cutters
@@ -292,6 +351,7 @@ class ToolContact:
         header[H_GRAVITY:H_GRAVITY + 3] = solver.options.gravity
         header[H_SPRING_COUNT] = s
         header[H_TEAR_CHECKS] = tear_checks
+        header[H_TET_COUNT] = m
         header[H_OUTPUT_ROW] = self._output_row
         self._io[ROW_FLOAT_SECTIONS, : len(FLOAT_SECTIONS)] = self._floats.offsets[:-1]
         self._io[ROW_INT_SECTIONS, : len(INT_SECTIONS)] = self._ints.offsets[:-1]
@@ -316,23 +376,41 @@ class ToolContact:
         nodes = [np.asarray(g, dtype=np.int32).reshape(-1) for g in groups]
         ids = np.concatenate(nodes) if nodes else np.zeros(0, dtype=np.int32)
         group = np.concatenate([np.full(len(g), k) for k, g in enumerate(nodes)]) if nodes else ids
-        self._ints.write(grasp_nodes=ids, grasp_group=group)
+        gripped = np.zeros(self.model.node_count, dtype=np.int32)
+        gripped[ids] = 1
+        self._ints.write(grasp_nodes=ids, grasp_group=group, gripped=gripped)
         self._io[ROW_HEADER, H_GRASPED] = len(ids)
         self._grasp_groups = len(nodes)
 
     def exempt_from_tearing(self, springs) -> None:
-        """Springs ``springs`` (ids) never tear from now on (their tear strain becomes +inf): those that hold a scene
-        anchor, where a kinematic boundary concentrates the stress that a real attachment spreads, and those a clip
-        crushes."""
+        """The tets that hold any of ``springs`` (ids) never tear from now on (their failure stretch becomes +inf):
+        tissue a clip crushes."""
         ids = np.asarray(springs, dtype=np.int64).reshape(-1)
         if len(ids):
-            self._tear_strain[ids] = np.inf
-            self._floats.write(tear=self._tear_strain)
+            self._failure_stretch[np.isin(self._tet_springs, ids).any(axis=1)] = np.inf
+            self._floats.write(failure_stretch=self._failure_stretch)
+
+    def set_strain_reference(self, positions: np.ndarray) -> None:
+        """Measure the tear test's strain from ``positions`` [N, 3] [m] instead of the model's rest shape: the organs
+        as they lie in the body once settled on their anchors and beds. An organ imaged by CT is already in that
+        state; the model takes the image's shape as stress-free and sags from it under gravity (a liver hanging from
+        its ligaments by up to 30 % at 6 kPa), and that sag is not strain a retraction added. A tet that the
+        settling squeezed below ``SETTLED_FOLD`` of its rest volume (or inverted) has no shape to measure from (its
+        edge matrix is nearly singular, and a micrometre reads as a hundredfold stretch): it never tears."""
+        model = self.model
+        positions = np.asarray(positions, dtype=np.float64)
+        self._floats.write(rest_inverse=rest_edge_inverses(model, positions))
+        rest = rest_edge_inverses(model).reshape(-1, 3, 3)
+        settled = np.stack([positions[model.tets[:, k]] - positions[model.tets[:, 0]] for k in (1, 2, 3)], axis=2)
+        folded = np.linalg.det(settled @ rest) < SETTLED_FOLD
+        if folded.any():
+            self._failure_stretch[folded] = np.inf
+            self._floats.write(failure_stretch=self._failure_stretch)
 
     @property
-    def tear_strain(self) -> np.ndarray:
-        """The strain above which each spring tears [S] (+inf: never); a copy."""
-        return self._tear_strain.copy()
+    def failure_stretch(self) -> np.ndarray:
+        """The maximum principal stretch above which each tet tears [M] (+inf: never); a copy."""
+        return self._failure_stretch.copy()
 
     def reset(self, state) -> None:
         """Forget every contact and zero ``state``'s external forces: after the solver rejected a step and kept its
@@ -345,18 +423,22 @@ class ToolContact:
         # Burn changes only in passes where an energized capsule touched tissue: reading the whole float buffer back
         # from the device for every drawn frame would cost more than drawing it.
         if self._burn is None or self._burn_changed:
-            self._burn = self._floats.section(self._floats.read(), "burn").copy()
+            self._burn = self._floats.read_section("burn")
             self._burn_changed = False
         return self._burn.copy()
 
     def spring_flags(self) -> np.ndarray:
-        """The last spring test's flag per spring [S]: 0, :data:`FLAG_TORN`, or :data:`FLAG_CUT0` + cutter index."""
-        return self._ints.section(self._ints.read(), "flags").copy()
+        """The last spring test's flag per spring [S]: 0, or :data:`FLAG_CUT0` + cutter index."""
+        return self._ints.read_section("flags")
+
+    def torn_tets(self) -> np.ndarray:
+        """Ids of the tets the last test flagged :data:`FLAG_TORN` (read from the device: call it only when the
+        report's ``torn`` is not zero)."""
+        return np.flatnonzero(self._ints.read_section("tet_flags") == FLAG_TORN)
 
     def contact_records(self) -> tuple[np.ndarray, np.ndarray]:
         """(capsule touching each node or -1 [N], that contact's normal [N, 3]) after the last pass."""
-        capsule = self._ints.section(self._ints.read(), "capsule").copy()
-        return capsule, self._floats.section(self._floats.read(), "normal").reshape(-1, 3).copy()
+        return self._ints.read_section("capsule"), self._floats.read_section("normal").reshape(-1, 3)
 
     # -- every tick ------------------------------------------------------------------------------------------------
     def run(self, state_in, state_out, capsules: np.ndarray, dt: float, *,

@@ -24,7 +24,7 @@ def test_every_row_group_fits_the_io_array():
 
 def test_section_indices_name_their_sections():
     assert L.FLOAT_SECTIONS[L.F_BURN] == "burn" and L.FLOAT_SECTIONS[L.F_CAP] == "cap"
-    assert L.INT_SECTIONS[L.I_NODE_TETS] == "node_tets" and L.INT_SECTIONS[L.I_GRASP_GROUP] == "grasp_group"
+    assert L.INT_SECTIONS[L.I_TET_FLAGS] == "tet_flags" and L.INT_SECTIONS[L.I_GRASP_GROUP] == "grasp_group"
 
 
 def test_capsule_row_packs_the_declared_columns():

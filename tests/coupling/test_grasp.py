@@ -74,7 +74,7 @@ def test_a_grasp_holds_the_tissue_around_the_bite_softly(make_scene, flap):
     # their own springs.
     relative = grasp.stiffness / flap.control.node_params[grasp.attached, 1]
     assert relative.max() <= scene.coupler.options.grasp_hold_stiffness + 1e-12 and relative.min() >= 0.05 - 1e-12
-    nothing = grasp_flap(make_scene, flap_like(flap.model), grasp_spread=0.0).coupler.grasping.grasps["grasper"]
+    nothing = grasp_flap(make_scene, flap_like(flap.model), grasp_hold_stiffness=0.0).coupler.grasping.grasps["grasper"]
     assert len(nothing.attached) == 0
 
 

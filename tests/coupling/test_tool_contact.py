@@ -8,7 +8,7 @@ from coupling_scenes import Tissue
 from tool_contact_twin import buffers_numpy, post_step
 
 from surgsim.mesh.primitives import tet_block
-from surgsim.tissue.contact_layout import FLAG_CUT0, FLAG_TORN, IO_WIDTH
+from surgsim.tissue.contact_layout import FLAG_CUT0, IO_WIDTH
 from surgsim.tissue.tool_contact import ToolContact, capsule_row
 
 DT = 1e-3
@@ -44,9 +44,12 @@ def run_ticks(solver, control, contact, ticks: int, capsules_at, **kwargs):
     return s0, s1, report
 
 
-def test_kernel_agrees_with_the_numpy_twin(block):
+@pytest.mark.parametrize("tear_length_m", [0.0, 0.005])
+def test_kernel_agrees_with_the_numpy_twin(block, tear_length_m):
     solver, control = block
-    contact = ToolContact(solver, control, 2, burn_dwell_s=0.05, tear_checks=1)
+    contact = ToolContact(solver, control, 2, burn_dwell_s=0.05, tear_checks=1, tear_length_m=tear_length_m)
+    # A failure stretch that the sag under gravity exceeds, so that the tear test flags tets away from the tools too.
+    contact._floats.write(failure_stretch=np.full(solver.model.tet_count, 1.001))
     offset = np.abs(solver.model.positions - [0.015, -0.015, 0.0])
     grasped = np.flatnonzero(np.all(offset < 0.003, axis=1))
     around = np.setdiff1d(np.flatnonzero(np.all(offset < 0.006, axis=1)), grasped)  # held softly, as a grasp does
@@ -71,13 +74,13 @@ def test_kernel_agrees_with_the_numpy_twin(block):
     io = contact._io.copy()
     io[contact._output_row:] = 0.0
     post_step(x_in, v_in, x_out, v_out, a_out, f_out, solver.anchor_table(control).to_numpy(), io, sections)
-    assert report.node_count[0] > 0 and report.energized_nodes[1] > 0 and report.cut > 0
+    assert report.node_count[0] > 0 and report.energized_nodes[1] > 0 and report.cut > 0 and report.torn > 0
     for mine, theirs in ((x_out, s1.positions), (v_out, s1.velocities), (a_out, s1.accelerations),
                          (f_out, s1.forces)):
         np.testing.assert_allclose(mine, theirs.to_numpy(), rtol=0, atol=1e-9 * max(1.0, np.abs(mine).max()))
     np.testing.assert_allclose(io[contact._output_row:], report.outputs, rtol=1e-9, atol=1e-12)
     after = buffers_numpy(contact)
-    for name in ("capsule", "flags", "overstretched", "tri_mask"):
+    for name in ("capsule", "flags", "overstrained", "tet_flags", "tri_mask"):
         np.testing.assert_array_equal(sections[name], after[name], err_msg=name)
     for name in ("burn", "normal", "param"):
         np.testing.assert_allclose(sections[name], after[name], rtol=0, atol=1e-9, err_msg=name)
@@ -134,10 +137,17 @@ def test_cutter_flags_only_the_springs_it_crosses(block):
     assert report.cut == crossing.sum()
 
 
+def principal_stretch(rest: np.ndarray, now: np.ndarray, tets: np.ndarray) -> np.ndarray:
+    """λ₁ of each tet from its deformation gradient's singular values (independent of the kernel's closed form)."""
+    d0 = np.stack([rest[tets[:, k]] - rest[tets[:, 0]] for k in (1, 2, 3)], axis=2)
+    d = np.stack([now[tets[:, k]] - now[tets[:, 0]] for k in (1, 2, 3)], axis=2)
+    return np.linalg.svd(d @ np.linalg.inv(d0), compute_uv=False)[:, 0]
+
+
 @pytest.mark.parametrize("inward", [False, True])
-def test_springs_of_a_folded_tet_do_not_tear(block, inward):
-    """A corner node pulled far out over-stretches its springs: they tear. Pushed as far in, through the tets it
-    belongs to, it folds them: the stretch is the fold's, and nothing tears."""
+def test_tets_tear_above_their_failure_stretch(block, inward):
+    """A corner node pulled far out, or pushed as far in through its tets (folding them): the tets flagged torn are
+    exactly those whose maximum principal stretch exceeds the failure stretch. A fold is no exemption (issue 12)."""
     solver, control = block
     contact = ToolContact(solver, control, 0, tear_checks=1)
     model = solver.model
@@ -146,15 +156,114 @@ def test_springs_of_a_folded_tet_do_not_tear(block, inward):
     moved[corner] += (-1.0 if inward else 1.0) * 0.006
     s0, s1 = solver.state(), solver.state()
     s1.set_positions(moved)
-    contact.run(s0, s1, np.zeros((0, IO_WIDTH)), DT)
-    flagged = np.flatnonzero(contact.spring_flags() == FLAG_TORN)
-    over = np.linalg.norm(moved[model.springs[:, 0]] - moved[model.springs[:, 1]], axis=1) > (
-        model.rest_lengths * (1.0 + model.spring_material("tear_strain")))
-    assert over.sum() >= 2
-    if inward:
-        assert len(flagged) == 0
-    else:
-        np.testing.assert_array_equal(flagged, np.flatnonzero(over))
+    report = contact.run(s0, s1, np.zeros((0, IO_WIDTH)), DT)
+    over = principal_stretch(model.positions, moved, model.tets) > contact.failure_stretch
+    assert over.sum() >= 1 and report.torn == over.sum()
+    np.testing.assert_array_equal(contact.torn_tets(), np.flatnonzero(over))
+
+
+def averaged_stretch(rest, now, tets, length_m):
+    """λ₁ of C = FᵀF averaged by rest volume over the tets whose rest centroids lie within ``length_m`` of each tet's
+    (brute force over all pairs; one body)."""
+    d0 = np.stack([rest[tets[:, k]] - rest[tets[:, 0]] for k in (1, 2, 3)], axis=2)
+    d = np.stack([now[tets[:, k]] - now[tets[:, 0]] for k in (1, 2, 3)], axis=2)
+    f = d @ np.linalg.inv(d0)
+    c = np.transpose(f, (0, 2, 1)) @ f
+    volume = np.abs(np.linalg.det(d0)) / 6.0
+    centroids = rest[tets].mean(axis=1)
+    near = np.linalg.norm(centroids[:, None] - centroids[None], axis=2) <= length_m
+    averaged = np.einsum("ij,jkl->ikl", near * volume, c) / (near @ volume)[:, None, None]
+    return np.sqrt(np.linalg.eigvalsh(averaged)[:, -1])
+
+
+def test_a_pulled_node_tears_only_where_the_tissue_around_is_over_the_failure_stretch_too(block):
+    """A corner node pulled out strains its few tets beyond failure. With a tear length they tear only once the tissue
+    around them is strained too: the torn tets are exactly those over the failure stretch both alone and averaged
+    over their neighbourhood (3 mm out: none, though alone they are over; 6 mm out: some). A stretch that spans the
+    tissue tears everywhere."""
+    solver, control = block
+    model = solver.model
+    corner = int(np.argmax(model.positions @ [1.0, 1.0, 1.0]))
+    length = 0.005
+    local = ToolContact(solver, control, 0, tear_checks=1)
+    nonlocal_ = ToolContact(solver, control, 0, tear_checks=1, tear_length_m=length)
+    limit = nonlocal_.failure_stretch
+    s0, s1 = solver.state(), solver.state()
+    torn = {}
+    for pull in (0.003, 0.006):
+        moved = model.positions.copy()
+        moved[corner] += pull
+        s1.set_positions(moved)
+        alone = local.run(s0, s1, np.zeros((0, IO_WIDTH)), DT).torn
+        report = nonlocal_.run(s0, s1, np.zeros((0, IO_WIDTH)), DT)
+        over = (principal_stretch(model.positions, moved, model.tets) > limit) & \
+            (averaged_stretch(model.positions, moved, model.tets, length) > limit)
+        assert alone >= 1 and report.torn == over.sum()
+        if report.torn:
+            np.testing.assert_array_equal(nonlocal_.torn_tets(), np.flatnonzero(over))
+        torn[pull] = report.torn
+    assert torn[0.003] == 0 < torn[0.006]
+
+    stretched = model.positions * [1.0, 1.0, 1.6]  # 60 % through the whole block, beyond the failure strain
+    s1.set_positions(stretched)
+    assert nonlocal_.run(s0, s1, np.zeros((0, IO_WIDTH)), DT).torn == model.tet_count
+
+
+def test_a_tet_tears_only_after_tear_checks_tests_in_a_row(block):
+    solver, control = block
+    contact = ToolContact(solver, control, 0, tear_checks=3)
+    model = solver.model
+    corner = int(np.argmax(model.positions @ [1.0, 1.0, 1.0]))
+    moved = model.positions.copy()
+    moved[corner] += 0.006
+    s0, s1 = solver.state(), solver.state()
+    torn = []
+    for positions in (moved, moved, model.positions, moved, moved, moved):
+        s1.set_positions(positions)
+        torn.append(contact.run(s0, s1, np.zeros((0, IO_WIDTH)), DT).torn)
+    assert torn[:5] == [0, 0, 0, 0, 0] and torn[5] > 0
+
+
+def test_strain_is_measured_from_the_settled_reference(block):
+    """Set the reference to a stretched shape: that shape reads as unstrained (nothing tears), and a corner pulled out
+    from it tears exactly the tets whose principal stretch from the reference exceeds the failure stretch."""
+    solver, control = block
+    contact = ToolContact(solver, control, 0, tear_checks=1)
+    model = solver.model
+    reference = model.positions * [1.6, 1.0, 1.0]  # far beyond the failure strain from the rest shape
+    contact.set_strain_reference(reference)
+    s0, s1 = solver.state(), solver.state()
+    s1.set_positions(reference)
+    assert contact.run(s0, s1, np.zeros((0, IO_WIDTH)), DT).torn == 0
+    corner = int(np.argmax(model.positions @ [1.0, 1.0, 1.0]))
+    moved = reference.copy()
+    moved[corner] += 0.006
+    s1.set_positions(moved)
+    report = contact.run(s0, s1, np.zeros((0, IO_WIDTH)), DT)
+    over = principal_stretch(reference, moved, model.tets) > contact.failure_stretch
+    assert over.sum() >= 1 and report.torn == over.sum()
+    np.testing.assert_array_equal(contact.torn_tets(), np.flatnonzero(over))
+
+
+def test_a_tet_folded_by_the_settling_is_no_strain_reference(block):
+    """A tet squeezed below SETTLED_FOLD of its rest volume in the reference has a nearly singular edge matrix: it
+    never tears (a micrometre would read as a huge stretch); the others keep their failure stretch."""
+    from surgsim.tissue.contact_layout import SETTLED_FOLD
+
+    solver, control = block
+    contact = ToolContact(solver, control, 0, tear_checks=1)
+    model = solver.model
+    top = int(np.argmax(model.positions @ [1.0, 1.0, 1.0]))
+    reference = model.positions.copy()
+    reference[top] -= [0.0, 0.0, 0.0024]  # the top corner pressed almost through its tets (2.5 mm cubes)
+    t = model.tets
+    volume = lambda p: np.linalg.det(np.stack([p[t[:, k]] - p[t[:, 0]] for k in (1, 2, 3)], axis=2))
+    squeezed = volume(reference) / volume(model.positions) < SETTLED_FOLD
+    assert squeezed.any()
+    before = contact.failure_stretch
+    contact.set_strain_reference(reference)
+    assert np.all(np.isinf(contact.failure_stretch[squeezed]))
+    np.testing.assert_array_equal(contact.failure_stretch[~squeezed], before[~squeezed])
 
 
 def test_the_pass_leaves_a_resting_organ_alone_and_agrees_with_the_twin(taichi_cpu):
@@ -190,6 +299,6 @@ def test_the_pass_leaves_a_resting_organ_alone_and_agrees_with_the_twin(taichi_c
     np.testing.assert_array_equal(s1.positions.to_numpy()[rest], before[4][rest])
     np.testing.assert_array_equal(s1.forces.to_numpy()[rest], before[7][rest])
     after = buffers_numpy(contact)
-    for name in ("capsule", "flags", "overstretched", "tri_mask"):
+    for name in ("capsule", "flags", "overstrained", "tet_flags", "tri_mask"):
         np.testing.assert_array_equal(sections[name], after[name], err_msg=name)
     assert np.all(after["flags"][: window.first_spring] == 0)

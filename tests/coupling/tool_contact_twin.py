@@ -12,13 +12,14 @@ import numpy as np
 from surgsim.tissue.contact_layout import (
     C_FLAGS, C_FRICTION, C_P0, C_P0_BEFORE, C_P1, C_P1_BEFORE, C_RADIUS, CUT_A, CUT_B, CUT_C,
     CAPSULE_ENABLED, CAPSULE_ENERGIZED, CAPSULE_SENSE, COUNT_CHARRED, COUNT_CUT, COUNT_FORCE, COUNT_TORN, FLAG_CUT0,
-    FLAG_TORN, FOLDED_VOLUME, H_BURN_RATE, H_CAPSULES, H_CUTTERS, H_DT, H_GRASPED, H_GRASPS, H_GRAVITY, H_OUTPUT_ROW,
+    FLAG_TORN, H_BURN_RATE, H_CAPSULES, H_CUTTERS, H_DT, H_GRASPED, H_GRASPS, H_GRAVITY, H_OUTPUT_ROW,
     H_SKIN, H_SPRINGS, H_TEAR_CHECKS, H_TRIANGLES, H_NODE_LO, H_NODE_HI, H_SPRING_LO, H_SPRING_HI, OUT_COUNT,
     OUT_ENERGIZED, OUT_FORCE, OUT_POINT, OUT_SENSED,
     OUT_STRONGEST, OUT_STRONGEST_FORCE, OUT_WEIGHT, ROW_CAPSULES,
 )
 
-_WIDTHS = {"normal": 3, "push": 3, "x_step": 3, "entries": 3, "springs": 2, "triangles": 3, "tets": 4, "cap": 2}
+_WIDTHS = {"normal": 3, "push": 3, "x_step": 3, "entries": 3, "springs": 2, "triangles": 3, "tets": 4, "cap": 2,
+           "rest_inverse": 9}
 
 
 def buffers_numpy(contact) -> dict[str, np.ndarray]:
@@ -299,26 +300,39 @@ def post_step(x_in, v_in, x_out, v_out, a_out, f_out, anchor, io, f):
                 if before < 1.0 <= f["burn"][i]:
                     outputs[counters, COUNT_CHARRED] += 1
 
-    # 5. springs
+    # 5. tets over their failure stretch (by NumPy's eigensolver), springs crossed by cutters
     if header[H_SPRINGS]:
         tets = f["tets"]
-        a, b, c, d = (x_out[tets[:, k]] for k in range(4))
-        folding = (f["tet_live"] != 0) & (
-            np.einsum("ij,ij->i", np.cross(b - a, c - a), d - a) <= FOLDED_VOLUME * f["volume"])
-        in_fold = np.zeros(n, dtype=bool)
-        in_fold[tets[folding].reshape(-1)] = True
+        d = np.stack([x_out[tets[:, k]] - x_out[tets[:, 0]] for k in (1, 2, 3)], axis=2)
+        deformation = d @ f["rest_inverse"].reshape(-1, 3, 3)
+        stretch = np.sqrt(np.linalg.eigvalsh(np.transpose(deformation, (0, 2, 1)) @ deformation)[:, -1])
+        touched = (f["capsule"] >= 0) | (f["gripped"] != 0)
+        rows = np.repeat(np.arange(n), np.diff(f["offsets"]))
+        nearby = touched.copy()
+        nearby[rows[touched[f["neighbors"]]]] = True
+        pressed = nearby[tets].any(axis=1)
+        live = f["tet_live"] != 0
+        limit = f["failure_stretch"]
+        strained = live & ~pressed & np.isfinite(limit) & (stretch > limit)
+        # ... and over it averaged over the tear neighbourhood (live, finite-limit tets, by rest volume)
+        cauchy_green = np.transpose(deformation, (0, 2, 1)) @ deformation
+        offsets, near, weight = f["near_offsets"], f["near"], f["near_weight"]
+        counted = (live & np.isfinite(limit))[near]
+        for t in np.flatnonzero(strained):
+            entries = slice(offsets[t], offsets[t + 1])
+            w = np.where(counted[entries], weight[entries], 0.0)
+            averaged = np.tensordot(w, cauchy_green[near[entries]], axes=1) / max(w.sum(), 1e-300)
+            strained[t] = np.linalg.eigvalsh(averaged)[-1] > limit[t] ** 2
+        f["overstrained"][:] = np.where(strained, f["overstrained"] + 1, 0)
+        f["tet_flags"][:] = np.where(strained & (f["overstrained"] >= int(header[H_TEAR_CHECKS])), FLAG_TORN, 0)
+        outputs[counters, COUNT_TORN] = np.count_nonzero(f["tet_flags"] == FLAG_TORN)
         springs = f["springs"]
         p, q = x_out[springs[:, 0]], x_out[springs[:, 1]]
         active = f["active"] != 0
-        pressed = (f["capsule"][springs[:, 0]] >= 0) | (f["capsule"][springs[:, 1]] >= 0)
-        pressed |= in_fold[springs[:, 0]] | in_fold[springs[:, 1]]
         window = np.zeros(len(springs), dtype=bool)
         window[int(header[H_SPRING_LO]):int(header[H_SPRING_HI])] = True
         active = active & window
-        over = active & ~pressed & (np.linalg.norm(q - p, axis=1) > f["rest"] * (1.0 + f["tear"]))
-        counter = f["overstretched"]
-        counter[active] = np.where(over[active], counter[active] + 1, 0)
-        flags = np.where(over & (f["overstretched"] >= int(header[H_TEAR_CHECKS])), FLAG_TORN, 0)
+        flags = np.zeros(len(springs), dtype=np.int32)
         for k in range(n_cut):
             row = io[ROW_CAPSULES + n_caps + k]
             a, b, c = row[CUT_A:CUT_A + 3], row[CUT_B:CUT_B + 3], row[CUT_C:CUT_C + 3]
@@ -326,7 +340,6 @@ def post_step(x_in, v_in, x_out, v_out, a_out, f_out, anchor, io, f):
                 if segment_crosses_triangle(p[e], q[e], a, b, c)[0]:
                     flags[e] = FLAG_CUT0 + k
         f["flags"][window] = flags[window]
-        outputs[counters, COUNT_TORN] = np.count_nonzero(flags == FLAG_TORN)
         outputs[counters, COUNT_CUT] = np.count_nonzero(flags >= FLAG_CUT0)
 
     # 6. grasp anchors

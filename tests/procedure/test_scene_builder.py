@@ -96,12 +96,45 @@ def test_anchors_hold_nodes_of_their_anchor_regions(name):
             self.anchored = np.asarray(nodes)
             return self.anchored
 
+        def attach(self, nodes, targets, stiffness):
+            self.attached = (np.asarray(nodes), np.asarray(targets), np.asarray(stiffness))
+
     control = RecordingControl()
     scene.apply_anchors(control)
     np.testing.assert_array_equal(control.anchored, scene.anchor_nodes)
     anchor_regions = {anchor for organ in scene.procedure.spec.scene.organs for anchor in organ.anchors}
     expected = np.unique(np.concatenate([scene.regions[region].nodes for region in anchor_regions]))
     np.testing.assert_array_equal(scene.anchor_nodes, expected)
+
+
+@pytest.mark.parametrize("name", ["liver_retraction", "gallbladder_dissection"])
+def test_the_gallbladder_bed_is_a_compliant_attachment(name):
+    """The bed is soft anatomy: its nodes are tied to their rest positions with E_bed V_i / t_bed², which sums to
+    E_bed V / t_bed² over the bed's volume V (a layer of that modulus and thickness), not anchored."""
+    from surgsim.mesh.materials import material
+
+    scene = shipped(name)
+    bed = scene.regions["gallbladder_bed"].nodes
+    np.testing.assert_array_equal(np.sort(scene.attachment_nodes), bed)
+    assert not np.isin(bed, scene.anchor_nodes).any()
+    gallbladder = material("gallbladder")
+    volume = scene.model.masses[scene.attachment_nodes] / gallbladder.density_kg_m3
+    np.testing.assert_allclose(scene.attachment_stiffness,
+                               gallbladder.bed_modulus_pa / gallbladder.bed_thickness_m ** 2 * volume, rtol=1e-12)
+
+    class RecordingControl:
+        def anchor(self, nodes):
+            return np.asarray(nodes)
+
+        def attach(self, nodes, targets, stiffness):
+            self.attached = (np.asarray(nodes), np.asarray(targets), np.asarray(stiffness))
+
+    control = RecordingControl()
+    scene.apply_anchors(control)
+    nodes, targets, stiffness = control.attached
+    np.testing.assert_array_equal(nodes, scene.attachment_nodes)
+    np.testing.assert_array_equal(targets, scene.model.positions[nodes])
+    np.testing.assert_array_equal(stiffness, scene.attachment_stiffness)
 
 
 def test_pattern_cutting_gauze_is_centred_with_its_top_at_2_mm():
