@@ -53,8 +53,14 @@ SAMPLE_EVERY_TICKS = 10
 DEFAULT_DT_S = 1e-3
 # Before the first tick the organs settle under gravity on their anchors, heavily damped so that they reach their
 # loaded shape without the overshoot that a sudden release into gravity gives (which would tear springs nobody
-# touched, counting as the trainee's tissue damage). 0.6 s at ζ = 3 brings the shipped scenes to rest.
+# touched, counting as the trainee's tissue damage). 0.6 s at ζ = 3 brings the shipped scenes near rest; the settling
+# goes on (to at most SETTLE_MAX_S) until no node moves faster than SETTLE_REST_SPEED_M_S, checked every
+# SETTLE_CHECK_S, so that the organs start at rest and those no instrument is near sleep from the first checks (after
+# 0.6 s alone the gallbladder scene's liver crept for another 0.6 s of the session, its whole solver time).
 SETTLE_S = 0.6
+SETTLE_MAX_S = 3.0
+SETTLE_CHECK_S = 0.1
+SETTLE_REST_SPEED_M_S = 5e-5
 SETTLE_DAMPING_RATIO = 3.0
 
 
@@ -157,13 +163,17 @@ class Session:
                 pass  # missing or damaged: settle again
         state, scratch = self.solver.state(), self.solver.state()
         viscoelastic = self.solver.layout.viscoelastic
-        for _ in range(round(SETTLE_S / self.tissue_dt_s)):
+        least, most = round(SETTLE_S / self.tissue_dt_s), round(SETTLE_MAX_S / self.tissue_dt_s)
+        check_every = max(1, round(SETTLE_CHECK_S / self.tissue_dt_s))
+        for step in range(1, most + 1):
             self.solver.step(state, scratch, settle)
             state, scratch = scratch, state
             if viscoelastic:
                 # Relaxed after every step, the branches hold nothing at rest: the scene settles on the long-term
                 # stiffness (1 − g1) k, where a tissue that has lain there for minutes is.
                 self.solver.relax_branches(state)
+            if step >= least and step % check_every == 0 and self.solver.last_max_speed < SETTLE_REST_SPEED_M_S:
+                break
         positions = state.positions_numpy()
         if cached is not None:
             try:
@@ -467,7 +477,8 @@ def _settle_cache_path(solver, settle, backend: str, use_cache: bool) -> Path | 
                   settle.anchor_targets, settle.attach_stiffness, settle.obstacles_packed):
         digest.update(np.ascontiguousarray(array).tobytes())
     digest.update(settle.layout.options.model_dump_json().encode())  # the solver's options, the settling damping
-    digest.update(f"{backend}|{__version__}|{SETTLE_S}|{SETTLE_DAMPING_RATIO}|{solver.serial}".encode())
+    digest.update(f"{backend}|{__version__}|{SETTLE_S}|{SETTLE_MAX_S}|{SETTLE_CHECK_S}|{SETTLE_REST_SPEED_M_S}|"
+                  f"{SETTLE_DAMPING_RATIO}|{solver.serial}".encode())
     digest.update(_solver_code_digest())
     for values in model.region_materials.values():
         digest.update(np.ascontiguousarray(values).tobytes())

@@ -230,6 +230,12 @@ class TissueSolver(SolverBase):
         return SolverEvent(state_in.time, "blowup", _report(first_speed), retries, total, False,
                            "all retries failed; input state kept, velocities zeroed")
 
+    @property
+    def last_max_speed(self) -> float:
+        """The fastest node's speed [m/s] in the last step attempted (the blow-up guard's value)."""
+        guard = self._guard_view.array
+        return float(self._guard[0] if guard is None else guard[0])
+
     def _attempt(self, state_in: TissueState, state_out: TissueState, control: TissueControl, device: _DeviceControl,
                  dt: float, substeps: int) -> float:
         graph, args = self._graph(substeps)
@@ -248,8 +254,7 @@ class TissueSolver(SolverBase):
         args["window"] = device.window
         args["omegas"] = self._omegas(control, device, substeps, h)
         graph.run(args)
-        guard = self._guard_view.array
-        return float(self._guard[0] if guard is None else guard[0])
+        return self.last_max_speed
 
     def _omegas(self, control: TissueControl, device: _DeviceControl, substeps: int, h: float):
         """The Chebyshev weights of ``control`` at this sub-step on the device (recomputed when the bound's inputs
