@@ -1,0 +1,43 @@
+"""A session starts with its organs at rest: the scene settles until no node moves faster than
+``SETTLE_REST_SPEED_M_S`` (at least ``SETTLE_S``, at most ``SETTLE_MAX_S``), so the organs no instrument is near fall
+asleep at the first checks instead of creeping through the session's first second with all their nodes solved."""
+
+import pytest
+
+from surgsim import session as session_module
+from surgsim.session import Session
+from surgsim.tissue.solver import TissueSolver
+
+
+def test_the_gallbladder_scene_starts_at_rest_and_its_idle_liver_sleeps_at_once(taichi_cpu):
+    session = Session("procedures/gallbladder_dissection.yaml", arch=taichi_cpu)
+    try:
+        session.tick({})  # the first tissue step from the settled state, under the session's own damping
+        session.tick({})
+        assert session.solver.last_max_speed < 2 * session_module.SETTLE_REST_SPEED_M_S
+        while session.time_s < 0.2:
+            session.tick({})
+        assert set(session.coupler.sleeping.asleep) == {"liver", "gallbladder"}
+    finally:
+        session.finish("quit")
+
+
+def test_settling_stops_once_at_rest_and_goes_on_while_not(taichi_cpu, monkeypatch):
+    steps = []
+    original = TissueSolver.step
+
+    def counted(self, *args, **kwargs):
+        steps.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(TissueSolver, "step", counted)
+    for rest_speed, expected in ((1.0, "least"), (0.0, "most")):
+        monkeypatch.setattr(session_module, "SETTLE_REST_SPEED_M_S", rest_speed)
+        steps.clear()
+        # (the settled scene's cache key holds the rest speed: each setting settles anew)
+        session = Session("procedures/liver_retraction.yaml", arch=taichi_cpu)
+        session.finish("quit")
+        settle_steps = len(steps)
+        dt = session.tissue_dt_s
+        bound = session_module.SETTLE_S if expected == "least" else session_module.SETTLE_MAX_S
+        assert settle_steps == pytest.approx(round(bound / dt), abs=1)
