@@ -273,16 +273,10 @@ def capsule_contact(shape: Shape, capsules, margin_m: float, clearances: dict | 
     """The point of ``shape`` touched by the first of ``capsules`` [(p0, p1, radius)] [m] that comes within its radius
     + ``margin_m`` of it, or None.
 
-    ``clearances``: a dict kept by the caller between ticks for one instrument and one region. It remembers, per
-    capsule, where the capsule and the shape's :meth:`~Shape.motion_points` were when the shape's clearance from the
-    capsule was measured. No point of a segment moves farther than its farther end, and no point of the shape farther
-    than its farthest motion point, so while the two have moved less in total than the clearance minus the reach, the
-    capsule cannot touch the shape and the exact test is skipped (a forbidden organ or vessel far from the tools
-    costs one array expression per tick for all of an instrument's capsules instead of a distance to each of its
-    vertices). Shapes without a motion bound (deforming tissue surfaces) are tested exactly every time.
+    ``clearances``: a dict kept by the caller between ticks for one instrument and one region, so that a capsule far
+    from the shape skips the exact test (see :func:`capsules_contact`).
     """
-    anchors = shape.motion_points() if clearances is not None else None
-    if anchors is None:
+    if clearances is None:
         for p0, p1, radius in capsules:
             point = shape.nearest_within(np.asarray(p0, dtype=np.float64), np.asarray(p1, dtype=np.float64),
                                          float(radius) + margin_m)
@@ -291,25 +285,58 @@ def capsule_contact(shape: Shape, capsules, margin_m: float, clearances: dict | 
         return None
     ends = np.array([(p0, p1) for p0, p1, _ in capsules], dtype=np.float64).reshape(len(capsules), 2, 3)
     reach = np.array([float(radius) for _, _, radius in capsules]) + margin_m
+    return capsules_contact(shape, ends, reach, [slice(0, len(capsules))], clearances)[0]
+
+
+def capsules_contact(shape: Shape, ends: np.ndarray, reach: np.ndarray, groups: list[slice],
+                     clearances: dict) -> list[np.ndarray | None]:
+    """For each of ``groups`` (rows of ``ends`` [C, 2, 3] and ``reach`` [C] [m]: one instrument's capsules, in order),
+    the point of ``shape`` that the group's first capsule reaching it touches, or None.
+
+    ``clearances``: a dict kept by the caller between ticks for one region and the same table of capsules. It
+    remembers, per row, where the capsule and the shape's :meth:`~Shape.motion_points` were when the shape's
+    clearance from the capsule was measured. No point of a segment moves farther than its farther end, and no point of
+    the shape farther than its farthest motion point, so while the two have moved less in total than the clearance
+    minus the reach, the capsule cannot touch the shape and the exact test is skipped: a forbidden organ or vessel far
+    from the tools costs one array expression per tick for all the instruments' capsules. (The bound holds whichever
+    capsule a row held before: every point of the row's segment now lies within its farther end's move of the
+    remembered segment.) Shapes without a motion bound (deforming tissue surfaces) are tested exactly every time.
+    """
+    anchors = shape.motion_points()
+    if anchors is None:
+        found = []
+        for group in groups:
+            point = None
+            for k in range(group.start, group.stop):
+                point = shape.nearest_within(ends[k, 0], ends[k, 1], float(reach[k]))
+                if point is not None:
+                    break
+            found.append(point)
+        return found
     memory = clearances.get("bounds")
     if memory is None or memory[1].shape != ends.shape or memory[0].shape[1:] != anchors.shape:
-        # (anchors, capsule ends, clearance) per capsule when last measured; -inf: never measured
-        memory = (np.zeros((len(capsules),) + anchors.shape), np.zeros_like(ends), np.full(len(capsules), -np.inf))
+        # (anchors, capsule ends, clearance) per row when last measured; -inf: never measured
+        memory = (np.zeros((len(ends),) + anchors.shape), np.zeros_like(ends), np.full(len(ends), -np.inf))
         clearances["bounds"] = memory
     was, ends_was, clearance = memory
     shape_moved = (np.sqrt(((anchors - was) ** 2).sum(axis=2).max(axis=1)) if len(anchors)
-                   else np.zeros(len(capsules)))
+                   else np.zeros(len(ends)))
     capsule_moved = np.sqrt(((ends - ends_was) ** 2).sum(axis=2).max(axis=1))
-    for index in np.flatnonzero(clearance - capsule_moved - shape_moved <= reach):
-        p0, p1 = ends[index]
-        measured, hint = shape.clearance(p0, p1)
-        was[index], ends_was[index], clearance[index] = anchors, ends[index], measured
-        if measured > reach[index]:
-            continue
-        point = shape.nearest_within(p0, p1, float(reach[index]), hint)
-        if point is not None:
-            return point
-    return None
+    maybe = clearance - capsule_moved - shape_moved <= reach
+    found = []
+    for group in groups:
+        point = None
+        for k in np.flatnonzero(maybe[group]) + group.start:
+            p0, p1 = ends[k]
+            measured, hint = shape.clearance(p0, p1)
+            was[k], ends_was[k], clearance[k] = anchors, ends[k], measured
+            if measured > reach[k]:
+                continue
+            point = shape.nearest_within(p0, p1, float(reach[k]), hint)
+            if point is not None:
+                break
+        found.append(point)
+    return found
 
 
 # -- region geometry: shapes that move with the tissue ----------------------------------------------------------------

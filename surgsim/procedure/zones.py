@@ -21,7 +21,7 @@ import numpy as np
 
 from surgsim.events import Event
 from surgsim.procedure.goals import _LENGTH_SLACK_M, CONTACT_MARGIN_M
-from surgsim.procedure.region_geometry import capsule_contact
+from surgsim.procedure.region_geometry import capsules_contact
 from surgsim.procedure.scene_builder import SceneRegion
 from surgsim.procedure.tick_view import TickView
 
@@ -43,24 +43,28 @@ class ForbiddenZoneMonitor:
         self.zones = zones
         self.instruments = instruments
         self.violations: tuple[ZoneViolation, ...] = ()
-        self._clearances: dict[tuple[int, str], dict] = {}  # (zone, instrument) → capsule_contact's memory
+        self._clearances: dict[int, dict] = {}  # zone → capsules_contact's memory
 
     def update(self, view: TickView) -> list[Event]:
         before = {(v.instrument, v.region) for v in self.violations}
         violations, events = [], []
+        forces = {name: view.instruments[name].force_magnitude_n for name in self.instruments}
+        table = None  # every instrument's capsules in one array, made when a zone first needs them
         for zone, (region, max_force_n) in enumerate(self.zones):
-            shape = None  # placed only when some instrument's force could break the zone's limit
-            for name in self.instruments:
-                instrument = view.instruments[name]
-                force = instrument.force_magnitude_n
-                if max_force_n is not None and force <= max_force_n:
-                    continue
-                if shape is None:
-                    shape = region.geometry.placed(view.positions)
-                point = capsule_contact(shape, instrument.capsules, CONTACT_MARGIN_M,
-                                        self._clearances.setdefault((zone, name), {}))
+            # Only instruments whose force could break the zone's limit are tested.
+            names = [name for name in self.instruments if max_force_n is None or forces[name] > max_force_n]
+            if not names:
+                continue
+            if table is None:
+                table = _capsule_table(view, self.instruments)
+            ends, reach, rows = table
+            shape = region.geometry.placed(view.positions)
+            points = capsules_contact(shape, ends, reach, [rows[name] for name in names],
+                                      self._clearances.setdefault(zone, {}))
+            for name, point in zip(names, points):
                 if point is None:
                     continue
+                force = forces[name]
                 violations.append(ZoneViolation(name, region.name, force, max_force_n))
                 if (name, region.name) not in before:
                     events.append(Event(
@@ -69,6 +73,19 @@ class ForbiddenZoneMonitor:
                     ))
         self.violations = tuple(violations)
         return events
+
+
+def _capsule_table(view: TickView, instruments: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, dict[str, slice]]:
+    """(ends [C, 2, 3], reach [C] = radius + the contact margin, each instrument's rows) of the instruments'
+    capsules in order."""
+    ends, reach, rows = [], [], {}
+    for name in instruments:
+        capsules = view.instruments[name].capsules
+        rows[name] = slice(len(ends), len(ends) + len(capsules))
+        for p0, p1, radius in capsules:
+            ends.append((p0, p1))
+            reach.append(radius + CONTACT_MARGIN_M)
+    return np.array(ends, dtype=np.float64).reshape(len(ends), 2, 3), np.array(reach, dtype=np.float64), rows
 
 
 class ForceLimitMonitor:
