@@ -27,6 +27,8 @@ from typing import Protocol
 import numpy as np
 
 SURFACE_SAMPLE_SPACING_M = 0.001
+# A segment this far outside a surface's bounding box is far enough: its clearance is the box gap alone.
+_BOX_GAP_ENOUGH_M = 0.02
 # Barycentric coordinates this far below zero still count as inside a tet (points on a shared face or edge).
 _INSIDE_TOLERANCE = 1e-9
 
@@ -169,11 +171,12 @@ class Surface:
         each vertex when they were needed for it (:meth:`nearest_within` takes them)."""
         gaps = np.maximum(np.maximum(self.low - np.maximum(p0, p1), np.minimum(p0, p1) - self.high), 0.0)
         bound = float(np.max(gaps))  # the gap between the segment's box and the surface's box along one axis
-        if bound > 0.0:
+        if bound > _BOX_GAP_ENOUGH_M:
             return bound, None
+        # Near the box, which a curved vessel mostly leaves empty, the vertices give a tighter bound that lets the
+        # caller skip the next ticks: every point of a triangle lies within its longest edge of each of its corners.
         distances = segment_point_distances(p0, p1, self.vertices)
-        # Every point of a triangle lies within the triangle's longest edge of each of its corners.
-        return max(0.0, float(distances.min()) - self.max_edge), distances
+        return max(bound, float(distances.min()) - self.max_edge), distances
 
     def nearest_within(self, p0: np.ndarray, p1: np.ndarray, reach: float,
                        hint: np.ndarray | None = None) -> np.ndarray | None:
