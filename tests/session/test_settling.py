@@ -31,6 +31,7 @@ def test_settling_stops_once_at_rest_and_goes_on_while_not(taichi_cpu, monkeypat
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(TissueSolver, "step", counted)
+    monkeypatch.setattr(session_module, "_settle_cache_path", lambda *args: None)  # settle here, whatever is cached
     for rest_speed, expected in ((1.0, "least"), (0.0, "most")):
         monkeypatch.setattr(session_module, "SETTLE_REST_SPEED_M_S", rest_speed)
         steps.clear()
