@@ -252,10 +252,11 @@ def build_scene(procedure_file: ProcedureFile, *, use_cache: bool = True, resolu
     _require_goal_nodes(procedure_file, regions)
     landmarks = {name: builder.landmark(name, landmark) for name, landmark in spec.scene.landmarks.items()}
     anchors = [builder.anchor_nodes(index, organ, regions) for index, organ in enumerate(spec.scene.organs)]
+    anchored = np.concatenate(anchors)
     attached = np.zeros(0, np.int32)
     attach_stiffness = np.zeros(0)
     for index, organ in enumerate(spec.scene.organs):
-        nodes = np.setdiff1d(builder.anchor_nodes(index, organ, regions, key="attachments"), np.concatenate(anchors))
+        nodes = np.setdiff1d(builder.anchor_nodes(index, organ, regions, key="attachments"), anchored)
         attached = np.concatenate([attached, nodes]).astype(np.int32)
         attach_stiffness = np.concatenate([attach_stiffness,
                                            bed_stiffness(model.masses[nodes], material_by_name(organ.material))])
@@ -269,7 +270,7 @@ def build_scene(procedure_file: ProcedureFile, *, use_cache: bool = True, resolu
         organ_nodes=combined.node_ranges,
         regions=regions,
         landmarks=landmarks,
-        anchor_nodes=np.unique(np.concatenate(anchors)).astype(np.int32),
+        anchor_nodes=np.unique(anchored).astype(np.int32),
         attachment_nodes=attached,
         attachment_stiffness=attach_stiffness,
         rigid_bodies=rigid_bodies,
@@ -542,14 +543,14 @@ class _RegionBuilder:
         ``scene.organs`` (for the problem's key path)."""
         organ_range = self.organ_nodes[organ.name]
         chosen = []
-        kind = "anchor" if key == "anchors" else "attachment"
+        kind, verb = ("anchor", "anchor") if key == "anchors" else ("attachment", "attach")
         for place, anchor in enumerate(getattr(organ, key)):
             nodes = regions[anchor].nodes
             nodes = nodes[(nodes >= organ_range.start) & (nodes < organ_range.stop)]
             if len(nodes) == 0:
                 raise SceneProblems(self.procedure_file.path, [(
                     ("scene", "organs", index, key, place),
-                    f"{kind} region '{anchor}' holds no node of organ '{organ.name}', so it would {kind[:6]} "
+                    f"{kind} region '{anchor}' holds no node of organ '{organ.name}', so it would {verb} "
                     "nothing.",
                 )])
             chosen.append(nodes)

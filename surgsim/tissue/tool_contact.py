@@ -121,12 +121,17 @@ def contact_caps(layout, spring_active: np.ndarray) -> np.ndarray:
     return np.column_stack([stiffness, np.where(count > 0, live_mean, any_mean)])
 
 
+def _edge_matrices(positions: np.ndarray, tets: np.ndarray) -> np.ndarray:
+    """[M, 3, 3] each tet's edge matrix [b − a, c − a, d − a] (edges as columns) at ``positions``."""
+    return np.stack([positions[tets[:, k]] - positions[tets[:, 0]] for k in (1, 2, 3)], axis=2)
+
+
 def rest_edge_inverses(model: TissueModel, positions: np.ndarray | None = None) -> np.ndarray:
     """[M, 9] the inverse of each tet's edge matrix D₀ = [b − a, c − a, d − a] (columns) at ``positions`` (default:
     the model's rest positions), row-major: the deformation gradient is F = D D₀⁻¹. A degenerate tet (no volume)
     gets zeros (it never reads as strained)."""
-    p, tets = (model.positions if positions is None else np.asarray(positions, dtype=np.float64)), model.tets
-    edges = np.stack([p[tets[:, k]] - p[tets[:, 0]] for k in (1, 2, 3)], axis=2)  # [M, 3, 3], edges as columns
+    edges = _edge_matrices(model.positions if positions is None else np.asarray(positions, dtype=np.float64),
+                           model.tets)
     inverse = np.zeros_like(edges)
     solid = np.abs(np.linalg.det(edges)) > 1e-30
     inverse[solid] = np.linalg.inv(edges[solid])
@@ -143,8 +148,7 @@ def tear_neighbourhoods(model: TissueModel, length_m: float) -> tuple[np.ndarray
 
     p, tets = model.positions, model.tets
     m = len(tets)
-    edges = np.stack([p[tets[:, k]] - p[tets[:, 0]] for k in (1, 2, 3)], axis=2)
-    volume = np.abs(np.linalg.det(edges)) / 6.0 if m else np.zeros(0)
+    volume = np.abs(np.linalg.det(_edge_matrices(p, tets))) / 6.0 if m else np.zeros(0)
     if length_m <= 0.0 or m == 0:
         return np.arange(m + 1, dtype=np.int64), np.arange(m, dtype=np.int64), volume
     n = model.node_count
@@ -401,7 +405,7 @@ class ToolContact:
         positions = np.asarray(positions, dtype=np.float64)
         self._floats.write(rest_inverse=rest_edge_inverses(model, positions))
         rest = rest_edge_inverses(model).reshape(-1, 3, 3)
-        settled = np.stack([positions[model.tets[:, k]] - positions[model.tets[:, 0]] for k in (1, 2, 3)], axis=2)
+        settled = _edge_matrices(positions, model.tets)
         folded = np.linalg.det(settled @ rest) < SETTLED_FOLD
         if folded.any():
             self._failure_stretch[folded] = np.inf
