@@ -142,7 +142,7 @@ def tear_neighbourhoods(model: TissueModel, length_m: float) -> tuple[np.ndarray
     """Each tet's tear neighbourhood, CSR: (offsets [M+1], tet ids [K], their rest volumes [K] [m³]): the tets of
     the same body (connected through the mesh) whose rest centroids lie within ``length_m`` of its own, itself
     included (``length_m`` 0: itself alone)."""
-    from scipy.sparse import coo_matrix
+    from scipy.sparse import coo_matrix, csr_matrix
     from scipy.sparse.csgraph import connected_components
     from scipy.spatial import cKDTree
 
@@ -156,11 +156,16 @@ def tear_neighbourhoods(model: TissueModel, length_m: float) -> tuple[np.ndarray
     graph = coo_matrix((np.ones(len(springs)), (springs[:, 0], springs[:, 1])), shape=(n, n))
     body = connected_components(graph, directed=False)[1][tets[:, 0]]
     centroids = p[tets].mean(axis=1)
-    lists = cKDTree(centroids).query_ball_point(centroids, length_m)
-    near = [np.asarray(sorted(ids), dtype=np.int64) for ids in lists]
-    near = [ids[body[ids] == body[t]] for t, ids in enumerate(near)]
-    offsets = np.concatenate([[0], np.cumsum([len(ids) for ids in near])]).astype(np.int64)
-    ids = np.concatenate(near)
+    pairs = cKDTree(centroids).query_pairs(length_m, output_type="ndarray")
+    pairs = pairs[body[pairs[:, 0]] == body[pairs[:, 1]]]
+    own = np.arange(m, dtype=np.int64)
+    rows = np.concatenate([pairs[:, 0], pairs[:, 1], own])
+    cols = np.concatenate([pairs[:, 1], pairs[:, 0], own])
+    # A CSR built from the (tet, neighbour) pairs, each once, with each row's ids sorted: the lists in a fixed order
+    # without a Python loop over the tets (1.3 million entries in the gallbladder scene).
+    table = csr_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(m, m))
+    table.sort_indices()
+    offsets, ids = table.indptr.astype(np.int64), table.indices.astype(np.int64)
     return offsets, ids, volume[ids]
 
 

@@ -302,3 +302,30 @@ def test_the_pass_leaves_a_resting_organ_alone_and_agrees_with_the_twin(taichi_c
     for name in ("capsule", "flags", "overstrained", "tet_flags", "tri_mask"):
         np.testing.assert_array_equal(sections[name], after[name], err_msg=name)
     assert np.all(after["flags"][: window.first_spring] == 0)
+
+
+def test_tear_neighbourhoods_are_the_same_body_tets_within_the_length_in_order():
+    """Against the definition, brute force: two blocks 2 mm apart (closer than the length), so a list that crossed
+    bodies would show it; each list sorted, the tet itself included, volumes its rest volume."""
+    from surgsim.mesh.combine import combine_models
+    from surgsim.tissue.tool_contact import tear_neighbourhoods
+
+    left = tet_block((0.02, 0.02, 0.01), (5, 5, 2), origin_m=(-0.022, -0.01, -0.01))
+    right = tet_block((0.02, 0.02, 0.01), (5, 5, 2), origin_m=(0.0, -0.01, -0.01))
+    model = combine_models([("left", left), ("right", right)]).model
+    length = 0.006
+    offsets, ids, volumes = tear_neighbourhoods(model, length)
+    p, tets = model.positions, model.tets
+    centroids = p[tets].mean(axis=1)
+    body = (tets[:, 0] >= left.node_count).astype(int)
+    gap = np.linalg.norm(centroids[body == 0][:, None] - centroids[body == 1][None], axis=2).min()
+    assert gap < length  # the lists must leave out the other block's tets within reach
+    for t in range(len(tets)):
+        distance = np.linalg.norm(centroids - centroids[t], axis=1)
+        expected = np.flatnonzero((distance <= length) & (body == body[t]))
+        np.testing.assert_array_equal(ids[offsets[t]:offsets[t + 1]], expected)
+    edges = np.stack([p[tets[ids, k]] - p[tets[ids, 0]] for k in (1, 2, 3)], axis=2)
+    np.testing.assert_allclose(volumes, np.abs(np.linalg.det(edges)) / 6.0)
+    assert np.any(offsets[1:] - offsets[:-1] > 1)
+    offsets0, ids0, _ = tear_neighbourhoods(model, 0.0)
+    np.testing.assert_array_equal(ids0, np.arange(len(tets)))
