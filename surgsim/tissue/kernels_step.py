@@ -21,6 +21,10 @@ import functools
 
 import taichi as ti
 
+from surgsim.backend import cheap_class_body_test
+
+cheap_class_body_test()  # before this module's decorators run
+
 V3 = ti.types.ndarray(dtype=ti.math.vec3, ndim=1)
 V4 = ti.types.ndarray(dtype=ti.math.vec4, ndim=1)
 V2 = ti.types.ndarray(dtype=ti.math.vec2, ndim=1)
