@@ -60,7 +60,7 @@ def test_a_tissue_step_that_is_not_a_whole_number_of_ticks_is_refused(taichi_cpu
 def test_the_procedure_sets_its_tissue_rate_and_iterations(taichi_cpu):
     liver = Session("procedures/liver_retraction.yaml", arch=taichi_cpu)
     try:
-        assert liver.spec.physics.tissue_rate_hz == 500 and liver.tissue_dt_s == pytest.approx(2e-3)
+        assert liver.spec.physics.tissue_rate_hz == 250 and liver.tissue_dt_s == pytest.approx(4e-3)
         assert liver.solver.options.iterations == liver.spec.physics.solver_iterations
     finally:
         liver.finish("quit")
