@@ -89,18 +89,23 @@ class FreeInstrument(InstrumentBase):
 
     # -- state after a physics step --------------------------------------------------------------------------------
     def sync(self, *, forward_kinematics: bool = False) -> None:
-        """Read the body's pose and jaw links after the last physics step and rebuild the collision capsules
-        (``forward_kinematics``: recompute the jaw links from the joints, needed only after they were reset)."""
+        """Read the body's pose and jaw links after the last physics step, from which the collision capsules are
+        rebuilt when next asked for (``forward_kinematics``: recompute the jaw links from the joints, needed only
+        after they were reset)."""
         body, client = self.body.body_id, self._client
-        position, orientation = pybullet.getBasePositionAndOrientation(body, physicsClientId=client)
-        origin = np.array(position)
-        rotation = np.array(pybullet.getMatrixFromQuaternion(orientation)).reshape(3, 3)
-        jaw_frames = []
+        pose = pybullet.getBasePositionAndOrientation(body, physicsClientId=client)
+        states = ()
         if self._jaw_links:
             states = pybullet.getLinkStates(body, list(self._jaw_links), computeForwardKinematics=forward_kinematics,
                                             physicsClientId=client)
-            jaw_frames = [(np.array(s[4]), np.array(pybullet.getMatrixFromQuaternion(s[5])).reshape(3, 3))
-                          for s in states]
+        self._defer_geometry(self._rebuild_geometry, pose, states, self._jaw_joint_states(self._jaw_links))
+
+    def _rebuild_geometry(self, pose, states, jaw_joints) -> None:
+        position, orientation = pose
+        origin = np.array(position)
+        rotation = np.array(pybullet.getMatrixFromQuaternion(orientation)).reshape(3, 3)
+        jaw_frames = [(np.array(s[4]), np.array(pybullet.getMatrixFromQuaternion(s[5])).reshape(3, 3))
+                      for s in states]
         shaft = ToolCapsule("shaft", FREE_BASE, origin - self.spec.shaft_length_m * rotation[:, 2], origin,
                             self.spec.shaft_radius_m)
-        self._set_geometry(origin, rotation, shaft, jaw_frames, self._jaw_links, self.body.tip_link)
+        self._set_geometry(origin, rotation, shaft, jaw_frames, self._jaw_links, self.body.tip_link, jaw_joints)

@@ -85,8 +85,9 @@ class Instrument(InstrumentBase):
 
     # -- state after a physics step --------------------------------------------------------------------------------
     def sync(self, *, forward_kinematics: bool = False) -> None:
-        """Read the link states of the last physics step and rebuild the collision capsules (``forward_kinematics``:
-        recompute them from the joints, needed only after joints were reset, as a step computes them)."""
+        """Read the link states of the last physics step, from which the collision capsules are rebuilt when next asked
+        for (``forward_kinematics``: recompute them from the joints, needed only after joints were reset, as a step
+        computes them)."""
         states = pybullet.getLinkStates(self.body.body_id, self._links, computeForwardKinematics=forward_kinematics,
                                         physicsClientId=self._client)
         # An instrument at rest reads the same link states tick after tick (half the ticks of the shipped sessions):
@@ -94,6 +95,9 @@ class Instrument(InstrumentBase):
         if states == self._synced_states:
             return
         self._synced_states = states
+        self._defer_geometry(self._rebuild_geometry, states, self._jaw_joint_states((JAW_A, JAW_B)))
+
+    def _rebuild_geometry(self, states, jaw_joints) -> None:
         frames = [(np.array(s[4]), np.array(pybullet.getMatrixFromQuaternion(s[5])).reshape(3, 3)) for s in states]
         origin, rotation = frames[1]
         axis = rotation[:, 2]
@@ -101,4 +105,4 @@ class Instrument(InstrumentBase):
         inside = float((origin - self.trocar.pivot) @ axis)  # pivot to distal end along the shaft
         shaft_start = origin - min(max(inside, 0.0), spec.shaft_length_m) * axis
         shaft = ToolCapsule("shaft", INSERTION, shaft_start, origin, spec.shaft_radius_m, inside > 0.0)
-        self._set_geometry(origin, rotation, shaft, frames[2:], (JAW_A, JAW_B), self.body.tip_link)
+        self._set_geometry(origin, rotation, shaft, frames[2:], (JAW_A, JAW_B), self.body.tip_link, jaw_joints)

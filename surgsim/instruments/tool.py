@@ -67,6 +67,7 @@ class InstrumentBase:
         self._capsules: tuple[ToolCapsule, ...] = ()
         self._distal: tuple[np.ndarray, np.ndarray] | None = None
         self._jaw = 0.0
+        self._pending = None  # what sync() read and the geometry was not yet rebuilt from (see _realise)
 
     # -- shared helpers --------------------------------------------------------------------------------------------
     def _warn_clamped(self, fields) -> None:
@@ -83,9 +84,9 @@ class InstrumentBase:
         return [-opening / 2.0, opening / 2.0]
 
     def _set_geometry(self, origin: np.ndarray, rotation: np.ndarray, shaft: ToolCapsule,
-                      jaw_frames, jaw_links, tip_link) -> None:
+                      jaw_frames, jaw_links, tip_link, jaw_joints=None) -> None:
         """Store the distal frame and rebuild the capsules: ``shaft``, then the jaws (their link frames and ids) and
-        the tip capsules; read the jaws' closure from their joints."""
+        the tip capsules; the jaws' closure from their joint states ``jaw_joints`` (PyBullet's, read at the sync)."""
         self._distal = (origin, rotation)
         spec = self.spec
         capsules = [shaft]
@@ -94,13 +95,30 @@ class InstrumentBase:
             for link, (jaw_origin, jaw_rotation) in zip(jaw_links, jaw_frames):
                 capsules.append(ToolCapsule(part, link, jaw_origin, jaw_origin + spec.jaw_length_m * jaw_rotation[:, 2],
                                             spec.jaw_radius_m))
-            joints = pybullet.getJointStates(self.body.body_id, list(jaw_links), physicsClientId=self._client)
-            opening = joints[1][0] - joints[0][0]
+            opening = jaw_joints[1][0] - jaw_joints[0][0]
             self._jaw = min(max(1.0 - opening / spec.max_jaw_opening_rad, 0.0), 1.0)
         for tip in spec.tip:
             capsules.append(ToolCapsule("tip", tip_link, origin + rotation @ np.asarray(tip.from_m),
                                         origin + rotation @ np.asarray(tip.to_m), tip.radius_m))
         self._capsules = tuple(capsules)
+
+    def _jaw_joint_states(self, jaw_links) -> tuple | None:
+        """The jaw joints' PyBullet states now (None for an instrument without jaws)."""
+        if not self.spec.has_jaws:
+            return None
+        return pybullet.getJointStates(self.body.body_id, list(jaw_links), physicsClientId=self._client)
+
+    def _defer_geometry(self, rebuild, *read) -> None:
+        """Keep what a sync read (``read``: PyBullet's tuples, taken after the step) and rebuild the frames, capsules
+        and jaw closure from it with ``rebuild(*read)`` only when they are asked for: the tick runs at 1 kHz, and
+        the contact pass, goals, zones and trace samples ask at the tissue rate or less."""
+        self._pending = (rebuild, read)
+
+    def _realise(self) -> None:
+        if self._pending is not None:
+            rebuild, read = self._pending
+            self._pending = None
+            rebuild(*read)
 
     # -- forces ----------------------------------------------------------------------------------------------------
     def push(self, link: int, force, point) -> None:
@@ -111,29 +129,33 @@ class InstrumentBase:
     # -- state after a physics step --------------------------------------------------------------------------------
     def collision_capsules(self) -> tuple[ToolCapsule, ...]:
         """The instrument's contact geometry in the scene frame after the last physics step."""
+        self._realise()
         return self._capsules
 
     def distal_frame(self) -> tuple[np.ndarray, np.ndarray]:
         """(origin [m], rotation 3×3 with columns x hinge pin, y jaw opening, z along the shaft) of the distal end."""
+        self._realise()
         return self._distal
 
     @property
     def jaw(self) -> float:
         """The jaws' actual closure, 0 open to 1 closed (0 for an instrument without jaws)."""
+        self._realise()
         return self._jaw
 
     @property
     def jaw_opening_rad(self) -> float:
         """The actual total angle between the jaws [rad]."""
-        return (1.0 - self._jaw) * self.spec.max_jaw_opening_rad
+        return (1.0 - self.jaw) * self.spec.max_jaw_opening_rad
 
     def tip_position(self) -> np.ndarray:
         """The end of the working tip's axis [m] (between the jaw ends; the hook's end; the probe's shaft end)."""
+        self._realise()
         if self.spec.has_jaws:
             return (self._capsules[1].p1 + self._capsules[2].p1) / 2.0
         return self._capsules[-1].p1.copy()
 
     def shaft_axis(self) -> tuple[np.ndarray, np.ndarray]:
         """(a point on the shaft axis, the unit axis direction toward the tip), from PyBullet's link state."""
-        origin, rotation = self._distal
+        origin, rotation = self.distal_frame()
         return origin, rotation[:, 2]
