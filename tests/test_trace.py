@@ -21,6 +21,7 @@ from surgsim.trace import (
     TraceHeader,
     TraceWriter,
     read_trace,
+    read_trace_like,
 )
 
 SHA = "ab" * 32
@@ -56,6 +57,32 @@ def test_round_trip(tmp_path):
     assert trace.events == (Event(0.004, "grasp", instrument="left", region="edge", position_m=(0.1, 0.2, 0.3)),)
     assert trace.end.reason == "completed" and not trace.truncated
     assert trace.duration_s == pytest.approx(0.012)
+
+
+def test_a_replay_with_the_same_record_lines_reads_as_the_recording_and_any_other_is_parsed(tmp_path):
+    """``read_trace_like``: the records of a replay whose lines equal the recording's are the recording's (only its own
+    header is parsed); one changed digit, a truncated recording or a missing end make it parse the file in full."""
+    from surgsim.replay import compare_traces
+
+    recording = read_trace(write_complete(tmp_path / "recorded.jsonl"))
+    lines = (tmp_path / "recorded.jsonl").read_text().splitlines(keepends=True)
+    header_line = json.loads(lines[0])
+    header_line["seed"] = 7  # a replay's own header differs (machine, time); it is read from the replay
+    (tmp_path / "same.jsonl").write_text(json.dumps(header_line) + "\n" + "".join(lines[1:]))
+    same = read_trace_like(tmp_path / "same.jsonl", recording)
+    assert same.header.seed == 7 and same.path == tmp_path / "same.jsonl"
+    assert same.commands is recording.commands and same.samples is recording.samples and same.end is recording.end
+    assert compare_traces(recording, same) == []
+
+    changed = "".join(lines).replace('"jaw":0.5', '"jaw":0.51')
+    (tmp_path / "changed.jsonl").write_text(changed)
+    other = read_trace_like(tmp_path / "changed.jsonl", recording)
+    assert other.samples is not recording.samples and other.samples[0].instruments["left"].jaw == 0.51
+    assert [m.kind for m in compare_traces(recording, other)] == ["samples"]
+
+    (tmp_path / "unfinished.jsonl").write_text("".join(lines[:-1]))
+    unfinished = read_trace_like(tmp_path / "unfinished.jsonl", recording)
+    assert unfinished.truncated and [m.kind for m in compare_traces(recording, unfinished)] == ["end"]
 
 
 def test_lines_are_sorted_json_with_repr_floats(tmp_path):
