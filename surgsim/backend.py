@@ -68,7 +68,7 @@ def init(arch: str = "auto", *, default_fp: str = "f64", offline_cache: bool = T
 
     with taichi_banner_filtered():
         ti.init(arch=getattr(ti, chosen), default_fp=fp, offline_cache=offline_cache, debug=debug, random_seed=0)
-    cheap_class_body_test()
+    prepare_taichi_frontend()
     if not debug:
         _plain_source_positions()
     _active = chosen
@@ -97,14 +97,20 @@ def _plain_source_positions() -> None:
     ASTTransformerContext.get_pos_info = get_pos_info
 
 
-def cheap_class_body_test() -> None:
+def prepare_taichi_frontend() -> None:
+    """Make Taichi's Python front end skip work it repeats in every process; call before kernels are decorated (the
+    kernel modules do, as they may be imported before :func:`init`). Calling it again does nothing."""
+    _cheap_class_body_test()
+    _remembered_source_lines()
+
+
+def _cheap_class_body_test() -> None:
     """Make Taichi's decorators read the decorating line from the line cache instead of ``inspect.getframeinfo``.
 
     ``@ti.kernel`` and ``@ti.func`` ask whether they decorate inside a class by reading the caller's current source
     line with ``inspect.getframeinfo``, which looks the frame's module up by scanning ``sys.modules`` (~5 ms a call
     here): 0.85 s for the ~150 kernels and functions that a session decorates. The same line, read from
-    ``linecache``, is tested against Taichi's own patterns. The kernel modules call this before they decorate
-    (they may be imported before :func:`init`); calling it again does nothing.
+    ``linecache``, is tested against Taichi's own patterns.
     """
     try:
         from taichi.lang import kernel_impl
@@ -126,6 +132,40 @@ def cheap_class_body_test() -> None:
 
     _inside_class._surgsim = True
     kernel_impl._inside_class = _inside_class
+
+
+def _remembered_source_lines() -> None:
+    """Make Taichi look a function's source lines up once per process.
+
+    Taichi reads a ``@ti.func``'s source again (``inspect.getsourcelines``: the file's lines, then a tokenizer pass
+    to find the end of the function) every time a kernel calls it while being compiled: ~600 calls and 0.3 s in the
+    first tissue step of a session, for a few dozen functions. A function's source does not change while the
+    process runs, so the first answer is kept.
+    """
+    try:
+        from taichi.lang import kernel_impl
+    except ImportError:
+        return
+    if getattr(kernel_impl.getsourcelines, "_surgsim", False):
+        return
+    lookup_lines, lookup_file = kernel_impl.getsourcelines, kernel_impl.getsourcefile
+    lines: dict = {}
+    files: dict = {}
+
+    def getsourcelines(obj):
+        found = lines.get(obj)
+        if found is None:
+            found = lines[obj] = lookup_lines(obj)
+        return list(found[0]), found[1]
+
+    def getsourcefile(obj):
+        found = files.get(obj)
+        if found is None:
+            found = files[obj] = lookup_file(obj)
+        return found
+
+    getsourcelines._surgsim = True
+    kernel_impl.getsourcelines, kernel_impl.getsourcefile = getsourcelines, getsourcefile
 
 
 def active() -> str | None:

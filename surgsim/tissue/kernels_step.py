@@ -21,9 +21,9 @@ import functools
 
 import taichi as ti
 
-from surgsim.backend import cheap_class_body_test
+from surgsim.backend import prepare_taichi_frontend
 
-cheap_class_body_test()  # before this module's decorators run
+prepare_taichi_frontend()  # before this module's decorators run
 
 V3 = ti.types.ndarray(dtype=ti.math.vec3, ndim=1)
 V4 = ti.types.ndarray(dtype=ti.math.vec4, ndim=1)

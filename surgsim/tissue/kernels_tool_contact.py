@@ -15,7 +15,7 @@ import functools
 
 import taichi as ti
 
-from surgsim.backend import cheap_class_body_test
+from surgsim.backend import prepare_taichi_frontend
 from surgsim.tissue.contact_layout import (
     B_PUSH_HI, B_PUSH_LO, B_REACH_HI, B_REACH_LO, C_FLAGS, C_FRICTION, C_P0, C_P0_BEFORE, C_P1, C_P1_BEFORE, C_RADIUS,
     CAPSULE_ENABLED, CAPSULE_ENERGIZED, CAPSULE_SENSE, COUNT_CHARRED, COUNT_CUT, COUNT_FORCE, COUNT_TORN, CUT_A, CUT_B,
@@ -29,7 +29,7 @@ from surgsim.tissue.contact_layout import (
     ROW_HEADER, ROW_INT_SECTIONS,
 )
 
-cheap_class_body_test()  # before this module's decorators run
+prepare_taichi_frontend()  # before this module's decorators run
 
 V3 = ti.types.ndarray(dtype=ti.math.vec3, ndim=1)
 V4 = ti.types.ndarray(dtype=ti.math.vec4, ndim=1)
