@@ -186,6 +186,11 @@ class Session:
                 pass  # a read-only cache only costs the settling next time
         return positions
 
+    def warm_up(self) -> None:
+        """Compile the physics kernels before the first tick (a live session calls this before its clock starts:
+        otherwise its first tissue tick stalls for the compilation). Changes nothing the session simulates."""
+        self.coupler.warm_up()
+
     # -- the tick --------------------------------------------------------------------------------------------------
     @property
     def tick_count(self) -> int:

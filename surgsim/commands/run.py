@@ -113,6 +113,7 @@ def run(args) -> int:
         console.print(choice.describe(procedure.stem), highlight=False, markup=False, soft_wrap=True)
         resolution = choice.resolution
     session = Session(procedure, arch=args.arch, trace_path=trace_path, resolution=resolution)
+    session.warm_up()  # compiled before the clock starts, not in the first tissue tick
     device = open_device("mouse" if args.device == "mouse" else args.device,
                          instruments=session.instrument_names)
     viewer = make_viewer(args.viewer, title=f"surgsim — {session.spec.title}")

@@ -188,6 +188,14 @@ class Coupler:
         ctx.instrument_forces = self._forces
         self._pushes = pushes
 
+    def warm_up(self) -> None:
+        """Compile the tissue step and the contact pass now (Taichi compiles a kernel on its first launch, ~1.4 s on a
+        CT scene) instead of in the first tissue tick, where a live session would freeze and then run behind the
+        wall clock. The tissue step runs once into a scratch state; nothing the ticks read changes."""
+        scratch = self.solver.state()
+        self.solver.step(self.state, scratch, self.control, self.tissue_dt)
+        self.contact.warm_up(self.state, scratch)
+
     def start_settled(self, positions: np.ndarray) -> None:
         """Start from the tissue settled at ``positions`` [N, 3] [m] (on its anchors and beds, under gravity): the
         state's positions, and the reference the tear test measures strain from (see

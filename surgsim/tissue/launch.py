@@ -49,6 +49,11 @@ class BoundLaunch:
             set_arg(context)
         prog.launch_kernel(compiled, context)
 
+    def unbound(self, *args) -> None:
+        """``kernel(*args)`` through Taichi's ordinary call, keeping nothing of ``args`` (a one-off launch, e.g. to
+        compile the kernel ahead of its first bound call)."""
+        self._kernel(*args)
+
     def _prepare(self, args) -> tuple:
         from taichi.lang import impl
 

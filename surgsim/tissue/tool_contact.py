@@ -484,6 +484,19 @@ class ToolContact:
             self._burn_changed = True
         return report
 
+    def warm_up(self, state_in, state_out) -> None:
+        """Compile the pass (Taichi builds and JIT-compiles it on its first launch: ~0.6 s on a CT scene) by
+        launching it on zeroed copies of its buffers, which give it nothing to do; this pass's own buffers, counters
+        and the states are left as they were. ``state_out`` is written with nothing (a scratch state is fine)."""
+        import taichi as ti
+
+        scratch_floats = ti.ndarray(ti.f64, shape=self._floats.array.shape)
+        scratch_ints = ti.ndarray(ti.i32, shape=self._ints.array.shape)
+        anchors = self.solver.anchor_table(self.control)
+        self._kernel.unbound(state_in.positions, state_in.velocities, state_out.positions, state_out.velocities,
+                             state_out.accelerations, state_out.forces, anchors, scratch_floats, scratch_ints,
+                             np.zeros_like(self._io))
+
     def _sync_springs(self) -> None:
         """Upload the control's live springs when they changed since the last pass (cuts, tears)."""
         control = self.control
