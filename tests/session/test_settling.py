@@ -9,11 +9,14 @@ from surgsim.session import Session
 from surgsim.tissue.solver import TissueSolver
 
 
-def test_the_gallbladder_scene_starts_at_rest_and_its_idle_liver_sleeps_at_once(taichi_cpu):
+def test_the_gallbladder_scene_starts_at_rest_and_its_idle_liver_sleeps_at_once(taichi_cpu, monkeypatch):
+    """At 250 Hz the settling stops at SETTLE_MAX_S with the scene creeping at ~0.14 mm/s under the settling's heavy
+    damping; the session's first tissue step from there moves no node faster than 0.1 mm/s (0.04 measured)."""
+    monkeypatch.setattr(session_module, "_settle_cache_path", lambda *args: None)  # settle here, whatever is cached
     session = Session("procedures/gallbladder_dissection.yaml", arch=taichi_cpu)
     try:
-        session.tick({})  # the first tissue step from the settled state, under the session's own damping
-        session.tick({})
+        while session.tick_count < session.coupler.tissue_every:  # the first tissue step from the settled state,
+            session.tick({})  # under the session's own damping (the tissue steps every 4th tick at 250 Hz)
         assert session.solver.last_max_speed < 2 * session_module.SETTLE_REST_SPEED_M_S
         while session.time_s < 0.2:
             session.tick({})
