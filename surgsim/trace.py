@@ -40,7 +40,9 @@ last second.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
+import hashlib
 import json
 import os
 import time
@@ -161,7 +163,8 @@ class EndRecord(_Record):
 
 @dataclass(frozen=True)
 class Trace:
-    """A trace as read back. ``end`` is None when the trace was cut short (``truncated``)."""
+    """A trace as read back. ``end`` is None when the trace was cut short (``truncated``). ``records_sha256``: the
+    digest of the bytes after the header line that the records were parsed from (None for a trace built otherwise)."""
 
     path: Path
     header: TraceHeader
@@ -169,6 +172,7 @@ class Trace:
     samples: tuple[SampleRecord, ...]
     events: tuple[Event, ...]
     end: EndRecord | None
+    records_sha256: str | None = None
 
     @property
     def truncated(self) -> bool:
@@ -310,7 +314,8 @@ def read_trace(path: str | os.PathLike) -> Trace:
     backwards) raises :class:`InputError` naming the file and line.
     """
     path = require_input_file(path, "trace file")
-    lines = _trace_lines(path)
+    data = _trace_bytes(path)
+    lines = data.split(b"\n")
     last_line_complete = lines[-1] == b""
     if last_line_complete:
         lines.pop()
@@ -321,33 +326,34 @@ def read_trace(path: str | os.PathLike) -> Trace:
             record = reader.parse(number, raw, tolerate_damage=is_unfinished_tail and number > 1)
             if record is not None:
                 reader.add(number, record)
-    return reader.trace()
+    return dataclasses.replace(reader.trace(), records_sha256=_records_sha256(data))
 
 
 def read_trace_like(path: str | os.PathLike, model: Trace) -> Trace:
     """Read the trace at ``path``, which is expected to hold the same records as ``model`` (a replay of it): when
-    every line after the header is byte for byte ``model``'s file's, the records are ``model``'s and only the header
-    is parsed; otherwise (another writer's formatting, a difference, a truncated ``model``) as :func:`read_trace`.
-    Parsing a long trace's records takes a second; comparing its lines, milliseconds."""
+    the bytes after its header line are those ``model``'s records were parsed from (same digest), the records are
+    ``model``'s and only the header is parsed; otherwise (another writer's formatting, a difference, a truncated
+    ``model``) as :func:`read_trace`. Parsing a long trace's records takes a second; hashing them, milliseconds."""
     path = require_input_file(path, "trace file")
-    if model.truncated:
-        return read_trace(path)
-    try:
-        ours, theirs = _trace_lines(path), _trace_lines(model.path)
-    except InputError:
-        return read_trace(path)
-    if len(ours) < 2 or ours[1:] != theirs[1:]:
+    data = _trace_bytes(path)
+    if model.truncated or model.records_sha256 is None or _records_sha256(data) != model.records_sha256:
         return read_trace(path)
     reader = _TraceReader(path)
-    reader.add(1, reader.parse(1, ours[0], tolerate_damage=False))
-    return Trace(path, reader.header, model.commands, model.samples, model.events, model.end)
+    reader.add(1, reader.parse(1, data.split(b"\n", 1)[0], tolerate_damage=False))
+    return Trace(path, reader.header, model.commands, model.samples, model.events, model.end, model.records_sha256)
 
 
-def _trace_lines(path: Path) -> list[bytes]:
+def _trace_bytes(path: Path) -> bytes:
     try:
-        return path.read_bytes().split(b"\n")
+        return path.read_bytes()
     except OSError as error:
         raise InputError(path, f"cannot read the trace: {error.strerror}.") from None
+
+
+def _records_sha256(data: bytes) -> str:
+    """The digest of a trace file's bytes after its header line."""
+    newline = data.find(b"\n")
+    return hashlib.sha256(data[newline + 1:] if newline >= 0 else b"").hexdigest()
 
 
 @contextlib.contextmanager

@@ -60,8 +60,9 @@ def test_round_trip(tmp_path):
 
 
 def test_a_replay_with_the_same_record_lines_reads_as_the_recording_and_any_other_is_parsed(tmp_path):
-    """``read_trace_like``: the records of a replay whose lines equal the recording's are the recording's (only its own
-    header is parsed); one changed digit, a truncated recording or a missing end make it parse the file in full."""
+    """``read_trace_like``: the records of a replay whose bytes after the header equal those the recording was parsed
+    from are the recording's (only its own header is parsed); one changed digit, a missing end, or the recording's
+    file edited after it was read make it parse the file in full."""
     from surgsim.replay import compare_traces
 
     recording = read_trace(write_complete(tmp_path / "recorded.jsonl"))
@@ -79,6 +80,12 @@ def test_a_replay_with_the_same_record_lines_reads_as_the_recording_and_any_othe
     other = read_trace_like(tmp_path / "changed.jsonl", recording)
     assert other.samples is not recording.samples and other.samples[0].instruments["left"].jaw == 0.51
     assert [m.kind for m in compare_traces(recording, other)] == ["samples"]
+
+    # the recording's file edited after it was read: a replay equal to the edited file is not the recording
+    (tmp_path / "recorded.jsonl").write_text(changed)
+    (tmp_path / "as_edited.jsonl").write_text(changed)
+    as_edited = read_trace_like(tmp_path / "as_edited.jsonl", recording)
+    assert as_edited.samples is not recording.samples and compare_traces(recording, as_edited)
 
     (tmp_path / "unfinished.jsonl").write_text("".join(lines[:-1]))
     unfinished = read_trace_like(tmp_path / "unfinished.jsonl", recording)
