@@ -206,7 +206,7 @@ def compare_traces(recorded: Trace, replayed: Trace) -> list[Mismatch]:
     A truncated recording is compared as a prefix of the replay; a complete one in full, end reason included."""
     if (replayed.commands is recorded.commands and replayed.samples is recorded.samples
             and replayed.events is recorded.events and replayed.end is recorded.end):
-        return []  # read_trace_like found every record line byte for byte the recording's
+        return []  # read_trace_like lent the recording's records: the replay's bytes had their digest
     mismatches = []
     kinds = (
         ("events", [e.to_json() for e in recorded.events], [e.to_json() for e in replayed.events]),

@@ -488,8 +488,7 @@ def _settle_cache_path(solver, settle, backend: str, use_cache: bool) -> Path | 
         digest.update(np.ascontiguousarray(array).tobytes())
     digest.update(settle.layout.options.model_dump_json().encode())  # the solver's options, the settling damping
     digest.update(f"{backend}|{__version__}|{SETTLE_STEP_S}|{SETTLE_S}|{SETTLE_MAX_S}|{SETTLE_CHECK_S}|"
-                  f"{SETTLE_REST_SPEED_M_S}|"
-                  f"{SETTLE_DAMPING_RATIO}|{solver.serial}".encode())
+                  f"{SETTLE_REST_SPEED_M_S}|{SETTLE_DAMPING_RATIO}|{solver.serial}".encode())
     digest.update(_solver_code_digest())
     for values in model.region_materials.values():
         digest.update(np.ascontiguousarray(values).tobytes())

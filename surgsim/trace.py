@@ -40,7 +40,6 @@ last second.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import gc
 import hashlib
 import json
@@ -314,7 +313,24 @@ def read_trace(path: str | os.PathLike) -> Trace:
     backwards) raises :class:`InputError` naming the file and line.
     """
     path = require_input_file(path, "trace file")
+    return _parse_trace(path, _trace_bytes(path))
+
+
+def read_trace_like(path: str | os.PathLike, model: Trace) -> Trace:
+    """Read the trace at ``path``, which is expected to hold the same records as ``model`` (a replay of it): when
+    the bytes after its header line are those ``model``'s records were parsed from (same digest), the records are
+    ``model``'s and only the header is parsed; otherwise (another writer's formatting, a difference, a truncated
+    ``model``) as :func:`read_trace`. Parsing a long trace's records takes a second; hashing them, milliseconds."""
+    path = require_input_file(path, "trace file")
     data = _trace_bytes(path)
+    if model.truncated or model.records_sha256 is None or _records_sha256(data) != model.records_sha256:
+        return _parse_trace(path, data)
+    reader = _TraceReader(path)
+    reader.add(1, reader.parse(1, data.split(b"\n", 1)[0], tolerate_damage=False))
+    return Trace(path, reader.header, model.commands, model.samples, model.events, model.end, model.records_sha256)
+
+
+def _parse_trace(path: Path, data: bytes) -> Trace:
     lines = data.split(b"\n")
     last_line_complete = lines[-1] == b""
     if last_line_complete:
@@ -326,21 +342,7 @@ def read_trace(path: str | os.PathLike) -> Trace:
             record = reader.parse(number, raw, tolerate_damage=is_unfinished_tail and number > 1)
             if record is not None:
                 reader.add(number, record)
-    return dataclasses.replace(reader.trace(), records_sha256=_records_sha256(data))
-
-
-def read_trace_like(path: str | os.PathLike, model: Trace) -> Trace:
-    """Read the trace at ``path``, which is expected to hold the same records as ``model`` (a replay of it): when
-    the bytes after its header line are those ``model``'s records were parsed from (same digest), the records are
-    ``model``'s and only the header is parsed; otherwise (another writer's formatting, a difference, a truncated
-    ``model``) as :func:`read_trace`. Parsing a long trace's records takes a second; hashing them, milliseconds."""
-    path = require_input_file(path, "trace file")
-    data = _trace_bytes(path)
-    if model.truncated or model.records_sha256 is None or _records_sha256(data) != model.records_sha256:
-        return read_trace(path)
-    reader = _TraceReader(path)
-    reader.add(1, reader.parse(1, data.split(b"\n", 1)[0], tolerate_damage=False))
-    return Trace(path, reader.header, model.commands, model.samples, model.events, model.end, model.records_sha256)
+    return reader.trace(_records_sha256(data))
 
 
 def _trace_bytes(path: Path) -> bytes:
@@ -446,7 +448,8 @@ class _TraceReader:
             where = ".".join(str(part) for part in within + tuple(first["loc"])) or "the record"
             self.fail(number, f"bad {kind} record: {where}: {first['msg']}.")
 
-    def trace(self) -> Trace:
+    def trace(self, records_sha256: str | None = None) -> Trace:
         if self.header is None:
             raise InputError(self.path, "the trace is empty; it has no header.")
-        return Trace(self.path, self.header, tuple(self.commands), tuple(self.samples), tuple(self.events), self.end)
+        return Trace(self.path, self.header, tuple(self.commands), tuple(self.samples), tuple(self.events), self.end,
+                     records_sha256)
