@@ -19,9 +19,41 @@ _active: str | None = None
 
 
 def _taichi():
-    import taichi as ti
+    return import_taichi()
 
-    return ti
+
+def import_taichi():
+    """Import Taichi (once), reading the lines its decorators ask for from the line cache.
+
+    Importing Taichi decorates ~90 kernels and functions of its own, and each decorator reads its caller's line with
+    ``inspect.getframeinfo``, which looks the frame's module up by scanning ``sys.modules``: 0.1-0.3 s of every
+    session's start, growing with the modules already imported. While Taichi is imported, frames are answered from
+    ``linecache`` (the same line; other callers and traceback objects get the standard function).
+    """
+    import sys
+
+    if "taichi" in sys.modules:
+        return sys.modules["taichi"]
+    import inspect
+    import linecache
+    import types
+
+    standard = inspect.getframeinfo
+
+    def getframeinfo(frame, context=1):
+        if not isinstance(frame, types.FrameType) or context != 1:
+            return standard(frame, context)
+        code = frame.f_code
+        line = linecache.getline(code.co_filename, frame.f_lineno, frame.f_globals)
+        return inspect.Traceback(code.co_filename, frame.f_lineno, code.co_name, [line] if line else None,
+                                 0 if line else None)
+
+    inspect.getframeinfo = getframeinfo
+    try:
+        import taichi
+    finally:
+        inspect.getframeinfo = standard
+    return taichi
 
 
 def available_gpu_archs() -> list[str]:
@@ -99,7 +131,9 @@ def _plain_source_positions() -> None:
 
 def prepare_taichi_frontend() -> None:
     """Make Taichi's Python front end skip work it repeats in every process; call before kernels are decorated (the
-    kernel modules do, as they may be imported before :func:`init`). Calling it again does nothing."""
+    kernel modules do, as they may be imported before :func:`init`; it imports Taichi when that was not done).
+    Calling it again does nothing."""
+    import_taichi()
     _cheap_class_body_test()
     _remembered_source_lines()
 
@@ -148,6 +182,10 @@ def _remembered_source_lines() -> None:
         return
     if getattr(kernel_impl.getsourcelines, "_surgsim", False):
         return
+    import functools
+    import textwrap
+    import types
+
     lookup_lines, lookup_file = kernel_impl.getsourcelines, kernel_impl.getsourcefile
     lines: dict = {}
     files: dict = {}
@@ -166,6 +204,11 @@ def _remembered_source_lines() -> None:
 
     getsourcelines._surgsim = True
     kernel_impl.getsourcelines, kernel_impl.getsourcefile = getsourcelines, getsourcefile
+    # It also re-wraps each source line (textwrap.fill) and dedents the function at each of those calls; both are
+    # pure functions of their text, so their answers are kept too.
+    if getattr(kernel_impl, "textwrap", None) is textwrap:
+        kernel_impl.textwrap = types.SimpleNamespace(fill=functools.lru_cache(maxsize=None)(textwrap.fill),
+                                                     dedent=functools.lru_cache(maxsize=None)(textwrap.dedent))
 
 
 def active() -> str | None:

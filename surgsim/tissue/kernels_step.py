@@ -19,11 +19,11 @@ that pass computes anyway (the iterate before the last node update: no extra pas
 
 import functools
 
-import taichi as ti
-
 from surgsim.backend import prepare_taichi_frontend
 
-prepare_taichi_frontend()  # before this module's decorators run
+prepare_taichi_frontend()  # imports Taichi; before this module's decorators run
+
+import taichi as ti  # noqa: E402
 
 V3 = ti.types.ndarray(dtype=ti.math.vec3, ndim=1)
 V4 = ti.types.ndarray(dtype=ti.math.vec4, ndim=1)
@@ -193,6 +193,120 @@ def _rigid_drift(x_n: ti.template(), v_n: ti.template(), a_n: ti.template(), nod
             drift[i] = h * (velocity + spin.cross(x_n[i] - centre))
 
 
+@ti.func
+def _spring_coefficient(s: ti.i32, refresh_volume: ti.i32, keep_volume: ti.i32, last: ti.i32, cur: ti.template(),
+                        springs: ti.template(), spring_params: ti.template(), coef: ti.template(),
+                        edge_n: ti.template(), l_n: ti.template(), l_o: ti.template(), relax: ti.template(),
+                        params_eff: ti.template(), edge_coef: ti.template(), spring_tet_offsets: ti.template(),
+                        spring_slots: ti.template(), volume_coef: ti.template(), h: ti.f64, volume: ti.template(),
+                        viscoelastic: ti.template()):
+    # A sweep's spring pass for spring s: the scalar c_s with force_on_a = -c_s (x_a - x_b) = -force_on_b, from the
+    # spring k (|x_ab| - L) d and the dashpot (c/h) d (d · (u_a - u_b)), u = motion in this sub-step, plus the
+    # volume term's tension when it is compiled in (evaluated on even sweeps and held through the next one, see
+    # VOLUME_EVERY; kept in volume_coef unless no sweep follows).
+    ab = springs[s]
+    q = spring_params[s]  # rest length, stiffness, dashpot (0, 0 when the spring is cut)
+    if ti.static(viscoelastic):
+        q = params_eff[s]  # the same with the branch's effective rest length
+    xa = cur[ab[0]]
+    xb = cur[ab[1]]
+    xab = xa - xb
+    l2 = xab.dot(xab)
+    inv = 1.0 / ti.sqrt(ti.max(l2, 1e-300))  # a zero-length spring contributes nothing, not 0/0
+    du = xab - edge_n[s]
+    if ti.static(viscoelastic):
+        if last:
+            length = l2 * inv
+            l_o[s] = length + (l_n[s] - length) * relax[s][1]
+    c = q[1] * (1.0 - q[0] * inv) + (q[2] / h) * inv * inv * xab.dot(du)
+    if ti.static(volume):
+        if refresh_volume:
+            held = _volume_coefficient(edge_coef, spring_tet_offsets, spring_slots, s)
+            if keep_volume:
+                volume_coef[s] = held
+            c += held
+        else:
+            c += volume_coef[s]
+    coef[s] = c
+
+
+@ti.func
+def _node_iterate(i: ti.i32, it: ti.i32, last: ti.i32, cur: ti.template(), other: ti.template(),
+                  x_n: ti.template(), v_n: ti.template(), f_n: ti.template(), x_o: ti.template(), v_o: ti.template(),
+                  a_o: ti.template(), f_o: ti.template(), node: ti.template(), anchor: ti.template(),
+                  yhat: ti.template(), obstacles: ti.template(), guard: ti.template(), omegas: ti.template(),
+                  drift: ti.template(), coef: ti.template(), offsets: ti.template(), adjacency: ti.template(),
+                  h: ti.f64, gamma: ti.f64, serial: ti.template()):
+    # A sweep's node pass for node i: it gathers its springs (CSR, fixed order) and takes its Jacobi/Chebyshev step;
+    # the last sweep writes the output state and the guard value.
+    inv_h = 1.0 / h
+    inv_h2 = inv_h * inv_h
+    xi = cur[i]
+    nxt = xi
+    an = anchor[i]
+    if an[3] <= 0.0:
+        p = node[i]
+        m = p[0]
+        xn = x_n[i]
+        r = (m * inv_h2) * (yhat[i] - xi) - (p[3] * m * inv_h) * (xi - xn - drift[i])
+        for e in range(offsets[i], offsets[i + 1]):
+            js = adjacency[e]  # neighbour, spring
+            r -= coef[js[1]] * (xi - cur[js[0]])
+        diag = m * inv_h2 * (1.0 + p[3] * h) + p[1] + p[2] * inv_h
+        if an[3] < 0.0:  # attached: a zero-length spring of stiffness -an[3] to the target
+            r += (-an[3]) * (ti.math.vec3(an[0], an[1], an[2]) - xi)
+            diag -= an[3]
+        xhat = xi + r / diag
+        prev = other[i]
+        nxt = omegas[it] * (gamma * (xhat - xi) + xi - prev) + prev
+        nxt = _project(nxt, xn, obstacles)
+    if not last:
+        other[i] = nxt
+    else:
+        vel = (nxt - x_n[i]) * inv_h
+        x_o[i] = nxt
+        v_o[i] = vel
+        a_o[i] = (vel - v_n[i]) * inv_h
+        f_o[i] = f_n[i]
+        speed = vel.norm()
+        ok = _finite(nxt[0]) & _finite(nxt[1]) & _finite(nxt[2]) & _finite(speed)
+        if ok == 0:
+            speed = NONFINITE_SPEED
+        if ti.static(serial):
+            guard[0] = ti.max(guard[0], speed)  # one thread: no atomic (a CAS loop per node)
+        else:
+            ti.atomic_max(guard[0], speed)
+
+
+@ti.func
+def _serial_sweep(it: ti.i32, K: ti.i32, cur: ti.template(), other: ti.template(), x_n: ti.template(),
+                  v_n: ti.template(), f_n: ti.template(), l_n: ti.template(), x_o: ti.template(), v_o: ti.template(),
+                  a_o: ti.template(), f_o: ti.template(), l_o: ti.template(), springs: ti.template(),
+                  spring_params: ti.template(), coef: ti.template(), edge_n: ti.template(), offsets: ti.template(),
+                  adjacency: ti.template(), node: ti.template(), anchor: ti.template(), yhat: ti.template(),
+                  obstacles: ti.template(), guard: ti.template(), omegas: ti.template(), tets: ti.template(),
+                  tet_affine: ti.template(), edge_coef: ti.template(), spring_tet_offsets: ti.template(),
+                  spring_slots: ti.template(), volume_coef: ti.template(), drift: ti.template(), relax: ti.template(),
+                  params_eff: ti.template(), spring_lo: ti.i32, spring_hi: ti.i32, node_lo: ti.i32, node_hi: ti.i32,
+                  tet_lo: ti.i32, tet_hi: ti.i32, h: ti.f64, gamma: ti.f64, volume: ti.template(),
+                  viscoelastic: ti.template()):
+    # Sweep number ``it`` of K on one thread (inside the kernel's serialised loop over the sweeps).
+    refresh_volume = it % VOLUME_EVERY == 0
+    last = it == K - 1
+    if ti.static(volume):
+        if refresh_volume:
+            for t in range(tet_lo, tet_hi):
+                _tet_edge_coefficients(cur, tets, tet_affine, edge_coef, t)
+    for s in range(spring_lo, spring_hi):
+        _spring_coefficient(s, refresh_volume, it + 1 < K, last, cur, springs, spring_params, coef, edge_n, l_n,
+                            l_o, relax, params_eff, edge_coef, spring_tet_offsets, spring_slots, volume_coef, h,
+                            volume, viscoelastic)
+    for i in range(node_lo, node_hi):
+        _node_iterate(i, it, last, cur, other, x_n, v_n, f_n, x_o, v_o, a_o, f_o, node, anchor, yhat, obstacles,
+                      guard, omegas, drift, coef, offsets, adjacency, h, gamma, True)
+
+
+
 @functools.lru_cache(maxsize=None)
 def substep_kernel(iterations: int, serial: bool, volume: bool = False, viscoelastic: bool = False):
     """The sub-step kernel for a fixed iteration count (compiled on first use, then served from Taichi's cache);
@@ -277,84 +391,37 @@ def substep_kernel(iterations: int, serial: bool, volume: bool = False, viscoela
                 tet_affine[t] = _tet_affine(x_n, tets, tet_params, t, 1.0 / h)
 
         # -- Jacobi iterations (Chebyshev-accelerated), the last one writes the output state -------------------
-        for it in ti.static(range(K)):
-            cur = ti.static(buf_a if it % 2 == 0 else buf_b)
-            other = ti.static(buf_b if it % 2 == 0 else buf_a)
-            # The volume term is evaluated on even sweeps and held through the next one (see VOLUME_EVERY).
-            if ti.static(volume and it % VOLUME_EVERY == 0):
-                if ti.static(serial):
-                    ti.loop_config(serialize=True)
-                for t in range(tet_lo, tet_hi):
-                    _tet_edge_coefficients(cur, tets, tet_affine, edge_coef, t)
-            # (a) every spring once: the scalar c_s with force_on_a = -c_s (x_a - x_b) = -force_on_b, from the
-            #     spring k (|x_ab| - L) d and the dashpot (c/h) d (d · (u_a - u_b)), u = motion in this sub-step,
-            #     plus the volume term's tension when it is compiled in.
-            if ti.static(serial):
-                ti.loop_config(serialize=True)
-            for s in range(spring_lo, spring_hi):
-                ab = springs[s]
-                q = spring_params[s]  # rest length, stiffness, dashpot (0, 0 when the spring is cut)
-                if ti.static(viscoelastic):
-                    q = params_eff[s]  # the same with the branch's effective rest length
-                xa = cur[ab[0]]
-                xb = cur[ab[1]]
-                xab = xa - xb
-                l2 = xab.dot(xab)
-                inv = 1.0 / ti.sqrt(ti.max(l2, 1e-300))  # a zero-length spring contributes nothing, not 0/0
-                du = xab - edge_n[s]
-                if ti.static(viscoelastic and it == K - 1):
-                    length = l2 * inv
-                    l_o[s] = length + (l_n[s] - length) * relax[s][1]
-                c = q[1] * (1.0 - q[0] * inv) + (q[2] / h) * inv * inv * xab.dot(du)
-                if ti.static(volume and it % VOLUME_EVERY == 0):
-                    held = _volume_coefficient(edge_coef, spring_tet_offsets, spring_slots, s)
-                    if ti.static(it + 1 < K):
-                        volume_coef[s] = held
-                    c += held
-                elif ti.static(volume):
-                    c += volume_coef[s]
-                coef[s] = c
-            # (b) every node gathers its springs (CSR, fixed order) and takes its Jacobi/Chebyshev step.
-            if ti.static(serial):
-                ti.loop_config(serialize=True)
-            for i in range(node_lo, node_hi):
-                inv_h = 1.0 / h
-                inv_h2 = inv_h * inv_h
-                xi = cur[i]
-                nxt = xi
-                an = anchor[i]
-                if an[3] <= 0.0:
-                    p = node[i]
-                    m = p[0]
-                    xn = x_n[i]
-                    r = (m * inv_h2) * (yhat[i] - xi) - (p[3] * m * inv_h) * (xi - xn - drift[i])
-                    for e in range(offsets[i], offsets[i + 1]):
-                        js = adjacency[e]  # neighbour, spring
-                        r -= coef[js[1]] * (xi - cur[js[0]])
-                    diag = m * inv_h2 * (1.0 + p[3] * h) + p[1] + p[2] * inv_h
-                    if an[3] < 0.0:  # attached: a zero-length spring of stiffness -an[3] to the target
-                        r += (-an[3]) * (ti.math.vec3(an[0], an[1], an[2]) - xi)
-                        diag -= an[3]
-                    xhat = xi + r / diag
-                    prev = other[i]
-                    nxt = omegas[it] * (gamma * (xhat - xi) + xi - prev) + prev
-                    nxt = _project(nxt, xn, obstacles)
-                if ti.static(it < K - 1):
-                    other[i] = nxt
+        if ti.static(serial):
+            # One thread: the sweeps run in a loop, not unrolled, so the kernel's code is two sweeps long whatever
+            # the iteration count (compiling an unrolled kernel took ~1 s of each process's start).
+            ti.loop_config(serialize=True)
+            for it in range(K):
+                if it % 2 == 0:
+                    _serial_sweep(it, K, buf_a, buf_b, x_n, v_n, f_n, l_n, x_o, v_o, a_o, f_o, l_o, springs,
+                                  spring_params, coef, edge_n, offsets, adjacency, node, anchor, yhat, obstacles, guard,
+                                  omegas, tets, tet_affine, edge_coef, spring_tet_offsets, spring_slots, volume_coef,
+                                  drift, relax, params_eff, spring_lo, spring_hi, node_lo, node_hi, tet_lo, tet_hi, h,
+                                  gamma, volume, viscoelastic)
                 else:
-                    vel = (nxt - x_n[i]) * inv_h
-                    x_o[i] = nxt
-                    v_o[i] = vel
-                    a_o[i] = (vel - v_n[i]) * inv_h
-                    f_o[i] = f_n[i]
-                    speed = vel.norm()
-                    ok = _finite(nxt[0]) & _finite(nxt[1]) & _finite(nxt[2]) & _finite(speed)
-                    if ok == 0:
-                        speed = NONFINITE_SPEED
-                    if ti.static(serial):
-                        guard[0] = ti.max(guard[0], speed)  # one thread: no atomic (a CAS loop per node)
-                    else:
-                        ti.atomic_max(guard[0], speed)
+                    _serial_sweep(it, K, buf_b, buf_a, x_n, v_n, f_n, l_n, x_o, v_o, a_o, f_o, l_o, springs,
+                                  spring_params, coef, edge_n, offsets, adjacency, node, anchor, yhat, obstacles, guard,
+                                  omegas, tets, tet_affine, edge_coef, spring_tet_offsets, spring_slots, volume_coef,
+                                  drift, relax, params_eff, spring_lo, spring_hi, node_lo, node_hi, tet_lo, tet_hi, h,
+                                  gamma, volume, viscoelastic)
+        else:
+            for it in ti.static(range(K)):
+                cur = ti.static(buf_a if it % 2 == 0 else buf_b)
+                other = ti.static(buf_b if it % 2 == 0 else buf_a)
+                if ti.static(volume and it % VOLUME_EVERY == 0):
+                    for t in range(tet_lo, tet_hi):
+                        _tet_edge_coefficients(cur, tets, tet_affine, edge_coef, t)
+                for s in range(spring_lo, spring_hi):
+                    _spring_coefficient(s, it % VOLUME_EVERY == 0, it + 1 < K, it == K - 1, cur, springs,
+                                        spring_params, coef, edge_n, l_n, l_o, relax, params_eff, edge_coef,
+                                        spring_tet_offsets, spring_slots, volume_coef, h, volume, viscoelastic)
+                for i in range(node_lo, node_hi):
+                    _node_iterate(i, it, it == K - 1, cur, other, x_n, v_n, f_n, x_o, v_o, a_o, f_o, node, anchor,
+                                  yhat, obstacles, guard, omegas, drift, coef, offsets, adjacency, h, gamma, False)
 
     return substep
 

@@ -13,9 +13,12 @@ from the io array: few arguments, and one compilation per process whatever the m
 
 import functools
 
-import taichi as ti
-
 from surgsim.backend import prepare_taichi_frontend
+
+prepare_taichi_frontend()  # imports Taichi; before this module's decorators run
+
+import taichi as ti  # noqa: E402
+
 from surgsim.tissue.contact_layout import (
     B_PUSH_HI, B_PUSH_LO, B_REACH_HI, B_REACH_LO, C_FLAGS, C_FRICTION, C_P0, C_P0_BEFORE, C_P1, C_P1_BEFORE, C_RADIUS,
     CAPSULE_ENABLED, CAPSULE_ENERGIZED, CAPSULE_SENSE, COUNT_CHARRED, COUNT_CUT, COUNT_FORCE, COUNT_TORN, CUT_A, CUT_B,
@@ -28,8 +31,6 @@ from surgsim.tissue.contact_layout import (
     OUT_POINT, OUT_SENSED, OUT_STRONGEST, OUT_STRONGEST_FORCE, OUT_WEIGHT, ROW_BOUNDS, ROW_CAPSULES, ROW_FLOAT_SECTIONS,
     ROW_HEADER, ROW_INT_SECTIONS,
 )
-
-prepare_taichi_frontend()  # before this module's decorators run
 
 V3 = ti.types.ndarray(dtype=ti.math.vec3, ndim=1)
 V4 = ti.types.ndarray(dtype=ti.math.vec4, ndim=1)
