@@ -7,6 +7,12 @@ scheduling (no atomics). The last sweep also writes the output state and the gua
 Kernels take ndarrays only (one compiled kernel serves every mesh size) and are built per (iterations, serial,
 volume, viscoelastic) by :func:`substep_kernel`.
 
+The volume term (``volume``): on a refresh sweep every tet computes its six edge coefficients from its current volume.
+In parallel each tet writes them to its own slots and each spring gathers its tets' slots; on one thread the tets,
+in order, add them to their edges' springs (``volume_map`` is then each tet edge's spring), which sums each spring's
+tets in the same order with less to read, and the sub-step's affine pressure laws are set up in the first of these
+passes.
+
 Viscoelastic springs (one Maxwell branch each, ``SolverOptions.viscoelastic``): the force k∞ (l − L0) + k1 (l − L1)
 with k1 = g1 k, k∞ = (1 − g1) k is one spring of stiffness k and rest length L0 + g1 (L1 − L0), so the sweeps read
 that rest length (a copy of the springs' parameters with it in place of L0, made once per sub-step with L1 held
@@ -115,10 +121,10 @@ def _tet_affine(x_n: ti.template(), tets: ti.template(), tet_params: ti.template
 
 
 @ti.func
-def _tet_edge_coefficients(cur: ti.template(), tets: ti.template(), tet_affine: ti.template(),
-                           edge_coef: ti.template(), t: ti.i32):
+def _tet_pressure_weights(cur: ti.template(), tets: ti.template(), ab: ti.math.vec4, t: ti.i32):
     # The volume term's local step (see volume.py): the pressure from the tet's current volume, written as the six
-    # central-force coefficients p w_ij, w_ij = −(a_i · a_j) / (6 det) with a_i = det ∇N_i (cofactor rows).
+    # central-force coefficients p w_ij, w_ij = −(a_i · a_j) / (6 det) with a_i = det ∇N_i (cofactor rows), in the
+    # order of the tet's edges 01, 02, 03, 12, 13, 23.
     c = tets[t]
     x0 = cur[c[0]]
     e1 = cur[c[1]] - x0
@@ -129,18 +135,31 @@ def _tet_edge_coefficients(cur: ti.template(), tets: ti.template(), tet_affine: 
     a3 = e1.cross(e2)
     a0 = -(a1 + a2 + a3)
     det = e1.dot(a1)
-    ab = tet_affine[t]
     pressure = ti.min(ti.max(ab[0] * det * (1.0 / 6.0) - ab[1], -ab[2]), ab[2])
     scale = 0.0
     if ti.abs(det) > ab[3]:
         scale = -pressure / (6.0 * det)
-    base = 6 * t
-    edge_coef[base + 0] = scale * a0.dot(a1)
-    edge_coef[base + 1] = scale * a0.dot(a2)
-    edge_coef[base + 2] = scale * a0.dot(a3)
-    edge_coef[base + 3] = scale * a1.dot(a2)
-    edge_coef[base + 4] = scale * a1.dot(a3)
-    edge_coef[base + 5] = scale * a2.dot(a3)
+    return ti.Vector([scale * a0.dot(a1), scale * a0.dot(a2), scale * a0.dot(a3), scale * a1.dot(a2),
+                      scale * a1.dot(a3), scale * a2.dot(a3)], dt=ti.f64)
+
+
+@ti.func
+def _tet_edge_coefficients(cur: ti.template(), tets: ti.template(), tet_affine: ti.template(),
+                           edge_coef: ti.template(), t: ti.i32):
+    # Parallel: each tet writes its six coefficients to its own slots; the springs gather them.
+    w = _tet_pressure_weights(cur, tets, tet_affine[t], t)
+    for k in ti.static(range(6)):
+        edge_coef[6 * t + k] = w[k]
+
+
+@ti.func
+def _tet_edge_scatter(cur: ti.template(), tets: ti.template(), ab: ti.math.vec4, edge_springs: ti.template(),
+                      volume_coef: ti.template(), t: ti.i32):
+    # One thread: each tet adds its six coefficients to its edges' springs. The tets are visited in order, so each
+    # spring sums its tets in the order in which the parallel gather sums them.
+    w = _tet_pressure_weights(cur, tets, ab, t)
+    for k in ti.static(range(6)):
+        volume_coef[edge_springs[6 * t + k]] += w[k]
 
 
 @ti.func
@@ -198,8 +217,8 @@ def _spring_coefficient(s: ti.i32, refresh_volume: ti.i32, keep_volume: ti.i32, 
                         springs: ti.template(), spring_params: ti.template(), coef: ti.template(),
                         edge_n: ti.template(), l_n: ti.template(), l_o: ti.template(), relax: ti.template(),
                         params_eff: ti.template(), edge_coef: ti.template(), spring_tet_offsets: ti.template(),
-                        spring_slots: ti.template(), volume_coef: ti.template(), h: ti.f64, volume: ti.template(),
-                        viscoelastic: ti.template()):
+                        volume_map: ti.template(), volume_coef: ti.template(), h: ti.f64, volume: ti.template(),
+                        viscoelastic: ti.template(), scatter: ti.template()):
     # A sweep's spring pass for spring s: the scalar c_s with force_on_a = -c_s (x_a - x_b) = -force_on_b, from the
     # spring k (|x_ab| - L) d and the dashpot (c/h) d (d · (u_a - u_b)), u = motion in this sub-step, plus the
     # volume term's tension when it is compiled in (evaluated on even sweeps and held through the next one, see
@@ -219,9 +238,14 @@ def _spring_coefficient(s: ti.i32, refresh_volume: ti.i32, keep_volume: ti.i32, 
             length = l2 * inv
             l_o[s] = length + (l_n[s] - length) * relax[s][1]
     c = q[1] * (1.0 - q[0] * inv) + (q[2] / h) * inv * inv * xab.dot(du)
-    if ti.static(volume):
+    if ti.static(volume and scatter):
+        # volume_coef holds the sum the tets scattered on the last refresh; it is cleared after its last use.
+        c += volume_coef[s]
+        if not refresh_volume and keep_volume:
+            volume_coef[s] = 0.0
+    elif ti.static(volume):
         if refresh_volume:
-            held = _volume_coefficient(edge_coef, spring_tet_offsets, spring_slots, s)
+            held = _volume_coefficient(edge_coef, spring_tet_offsets, volume_map, s)
             if keep_volume:
                 volume_coef[s] = held
             c += held
@@ -285,8 +309,9 @@ def _serial_sweep(it: ti.i32, K: ti.i32, cur: ti.template(), other: ti.template(
                   spring_params: ti.template(), coef: ti.template(), edge_n: ti.template(), offsets: ti.template(),
                   adjacency: ti.template(), node: ti.template(), anchor: ti.template(), yhat: ti.template(),
                   obstacles: ti.template(), guard: ti.template(), omegas: ti.template(), tets: ti.template(),
-                  tet_affine: ti.template(), edge_coef: ti.template(), spring_tet_offsets: ti.template(),
-                  spring_slots: ti.template(), volume_coef: ti.template(), drift: ti.template(), relax: ti.template(),
+                  tet_params: ti.template(), tet_affine: ti.template(), edge_coef: ti.template(),
+                  spring_tet_offsets: ti.template(),
+                  volume_map: ti.template(), volume_coef: ti.template(), drift: ti.template(), relax: ti.template(),
                   params_eff: ti.template(), spring_lo: ti.i32, spring_hi: ti.i32, node_lo: ti.i32, node_hi: ti.i32,
                   tet_lo: ti.i32, tet_hi: ti.i32, h: ti.f64, gamma: ti.f64, volume: ti.template(),
                   viscoelastic: ti.template()):
@@ -296,11 +321,17 @@ def _serial_sweep(it: ti.i32, K: ti.i32, cur: ti.template(), other: ti.template(
     if ti.static(volume):
         if refresh_volume:
             for t in range(tet_lo, tet_hi):
-                _tet_edge_coefficients(cur, tets, tet_affine, edge_coef, t)
+                ab = ti.math.vec4(0.0)
+                if it == 0:  # the sub-step's affine pressure law, set up in the first pass over the tets
+                    ab = _tet_affine(x_n, tets, tet_params, t, 1.0 / h)
+                    tet_affine[t] = ab
+                else:
+                    ab = tet_affine[t]
+                _tet_edge_scatter(cur, tets, ab, volume_map, volume_coef, t)
     for s in range(spring_lo, spring_hi):
         _spring_coefficient(s, refresh_volume, it + 1 < K, last, cur, springs, spring_params, coef, edge_n, l_n,
-                            l_o, relax, params_eff, edge_coef, spring_tet_offsets, spring_slots, volume_coef, h,
-                            volume, viscoelastic)
+                            l_o, relax, params_eff, edge_coef, spring_tet_offsets, volume_map, volume_coef, h,
+                            volume, viscoelastic, True)
     for i in range(node_lo, node_hi):
         _node_iterate(i, it, last, cur, other, x_n, v_n, f_n, x_o, v_o, a_o, f_o, node, anchor, yhat, obstacles,
                       guard, omegas, drift, coef, offsets, adjacency, h, gamma, True)
@@ -318,7 +349,7 @@ def substep_kernel(iterations: int, serial: bool, volume: bool = False, viscoela
     def substep(x_n: V3, v_n: V3, a_n: V3, f_n: V3, l_n: F1, x_o: V3, v_o: V3, a_o: V3, f_o: V3, l_o: F1,
                 springs: I2, spring_params: V3, coef: F1, edge_n: V3, offsets: I1, adjacency: I2, node: V4, anchor: V4,
                 buf_a: V3, buf_b: V3, yhat: V3, obstacles: F2, guard: F1, omegas: F1,
-                tets: I4, tet_params: V3, tet_affine: V4, edge_coef: F1, spring_tet_offsets: I1, spring_slots: I1,
+                tets: I4, tet_params: V3, tet_affine: V4, edge_coef: F1, spring_tet_offsets: I1, volume_map: I1,
                 volume_coef: F1, body_offsets: I1, body_nodes: I1, drift: V3, relax: V2, params_eff: V3,
                 window: I1, h: ti.f64, gamma: ti.f64, gravity: ti.math.vec3, remaining: ti.f64, reset: ti.i32):
         n = x_n.shape[0]
@@ -384,9 +415,9 @@ def substep_kernel(iterations: int, serial: bool, volume: bool = False, viscoela
             if ti.static(viscoelastic):
                 q = spring_params[s]
                 params_eff[s] = ti.math.vec3(q[0] + relax[s][0] * (l_n[s] - q[0]), q[1], q[2])
-        if ti.static(volume):
-            if ti.static(serial):
-                ti.loop_config(serialize=True)
+            if ti.static(volume and serial):
+                volume_coef[s] = 0.0
+        if ti.static(volume and not serial):
             for t in range(tet_lo, tet_hi):
                 tet_affine[t] = _tet_affine(x_n, tets, tet_params, t, 1.0 / h)
 
@@ -399,13 +430,15 @@ def substep_kernel(iterations: int, serial: bool, volume: bool = False, viscoela
                 if it % 2 == 0:
                     _serial_sweep(it, K, buf_a, buf_b, x_n, v_n, f_n, l_n, x_o, v_o, a_o, f_o, l_o, springs,
                                   spring_params, coef, edge_n, offsets, adjacency, node, anchor, yhat, obstacles, guard,
-                                  omegas, tets, tet_affine, edge_coef, spring_tet_offsets, spring_slots, volume_coef,
+                                  omegas, tets, tet_params, tet_affine, edge_coef, spring_tet_offsets, volume_map,
+                                  volume_coef,
                                   drift, relax, params_eff, spring_lo, spring_hi, node_lo, node_hi, tet_lo, tet_hi, h,
                                   gamma, volume, viscoelastic)
                 else:
                     _serial_sweep(it, K, buf_b, buf_a, x_n, v_n, f_n, l_n, x_o, v_o, a_o, f_o, l_o, springs,
                                   spring_params, coef, edge_n, offsets, adjacency, node, anchor, yhat, obstacles, guard,
-                                  omegas, tets, tet_affine, edge_coef, spring_tet_offsets, spring_slots, volume_coef,
+                                  omegas, tets, tet_params, tet_affine, edge_coef, spring_tet_offsets, volume_map,
+                                  volume_coef,
                                   drift, relax, params_eff, spring_lo, spring_hi, node_lo, node_hi, tet_lo, tet_hi, h,
                                   gamma, volume, viscoelastic)
         else:
@@ -418,7 +451,8 @@ def substep_kernel(iterations: int, serial: bool, volume: bool = False, viscoela
                 for s in range(spring_lo, spring_hi):
                     _spring_coefficient(s, it % VOLUME_EVERY == 0, it + 1 < K, it == K - 1, cur, springs,
                                         spring_params, coef, edge_n, l_n, l_o, relax, params_eff, edge_coef,
-                                        spring_tet_offsets, spring_slots, volume_coef, h, volume, viscoelastic)
+                                        spring_tet_offsets, volume_map, volume_coef, h, volume, viscoelastic,
+                                        False)
                 for i in range(node_lo, node_hi):
                     _node_iterate(i, it, it == K - 1, cur, other, x_n, v_n, f_n, x_o, v_o, a_o, f_o, node, anchor,
                                   yhat, obstacles, guard, omegas, drift, coef, offsets, adjacency, h, gamma, False)

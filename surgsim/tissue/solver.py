@@ -393,20 +393,22 @@ class TissueSolver(SolverBase):
             "tet_affine": ti.Vector.ndarray(4, ti.f64, shape=tets),
             "edge_coef": ti.ndarray(ti.f64, shape=6 * tets),
             "spring_tet_offsets": ti.ndarray(ti.i32, shape=max(1, self.model.spring_count + 1) if term else 1),
-            "spring_slots": ti.ndarray(ti.i32, shape=max(1, entries)),
+            # The springs' gather of their tets' coefficients reads the entries' slots (parallel); on one thread the
+            # tets scatter them, through each tet edge's spring (the same sums in the same order, less to read).
+            "volume_map": ti.ndarray(ti.i32, shape=max(1, entries)),
             "volume_coef": ti.ndarray(ti.f64, shape=max(1, self.model.spring_count) if term else 1),
         }
         if term is not None and self.model.tet_count:
             arrays = self._volume_arrays
             arrays["tets"].from_numpy(term.tets)
             arrays["spring_tet_offsets"].from_numpy(term.spring_offsets)
-            arrays["spring_slots"].from_numpy(term.spring_slots)
+            arrays["volume_map"].from_numpy(term.tet_springs.reshape(-1) if self.serial else term.spring_slots)
 
     def _volume_graph_args(self, nd) -> list:
         ti = self._ti
         return [nd("tets", ti.math.ivec4), nd("tet_params", ti.math.vec3), nd("tet_affine", ti.math.vec4),
                 nd("edge_coef", ti.f64),
-                nd("spring_tet_offsets", ti.i32), nd("spring_slots", ti.i32),
+                nd("spring_tet_offsets", ti.i32), nd("volume_map", ti.i32),
                 nd("volume_coef", ti.f64)]
 
     def _upload_tet_params(self, control: TissueControl, device: "_DeviceControl") -> None:
