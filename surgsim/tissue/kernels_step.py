@@ -217,8 +217,8 @@ def _spring_coefficient(s: ti.i32, refresh_volume: ti.i32, keep_volume: ti.i32, 
                         springs: ti.template(), spring_params: ti.template(), coef: ti.template(),
                         edge_n: ti.template(), l_n: ti.template(), l_o: ti.template(), relax: ti.template(),
                         params_eff: ti.template(), edge_coef: ti.template(), spring_tet_offsets: ti.template(),
-                        volume_map: ti.template(), volume_coef: ti.template(), h: ti.f64, volume: ti.template(),
-                        viscoelastic: ti.template(), scatter: ti.template()):
+                        volume_map: ti.template(), volume_coef: ti.template(), inv_h: ti.f64,
+                        volume: ti.template(), viscoelastic: ti.template(), scatter: ti.template()):
     # A sweep's spring pass for spring s: the scalar c_s with force_on_a = -c_s (x_a - x_b) = -force_on_b, from the
     # spring k (|x_ab| - L) d and the dashpot (c/h) d (d · (u_a - u_b)), u = motion in this sub-step, plus the
     # volume term's tension when it is compiled in (evaluated on even sweeps and held through the next one, see
@@ -237,7 +237,7 @@ def _spring_coefficient(s: ti.i32, refresh_volume: ti.i32, keep_volume: ti.i32, 
         if last:
             length = l2 * inv
             l_o[s] = length + (l_n[s] - length) * relax[s][1]
-    c = q[1] * (1.0 - q[0] * inv) + (q[2] / h) * inv * inv * xab.dot(du)
+    c = q[1] * (1.0 - q[0] * inv) + (q[2] * inv_h) * inv * inv * xab.dot(du)
     if ti.static(volume and scatter):
         # volume_coef holds the sum the tets scattered on the last refresh; it is cleared after its last use.
         c += volume_coef[s]
@@ -260,10 +260,9 @@ def _node_iterate(i: ti.i32, it: ti.i32, last: ti.i32, cur: ti.template(), other
                   a_o: ti.template(), f_o: ti.template(), node: ti.template(), anchor: ti.template(),
                   yhat: ti.template(), obstacles: ti.template(), guard: ti.template(), omegas: ti.template(),
                   drift: ti.template(), coef: ti.template(), offsets: ti.template(), adjacency: ti.template(),
-                  h: ti.f64, gamma: ti.f64, serial: ti.template()):
+                  h: ti.f64, inv_h: ti.f64, gamma: ti.f64, serial: ti.template()):
     # A sweep's node pass for node i: it gathers its springs (CSR, fixed order) and takes its Jacobi/Chebyshev step;
     # the last sweep writes the output state and the guard value.
-    inv_h = 1.0 / h
     inv_h2 = inv_h * inv_h
     xi = cur[i]
     nxt = xi
@@ -280,7 +279,7 @@ def _node_iterate(i: ti.i32, it: ti.i32, last: ti.i32, cur: ti.template(), other
         if an[3] < 0.0:  # attached: a zero-length spring of stiffness -an[3] to the target
             r += (-an[3]) * (ti.math.vec3(an[0], an[1], an[2]) - xi)
             diag -= an[3]
-        xhat = xi + r / diag
+        xhat = xi + r * (1.0 / diag)
         prev = other[i]
         nxt = omegas[it] * (gamma * (xhat - xi) + xi - prev) + prev
         nxt = _project(nxt, xn, obstacles)
@@ -313,7 +312,7 @@ def _serial_sweep(it: ti.i32, K: ti.i32, cur: ti.template(), other: ti.template(
                   spring_tet_offsets: ti.template(),
                   volume_map: ti.template(), volume_coef: ti.template(), drift: ti.template(), relax: ti.template(),
                   params_eff: ti.template(), spring_lo: ti.i32, spring_hi: ti.i32, node_lo: ti.i32, node_hi: ti.i32,
-                  tet_lo: ti.i32, tet_hi: ti.i32, h: ti.f64, gamma: ti.f64, volume: ti.template(),
+                  tet_lo: ti.i32, tet_hi: ti.i32, h: ti.f64, inv_h: ti.f64, gamma: ti.f64, volume: ti.template(),
                   viscoelastic: ti.template()):
     # Sweep number ``it`` of K on one thread (inside the kernel's serialised loop over the sweeps).
     refresh_volume = it % VOLUME_EVERY == 0
@@ -330,11 +329,11 @@ def _serial_sweep(it: ti.i32, K: ti.i32, cur: ti.template(), other: ti.template(
                 _tet_edge_scatter(cur, tets, ab, volume_map, volume_coef, t)
     for s in range(spring_lo, spring_hi):
         _spring_coefficient(s, refresh_volume, it + 1 < K, last, cur, springs, spring_params, coef, edge_n, l_n,
-                            l_o, relax, params_eff, edge_coef, spring_tet_offsets, volume_map, volume_coef, h,
+                            l_o, relax, params_eff, edge_coef, spring_tet_offsets, volume_map, volume_coef, inv_h,
                             volume, viscoelastic, True)
     for i in range(node_lo, node_hi):
         _node_iterate(i, it, last, cur, other, x_n, v_n, f_n, x_o, v_o, a_o, f_o, node, anchor, yhat, obstacles,
-                      guard, omegas, drift, coef, offsets, adjacency, h, gamma, True)
+                      guard, omegas, drift, coef, offsets, adjacency, h, inv_h, gamma, True)
 
 
 
@@ -358,6 +357,9 @@ def substep_kernel(iterations: int, serial: bool, volume: bool = False, viscoela
         node_lo, node_hi = window[0], window[1]
         spring_lo, spring_hi = window[2], window[3]
         tet_lo, tet_hi = window[4], window[5]
+        # Divisions bound the sweeps (the spring pass's square root and division are its slowest instructions), so
+        # the step divides by h once; per node the Jacobi diagonal is divided by once, not per component.
+        inv_h = 1.0 / h
         if reset != 0:
             guard[0] = 0.0
 
@@ -433,14 +435,14 @@ def substep_kernel(iterations: int, serial: bool, volume: bool = False, viscoela
                                   omegas, tets, tet_params, tet_affine, edge_coef, spring_tet_offsets, volume_map,
                                   volume_coef,
                                   drift, relax, params_eff, spring_lo, spring_hi, node_lo, node_hi, tet_lo, tet_hi, h,
-                                  gamma, volume, viscoelastic)
+                                  inv_h, gamma, volume, viscoelastic)
                 else:
                     _serial_sweep(it, K, buf_b, buf_a, x_n, v_n, f_n, l_n, x_o, v_o, a_o, f_o, l_o, springs,
                                   spring_params, coef, edge_n, offsets, adjacency, node, anchor, yhat, obstacles, guard,
                                   omegas, tets, tet_params, tet_affine, edge_coef, spring_tet_offsets, volume_map,
                                   volume_coef,
                                   drift, relax, params_eff, spring_lo, spring_hi, node_lo, node_hi, tet_lo, tet_hi, h,
-                                  gamma, volume, viscoelastic)
+                                  inv_h, gamma, volume, viscoelastic)
         else:
             for it in ti.static(range(K)):
                 cur = ti.static(buf_a if it % 2 == 0 else buf_b)
@@ -451,11 +453,12 @@ def substep_kernel(iterations: int, serial: bool, volume: bool = False, viscoela
                 for s in range(spring_lo, spring_hi):
                     _spring_coefficient(s, it % VOLUME_EVERY == 0, it + 1 < K, it == K - 1, cur, springs,
                                         spring_params, coef, edge_n, l_n, l_o, relax, params_eff, edge_coef,
-                                        spring_tet_offsets, volume_map, volume_coef, h, volume, viscoelastic,
+                                        spring_tet_offsets, volume_map, volume_coef, inv_h, volume, viscoelastic,
                                         False)
                 for i in range(node_lo, node_hi):
                     _node_iterate(i, it, it == K - 1, cur, other, x_n, v_n, f_n, x_o, v_o, a_o, f_o, node, anchor,
-                                  yhat, obstacles, guard, omegas, drift, coef, offsets, adjacency, h, gamma, False)
+                                  yhat, obstacles, guard, omegas, drift, coef, offsets, adjacency, h, inv_h, gamma,
+                                  False)
 
     return substep
 

@@ -116,7 +116,7 @@ class ReferenceSolver(SolverBase):
                 length = l2 * inv
                 branches = length + (branches_n - length) * decay
             u = cur - x_n
-            coef = k * (1.0 - rest * inv) + c / h * inv * inv * np.einsum("ij,ij->i", xab, u[sa] - u[sb])
+            coef = k * (1.0 - rest * inv) + c * (1.0 / h) * inv * inv * np.einsum("ij,ij->i", xab, u[sa] - u[sb])
             if volume is not None:
                 if it % VOLUME_EVERY == 0:
                     volume_coef = volume.edge_coefficients(cur, tet_params, start_volumes, h)
@@ -127,7 +127,7 @@ class ReferenceSolver(SolverBase):
             r += attach[:, None] * (control.anchor_targets - cur)
             for axis in range(3):
                 r[:, axis] += np.bincount(rows, fe[:, axis], minlength=n)
-            xhat = cur + r / diag[:, None]
+            xhat = cur + r * (1.0 / diag)[:, None]  # as the kernel: one division per node
             om = omegas[it]
             nxt = om * (gamma * (xhat - cur) + cur - prev) + prev
             nxt = project_numpy(nxt, x_n, packed)
