@@ -123,11 +123,15 @@ class Sleeping:
         versions = self.control.versions
         return versions.anchors, versions.springs, versions.obstacles
 
-    def _held(self, organ: _Organ) -> tuple:
-        """(anchor rows, live springs) of the organ: its anchored flags, targets and attachment stiffnesses."""
+    def _held(self, organ: _Organ, *, copy: bool = True) -> tuple:
+        """(anchor rows, live springs) of the organ: its anchored flags, targets and attachment stiffnesses (views
+        into the control unless ``copy``: enough to compare with, a clip moves its anchors at every step)."""
         control, nodes = self.control, slice(organ.nodes.start, organ.nodes.stop)
-        return ((control.anchored[nodes].copy(), control.anchor_targets[nodes].copy(),
-                 control.attach_stiffness[nodes].copy()), control.spring_active[organ.springs].copy())
+        rows = (control.anchored[nodes], control.anchor_targets[nodes], control.attach_stiffness[nodes])
+        live = control.spring_active[organ.springs]
+        if copy:
+            return tuple(a.copy() for a in rows), live.copy()
+        return rows, live
 
     def _wake_on_control_changes(self) -> None:
         versions = self._control_versions()
@@ -138,7 +142,7 @@ class Sleeping:
         for organ in self.organs:
             if not organ.asleep:
                 continue
-            rows, live = self._held(organ) if (anchors or springs) else (None, None)
+            rows, live = self._held(organ, copy=False) if (anchors or springs) else (None, None)
             if (obstacles
                     or (anchors and (self._in_a_frame(organ)
                                      or not all(np.array_equal(a, b) for a, b in zip(rows, organ.held[0]))))
