@@ -429,20 +429,14 @@ def substep_kernel(iterations: int, serial: bool, volume: bool = False, viscoela
             # the iteration count (compiling an unrolled kernel took ~1 s of each process's start).
             ti.loop_config(serialize=True)
             for it in range(K):
-                if it % 2 == 0:
-                    _serial_sweep(it, K, buf_a, buf_b, x_n, v_n, f_n, l_n, x_o, v_o, a_o, f_o, l_o, springs,
-                                  spring_params, coef, edge_n, offsets, adjacency, node, anchor, yhat, obstacles, guard,
-                                  omegas, tets, tet_params, tet_affine, edge_coef, spring_tet_offsets, volume_map,
-                                  volume_coef,
-                                  drift, relax, params_eff, spring_lo, spring_hi, node_lo, node_hi, tet_lo, tet_hi, h,
-                                  inv_h, gamma, volume, viscoelastic)
-                else:
-                    _serial_sweep(it, K, buf_b, buf_a, x_n, v_n, f_n, l_n, x_o, v_o, a_o, f_o, l_o, springs,
-                                  spring_params, coef, edge_n, offsets, adjacency, node, anchor, yhat, obstacles, guard,
-                                  omegas, tets, tet_params, tet_affine, edge_coef, spring_tet_offsets, volume_map,
-                                  volume_coef,
-                                  drift, relax, params_eff, spring_lo, spring_hi, node_lo, node_hi, tet_lo, tet_hi, h,
-                                  inv_h, gamma, volume, viscoelastic)
+                for parity in ti.static(range(2)):  # the sweeps alternate between the two buffers
+                    if it % 2 == parity:
+                        _serial_sweep(it, K, ti.static((buf_a, buf_b)[parity]), ti.static((buf_b, buf_a)[parity]),
+                                      x_n, v_n, f_n, l_n, x_o, v_o, a_o, f_o, l_o, springs, spring_params, coef,
+                                      edge_n, offsets, adjacency, node, anchor, yhat, obstacles, guard, omegas, tets,
+                                      tet_params, tet_affine, edge_coef, spring_tet_offsets, volume_map, volume_coef,
+                                      drift, relax, params_eff, spring_lo, spring_hi, node_lo, node_hi, tet_lo, tet_hi,
+                                      h, inv_h, gamma, volume, viscoelastic)
         else:
             for it in ti.static(range(K)):
                 cur = ti.static(buf_a if it % 2 == 0 else buf_b)
