@@ -47,6 +47,13 @@ VOLUME_EVERY = 2
 DEGENERATE_VOLUME = 1e-6  # as volume.DEGENERATE_VOLUME
 PRESSURE_LIMIT = 0.2  # as volume.PRESSURE_LIMIT
 RIGID_FIT_REGULARISATION = 1e-9  # × the inertia's trace, added to its diagonal before inverting
+# On one thread the spring pass takes the springs SPRING_BUNDLE at a time and writes their coefficients to a Taichi
+# field: LLVM then computes a bundle's square roots and divisions as vectors (its stores to a field need no re-read
+# of the arrays' addresses, unlike stores to an ndarray, which keep the code scalar). Each lane computes what the
+# scalar code computes, bit for bit. The fields are scratch shared by every solver of the process (written and read
+# within one kernel call), for meshes of up to SCRATCH_SPRINGS springs.
+SPRING_BUNDLE = 4
+SCRATCH_SPRINGS = 1 << 18
 
 
 @ti.func
@@ -213,37 +220,39 @@ def _rigid_drift(x_n: ti.template(), v_n: ti.template(), a_n: ti.template(), nod
 
 
 @ti.func
+def _spring_core(s: ti.i32, cur: ti.template(), springs: ti.template(), spring_params: ti.template(),
+                 params_eff: ti.template(), edge_n: ti.template(), inv_h: ti.f64,
+                 viscoelastic: ti.template()) -> ti.math.vec2:
+    # Spring s in a sweep: (c_s, its length), c_s being the scalar with force_on_a = -c_s (x_a - x_b) = -force_on_b,
+    # from the spring k (|x_ab| - L) d and the dashpot (c/h) d (d · (u_a - u_b)), u = motion in this sub-step.
+    ab = springs[s]
+    q = spring_params[s]  # rest length, stiffness, dashpot (0, 0 when the spring is cut)
+    if ti.static(viscoelastic):
+        q = params_eff[s]  # the same with the branch's effective rest length
+    xab = cur[ab[0]] - cur[ab[1]]
+    l2 = xab.dot(xab)
+    inv = 1.0 / ti.sqrt(ti.max(l2, 1e-300))  # a zero-length spring contributes nothing, not 0/0
+    du = xab - edge_n[s]
+    c = q[1] * (1.0 - q[0] * inv) + (q[2] * inv_h) * inv * inv * xab.dot(du)
+    return ti.math.vec2(c, l2 * inv)
+
+
+@ti.func
 def _spring_coefficient(s: ti.i32, refresh_volume: ti.i32, keep_volume: ti.i32, last: ti.i32, cur: ti.template(),
                         springs: ti.template(), spring_params: ti.template(), coef: ti.template(),
                         edge_n: ti.template(), l_n: ti.template(), l_o: ti.template(), relax: ti.template(),
                         params_eff: ti.template(), edge_coef: ti.template(), spring_tet_offsets: ti.template(),
                         volume_map: ti.template(), volume_coef: ti.template(), inv_h: ti.f64,
-                        volume: ti.template(), viscoelastic: ti.template(), scatter: ti.template()):
-    # A sweep's spring pass for spring s: the scalar c_s with force_on_a = -c_s (x_a - x_b) = -force_on_b, from the
-    # spring k (|x_ab| - L) d and the dashpot (c/h) d (d · (u_a - u_b)), u = motion in this sub-step, plus the
-    # volume term's tension when it is compiled in (evaluated on even sweeps and held through the next one, see
-    # VOLUME_EVERY; kept in volume_coef unless no sweep follows).
-    ab = springs[s]
-    q = spring_params[s]  # rest length, stiffness, dashpot (0, 0 when the spring is cut)
-    if ti.static(viscoelastic):
-        q = params_eff[s]  # the same with the branch's effective rest length
-    xa = cur[ab[0]]
-    xb = cur[ab[1]]
-    xab = xa - xb
-    l2 = xab.dot(xab)
-    inv = 1.0 / ti.sqrt(ti.max(l2, 1e-300))  # a zero-length spring contributes nothing, not 0/0
-    du = xab - edge_n[s]
+                        volume: ti.template(), viscoelastic: ti.template()):
+    # The parallel spring pass for spring s: c_s plus the volume term's tension when it is compiled in (its tets'
+    # coefficients gathered on even sweeps and held through the next one, see VOLUME_EVERY; kept in volume_coef
+    # unless no sweep follows); the last sweep moves the Maxwell branch's rest length.
+    core = _spring_core(s, cur, springs, spring_params, params_eff, edge_n, inv_h, viscoelastic)
+    c = core[0]
     if ti.static(viscoelastic):
         if last:
-            length = l2 * inv
-            l_o[s] = length + (l_n[s] - length) * relax[s][1]
-    c = q[1] * (1.0 - q[0] * inv) + (q[2] * inv_h) * inv * inv * xab.dot(du)
-    if ti.static(volume and scatter):
-        # volume_coef holds the sum the tets scattered on the last refresh; it is cleared after its last use.
-        c += volume_coef[s]
-        if not refresh_volume and keep_volume:
-            volume_coef[s] = 0.0
-    elif ti.static(volume):
+            l_o[s] = core[1] + (l_n[s] - core[1]) * relax[s][1]
+    if ti.static(volume):
         if refresh_volume:
             held = _volume_coefficient(edge_coef, spring_tet_offsets, volume_map, s)
             if keep_volume:
@@ -252,6 +261,57 @@ def _spring_coefficient(s: ti.i32, refresh_volume: ti.i32, keep_volume: ti.i32, 
         else:
             c += volume_coef[s]
     coef[s] = c
+
+
+@ti.func
+def _spring_lane(s: ti.i32, cur: ti.template(), springs: ti.template(), spring_params: ti.template(),
+                 params_eff: ti.template(), edge_n: ti.template(), volume_coef: ti.template(), inv_h: ti.f64,
+                 volume: ti.template(), viscoelastic: ti.template()) -> ti.math.vec2:
+    # One spring of the one-thread spring pass: (c_s with what the tets scattered on the last refresh, its length).
+    core = _spring_core(s, cur, springs, spring_params, params_eff, edge_n, inv_h, viscoelastic)
+    if ti.static(volume):
+        core[0] += volume_coef[s]
+    return core
+
+
+@ti.func
+def _bundled_spring_pass(spring_lo: ti.i32, spring_hi: ti.i32, last: ti.i32, cur: ti.template(),
+                         springs: ti.template(), spring_params: ti.template(), params_eff: ti.template(),
+                         edge_n: ti.template(), volume_coef: ti.template(), l_n: ti.template(), l_o: ti.template(),
+                         relax: ti.template(), inv_h: ti.f64, coef_scratch: ti.template(),
+                         length_scratch: ti.template(), volume: ti.template(), viscoelastic: ti.template()):
+    # The spring pass on one thread, SPRING_BUNDLE springs at a time (see SPRING_BUNDLE), then the springs after the
+    # last whole bundle one by one. The first bundle may start before spring_lo: those lanes' springs join resting
+    # nodes, whose coefficients no awake node reads.
+    B = ti.static(SPRING_BUNDLE)
+    first = spring_lo // B
+    # The loop counts from bundle 0 (and skips the resting ones): from a bound known at the start, LLVM proves a
+    # bundle's indices consecutive, which a loop starting at spring_lo // B hides from it.
+    for g in range(spring_hi // B):
+        if g >= first:
+            c = ti.Vector([0.0] * B, dt=ti.f64)
+            length = ti.Vector([0.0] * B, dt=ti.f64)
+            for k in ti.static(range(B)):
+                lane = _spring_lane(B * g + k, cur, springs, spring_params, params_eff, edge_n, volume_coef, inv_h,
+                                    volume, viscoelastic)
+                c[k] = lane[0]
+                length[k] = lane[1]
+            for k in ti.static(range(B)):
+                coef_scratch[B * g + k] = c[k]
+            if ti.static(viscoelastic):
+                if last:
+                    for k in ti.static(range(B)):
+                        length_scratch[B * g + k] = length[k]
+    for s in range(ti.max(spring_lo, spring_hi // B * B), spring_hi):
+        lane = _spring_lane(s, cur, springs, spring_params, params_eff, edge_n, volume_coef, inv_h, volume,
+                            viscoelastic)
+        coef_scratch[s] = lane[0]
+        length_scratch[s] = lane[1]
+    if ti.static(viscoelastic):
+        if last:  # each Maxwell branch's rest length moves toward the spring's length (see the module docstring)
+            for s in range(spring_lo, spring_hi):
+                spring_length = length_scratch[s]
+                l_o[s] = spring_length + (l_n[s] - spring_length) * relax[s][1]
 
 
 @ti.func
@@ -313,12 +373,16 @@ def _serial_sweep(it: ti.i32, K: ti.i32, cur: ti.template(), other: ti.template(
                   volume_map: ti.template(), volume_coef: ti.template(), drift: ti.template(), relax: ti.template(),
                   params_eff: ti.template(), spring_lo: ti.i32, spring_hi: ti.i32, node_lo: ti.i32, node_hi: ti.i32,
                   tet_lo: ti.i32, tet_hi: ti.i32, h: ti.f64, inv_h: ti.f64, gamma: ti.f64, volume: ti.template(),
-                  viscoelastic: ti.template()):
+                  viscoelastic: ti.template(), bundled: ti.template(), coef_scratch: ti.template(),
+                  length_scratch: ti.template()):
     # Sweep number ``it`` of K on one thread (inside the kernel's serialised loop over the sweeps).
     refresh_volume = it % VOLUME_EVERY == 0
     last = it == K - 1
     if ti.static(volume):
         if refresh_volume:
+            if it > 0:  # the last refresh's sums have been used (the step's init loop cleared them for the first)
+                for s in range(spring_lo, spring_hi):
+                    volume_coef[s] = 0.0
             for t in range(tet_lo, tet_hi):
                 ab = ti.math.vec4(0.0)
                 if it == 0:  # the sub-step's affine pressure law, set up in the first pass over the tets
@@ -327,22 +391,41 @@ def _serial_sweep(it: ti.i32, K: ti.i32, cur: ti.template(), other: ti.template(
                 else:
                     ab = tet_affine[t]
                 _tet_edge_scatter(cur, tets, ab, volume_map, volume_coef, t)
-    for s in range(spring_lo, spring_hi):
-        _spring_coefficient(s, refresh_volume, it + 1 < K, last, cur, springs, spring_params, coef, edge_n, l_n,
-                            l_o, relax, params_eff, edge_coef, spring_tet_offsets, volume_map, volume_coef, inv_h,
-                            volume, viscoelastic, True)
-    for i in range(node_lo, node_hi):
-        _node_iterate(i, it, last, cur, other, x_n, v_n, f_n, x_o, v_o, a_o, f_o, node, anchor, yhat, obstacles,
-                      guard, omegas, drift, coef, offsets, adjacency, h, inv_h, gamma, True)
+    if ti.static(bundled):
+        _bundled_spring_pass(spring_lo, spring_hi, last, cur, springs, spring_params, params_eff, edge_n,
+                             volume_coef, l_n, l_o, relax, inv_h, coef_scratch, length_scratch, volume, viscoelastic)
+        for i in range(node_lo, node_hi):
+            _node_iterate(i, it, last, cur, other, x_n, v_n, f_n, x_o, v_o, a_o, f_o, node, anchor, yhat, obstacles,
+                          guard, omegas, drift, coef_scratch, offsets, adjacency, h, inv_h, gamma, True)
+    else:
+        for s in range(spring_lo, spring_hi):
+            lane = _spring_lane(s, cur, springs, spring_params, params_eff, edge_n, volume_coef, inv_h, volume,
+                                viscoelastic)
+            coef[s] = lane[0]
+            if ti.static(viscoelastic):
+                if last:
+                    l_o[s] = lane[1] + (l_n[s] - lane[1]) * relax[s][1]
+        for i in range(node_lo, node_hi):
+            _node_iterate(i, it, last, cur, other, x_n, v_n, f_n, x_o, v_o, a_o, f_o, node, anchor, yhat, obstacles,
+                          guard, omegas, drift, coef, offsets, adjacency, h, inv_h, gamma, True)
 
 
 
 @functools.lru_cache(maxsize=None)
-def substep_kernel(iterations: int, serial: bool, volume: bool = False, viscoelastic: bool = False):
+def _spring_scratch():
+    """The one-thread spring pass's scratch fields (coefficients, lengths), made on first use (after Taichi's init)."""
+    return ti.field(ti.f64, shape=SCRATCH_SPRINGS), ti.field(ti.f64, shape=SCRATCH_SPRINGS)
+
+
+@functools.lru_cache(maxsize=None)
+def substep_kernel(iterations: int, serial: bool, volume: bool = False, viscoelastic: bool = False,
+                   bundled: bool = True):
     """The sub-step kernel for a fixed iteration count (compiled on first use, then served from Taichi's cache);
     ``volume`` compiles the per-tet volume term in (its arrays are then read; otherwise they are placeholders), and
     ``viscoelastic`` the springs' Maxwell branches (``l_n``, ``l_o``, ``relax``, ``params_eff``; else placeholders)."""
     K = int(iterations)
+    bundled = bool(serial and bundled)
+    coef_scratch, length_scratch = _spring_scratch() if bundled else (0, 0)
 
     @ti.kernel
     def substep(x_n: V3, v_n: V3, a_n: V3, f_n: V3, l_n: F1, x_o: V3, v_o: V3, a_o: V3, f_o: V3, l_o: F1,
@@ -436,7 +519,7 @@ def substep_kernel(iterations: int, serial: bool, volume: bool = False, viscoela
                                       edge_n, offsets, adjacency, node, anchor, yhat, obstacles, guard, omegas, tets,
                                       tet_params, tet_affine, edge_coef, spring_tet_offsets, volume_map, volume_coef,
                                       drift, relax, params_eff, spring_lo, spring_hi, node_lo, node_hi, tet_lo, tet_hi,
-                                      h, inv_h, gamma, volume, viscoelastic)
+                                      h, inv_h, gamma, volume, viscoelastic, bundled, coef_scratch, length_scratch)
         else:
             for it in ti.static(range(K)):
                 cur = ti.static(buf_a if it % 2 == 0 else buf_b)
@@ -447,8 +530,7 @@ def substep_kernel(iterations: int, serial: bool, volume: bool = False, viscoela
                 for s in range(spring_lo, spring_hi):
                     _spring_coefficient(s, it % VOLUME_EVERY == 0, it + 1 < K, it == K - 1, cur, springs,
                                         spring_params, coef, edge_n, l_n, l_o, relax, params_eff, edge_coef,
-                                        spring_tet_offsets, volume_map, volume_coef, inv_h, volume, viscoelastic,
-                                        False)
+                                        spring_tet_offsets, volume_map, volume_coef, inv_h, volume, viscoelastic)
                 for i in range(node_lo, node_hi):
                     _node_iterate(i, it, it == K - 1, cur, other, x_n, v_n, f_n, x_o, v_o, a_o, f_o, node, anchor,
                                   yhat, obstacles, guard, omegas, drift, coef, offsets, adjacency, h, inv_h, gamma,

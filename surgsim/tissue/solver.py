@@ -122,6 +122,8 @@ class TissueSolver(SolverBase):
             self.serial = self.backend == "cpu" and n < opt.serial_below_nodes
         else:
             self.serial = opt.execution == "serial"
+        # On one thread the spring pass runs in SIMD bundles through scratch fields sized for SCRATCH_SPRINGS.
+        self.bundled = self.serial and model.spring_count <= kernels_step.SCRATCH_SPRINGS
         lay = self.layout
         s_count = max(1, model.spring_count)
         self._springs = ti.Vector.ndarray(2, ti.i32, shape=s_count)
@@ -287,7 +289,7 @@ class TissueSolver(SolverBase):
         ti = self._ti
         g = ti.graph
         kernel = self._k.substep_kernel(self.options.iterations, self.serial, self.layout.volume is not None,
-                                        bool(self._branches))
+                                        bool(self._branches), self.bundled)
 
         def nd(name, dtype, ndim=1):
             return g.Arg(g.ArgKind.NDARRAY, name, dtype=dtype, ndim=ndim)
