@@ -5,7 +5,8 @@ loops each: one over the springs (a scalar force coefficient per spring, compute
 which node i *gathers* its springs through the CSR adjacency in a fixed order, so results do not depend on thread
 scheduling (no atomics). The last sweep also writes the output state and the guard value.
 Kernels take ndarrays only (one compiled kernel serves every mesh size) and are built per (iterations, serial,
-volume, viscoelastic) by :func:`substep_kernel`.
+volume, viscoelastic, bundled) by :func:`substep_kernel`; on one thread the arrays that live only within a sub-step
+are the process's scratch fields instead, and the spring pass runs in SIMD bundles (see ``SCRATCH_NODES`` below).
 
 The volume term (``volume``): on a refresh sweep every tet computes its six edge coefficients from its current volume.
 In parallel each tet writes them to its own slots and each spring gathers its tets' slots; on one thread the tets,
@@ -18,12 +19,14 @@ with k1 = g1 k, k∞ = (1 − g1) k is one spring of stiffness k and rest length
 that rest length (a copy of the springs' parameters with it in place of L0, made once per sub-step with L1 held
 through the sub-step: the sweeps read as much memory as without it); the last sweep's spring pass
 moves L1 toward the spring's length by the exact exponential update L1 ← l + (L1 − l) e^{−h/τ1}, with l the length
-that pass computes anyway (the iterate before the last node update: no extra pass over the springs).
+that pass computes anyway (the iterate before the last node update; on one thread the bundles keep the lengths and
+a light loop after them moves L1).
 """
 
 # no "from __future__ import annotations": Taichi reads the annotations
 
 import functools
+import types
 
 from surgsim.backend import prepare_taichi_frontend
 
@@ -47,13 +50,19 @@ VOLUME_EVERY = 2
 DEGENERATE_VOLUME = 1e-6  # as volume.DEGENERATE_VOLUME
 PRESSURE_LIMIT = 0.2  # as volume.PRESSURE_LIMIT
 RIGID_FIT_REGULARISATION = 1e-9  # × the inertia's trace, added to its diagonal before inverting
-# On one thread the spring pass takes the springs SPRING_BUNDLE at a time and writes their coefficients to a Taichi
-# field: LLVM then computes a bundle's square roots and divisions as vectors (its stores to a field need no re-read
-# of the arrays' addresses, unlike stores to an ndarray, which keep the code scalar). Each lane computes what the
-# scalar code computes, bit for bit. The fields are scratch shared by every solver of the process (written and read
-# within one kernel call), for meshes of up to SCRATCH_SPRINGS springs.
+# One thread (every shipped scene on a CPU): what lives only within a sub-step (the iterates, the prediction, the
+# springs' start-of-step edges and coefficients, the volume term's held sums and pressure laws) is kept in Taichi
+# fields, not in the ndarrays passed in. Taichi's LLVM code re-reads every ndarray's address after a store to any
+# ndarray (it cannot prove that the store leaves the addresses alone), which adds loads and keeps loops scalar;
+# stores to a field do not. The spring pass then takes the springs SPRING_BUNDLE at a time, and LLVM computes a
+# bundle's square roots and divisions as vectors. The fields are scratch shared by every solver of the process
+# (written before they are read in each kernel call), for up to SCRATCH_NODES nodes, SCRATCH_SPRINGS springs and
+# SCRATCH_TETS tets; a larger mesh runs on its ndarrays. Both agree to rounding (~1e-15 m), not bit for bit (LLVM
+# orders some sums differently).
 SPRING_BUNDLE = 4
 SCRATCH_SPRINGS = 1 << 18
+SCRATCH_NODES = 1 << 16
+SCRATCH_TETS = 1 << 18
 
 
 @ti.func
@@ -278,9 +287,9 @@ def _spring_lane(s: ti.i32, cur: ti.template(), springs: ti.template(), spring_p
 def _bundled_spring_pass(spring_lo: ti.i32, spring_hi: ti.i32, last: ti.i32, cur: ti.template(),
                          springs: ti.template(), spring_params: ti.template(), params_eff: ti.template(),
                          edge_n: ti.template(), volume_coef: ti.template(), l_n: ti.template(), l_o: ti.template(),
-                         relax: ti.template(), inv_h: ti.f64, coef_scratch: ti.template(),
-                         length_scratch: ti.template(), volume: ti.template(), viscoelastic: ti.template()):
-    # The spring pass on one thread, SPRING_BUNDLE springs at a time (see SPRING_BUNDLE), then the springs after the
+                         relax: ti.template(), inv_h: ti.f64, coef: ti.template(), lengths: ti.template(),
+                         volume: ti.template(), viscoelastic: ti.template()):
+    # The spring pass on one thread, SPRING_BUNDLE springs at a time (see SCRATCH_NODES), then the springs after the
     # last whole bundle one by one. The first bundle may start before spring_lo: those lanes' springs join resting
     # nodes, whose coefficients no awake node reads.
     B = ti.static(SPRING_BUNDLE)
@@ -297,20 +306,20 @@ def _bundled_spring_pass(spring_lo: ti.i32, spring_hi: ti.i32, last: ti.i32, cur
                 c[k] = lane[0]
                 length[k] = lane[1]
             for k in ti.static(range(B)):
-                coef_scratch[B * g + k] = c[k]
+                coef[B * g + k] = c[k]
             if ti.static(viscoelastic):
                 if last:
                     for k in ti.static(range(B)):
-                        length_scratch[B * g + k] = length[k]
+                        lengths[B * g + k] = length[k]
     for s in range(ti.max(spring_lo, spring_hi // B * B), spring_hi):
         lane = _spring_lane(s, cur, springs, spring_params, params_eff, edge_n, volume_coef, inv_h, volume,
                             viscoelastic)
-        coef_scratch[s] = lane[0]
-        length_scratch[s] = lane[1]
+        coef[s] = lane[0]
+        lengths[s] = lane[1]
     if ti.static(viscoelastic):
         if last:  # each Maxwell branch's rest length moves toward the spring's length (see the module docstring)
             for s in range(spring_lo, spring_hi):
-                spring_length = length_scratch[s]
+                spring_length = lengths[s]
                 l_o[s] = spring_length + (l_n[s] - spring_length) * relax[s][1]
 
 
@@ -373,8 +382,7 @@ def _serial_sweep(it: ti.i32, K: ti.i32, cur: ti.template(), other: ti.template(
                   volume_map: ti.template(), volume_coef: ti.template(), drift: ti.template(), relax: ti.template(),
                   params_eff: ti.template(), spring_lo: ti.i32, spring_hi: ti.i32, node_lo: ti.i32, node_hi: ti.i32,
                   tet_lo: ti.i32, tet_hi: ti.i32, h: ti.f64, inv_h: ti.f64, gamma: ti.f64, volume: ti.template(),
-                  viscoelastic: ti.template(), bundled: ti.template(), coef_scratch: ti.template(),
-                  length_scratch: ti.template()):
+                  viscoelastic: ti.template(), bundled: ti.template(), lengths: ti.template()):
     # Sweep number ``it`` of K on one thread (inside the kernel's serialised loop over the sweeps).
     refresh_volume = it % VOLUME_EVERY == 0
     last = it == K - 1
@@ -393,10 +401,7 @@ def _serial_sweep(it: ti.i32, K: ti.i32, cur: ti.template(), other: ti.template(
                 _tet_edge_scatter(cur, tets, ab, volume_map, volume_coef, t)
     if ti.static(bundled):
         _bundled_spring_pass(spring_lo, spring_hi, last, cur, springs, spring_params, params_eff, edge_n,
-                             volume_coef, l_n, l_o, relax, inv_h, coef_scratch, length_scratch, volume, viscoelastic)
-        for i in range(node_lo, node_hi):
-            _node_iterate(i, it, last, cur, other, x_n, v_n, f_n, x_o, v_o, a_o, f_o, node, anchor, yhat, obstacles,
-                          guard, omegas, drift, coef_scratch, offsets, adjacency, h, inv_h, gamma, True)
+                             volume_coef, l_n, l_o, relax, inv_h, coef, lengths, volume, viscoelastic)
     else:
         for s in range(spring_lo, spring_hi):
             lane = _spring_lane(s, cur, springs, spring_params, params_eff, edge_n, volume_coef, inv_h, volume,
@@ -405,16 +410,33 @@ def _serial_sweep(it: ti.i32, K: ti.i32, cur: ti.template(), other: ti.template(
             if ti.static(viscoelastic):
                 if last:
                     l_o[s] = lane[1] + (l_n[s] - lane[1]) * relax[s][1]
-        for i in range(node_lo, node_hi):
-            _node_iterate(i, it, last, cur, other, x_n, v_n, f_n, x_o, v_o, a_o, f_o, node, anchor, yhat, obstacles,
-                          guard, omegas, drift, coef, offsets, adjacency, h, inv_h, gamma, True)
+    for i in range(node_lo, node_hi):
+        _node_iterate(i, it, last, cur, other, x_n, v_n, f_n, x_o, v_o, a_o, f_o, node, anchor, yhat, obstacles,
+                      guard, omegas, drift, coef, offsets, adjacency, h, inv_h, gamma, True)
 
 
 
 @functools.lru_cache(maxsize=None)
-def _spring_scratch():
-    """The one-thread spring pass's scratch fields (coefficients, lengths), made on first use (after Taichi's init)."""
-    return ti.field(ti.f64, shape=SCRATCH_SPRINGS), ti.field(ti.f64, shape=SCRATCH_SPRINGS)
+def _scratch_fields() -> types.SimpleNamespace:
+    """The one-thread kernels' scratch fields (see SCRATCH_NODES), made once, on first use (after Taichi's init) and
+    all together (Taichi's offline cache keys a kernel by the fields it reads, so they are always made in one order)."""
+    vec3, vec4 = ti.math.vec3, ti.math.vec4
+    return types.SimpleNamespace(
+        iterate_a=vec3.field(shape=SCRATCH_NODES), iterate_b=vec3.field(shape=SCRATCH_NODES),
+        yhat=vec3.field(shape=SCRATCH_NODES), coef=ti.field(ti.f64, shape=SCRATCH_SPRINGS),
+        length=ti.field(ti.f64, shape=SCRATCH_SPRINGS), edge_n=vec3.field(shape=SCRATCH_SPRINGS),
+        params_eff=vec3.field(shape=SCRATCH_SPRINGS), volume_coef=ti.field(ti.f64, shape=SCRATCH_SPRINGS),
+        tet_affine=vec4.field(shape=SCRATCH_TETS))
+
+
+def _scratch_or(scratch, name: str, array):
+    """The scratch field ``name`` when the kernel has them (``scratch``), else ``array``."""
+    return array if scratch is None else getattr(scratch, name)
+
+
+def fits_scratch(nodes: int, springs: int, tets: int) -> bool:
+    """Whether a mesh fits the one-thread kernels' scratch fields (else they run on its ndarrays, more slowly)."""
+    return nodes <= SCRATCH_NODES and springs <= SCRATCH_SPRINGS and tets <= SCRATCH_TETS
 
 
 @functools.lru_cache(maxsize=None)
@@ -425,7 +447,7 @@ def substep_kernel(iterations: int, serial: bool, volume: bool = False, viscoela
     ``viscoelastic`` the springs' Maxwell branches (``l_n``, ``l_o``, ``relax``, ``params_eff``; else placeholders)."""
     K = int(iterations)
     bundled = bool(serial and bundled)
-    coef_scratch, length_scratch = _spring_scratch() if bundled else (0, 0)
+    scratch = _scratch_fields() if bundled else None
 
     @ti.kernel
     def substep(x_n: V3, v_n: V3, a_n: V3, f_n: V3, l_n: F1, x_o: V3, v_o: V3, a_o: V3, f_o: V3, l_o: F1,
@@ -445,6 +467,17 @@ def substep_kernel(iterations: int, serial: bool, volume: bool = False, viscoela
         inv_h = 1.0 / h
         if reset != 0:
             guard[0] = 0.0
+        # What lives only within this sub-step: in scratch fields on one thread (see SCRATCH_NODES), else the
+        # ndarrays passed in.
+        iterate_a = ti.static(_scratch_or(scratch, "iterate_a", buf_a))
+        iterate_b = ti.static(_scratch_or(scratch, "iterate_b", buf_b))
+        predicted = ti.static(_scratch_or(scratch, "yhat", yhat))
+        start_edges = ti.static(_scratch_or(scratch, "edge_n", edge_n))
+        effective = ti.static(_scratch_or(scratch, "params_eff", params_eff))
+        held_volume = ti.static(_scratch_or(scratch, "volume_coef", volume_coef))
+        pressure_laws = ti.static(_scratch_or(scratch, "tet_affine", tet_affine))
+        coefficients = ti.static(_scratch_or(scratch, "coef", coef))
+        lengths = ti.static(_scratch_or(scratch, "length", coef))
 
         # -- resting nodes keep their place --------------------------------------------------------------------------
         if ti.static(serial):
@@ -476,7 +509,7 @@ def substep_kernel(iterations: int, serial: bool, volume: bool = False, viscoela
             xn = x_n[i]
             vn = v_n[i]
             aext = gravity + f_n[i] / m
-            yhat[i] = xn + h * vn + h * h * aext
+            predicted[i] = xn + h * vn + h * h * aext
             # VBD-style adaptive initialisation (Chen et al. 2024): keep the part of the external acceleration
             # that the node actually showed last step. Static equilibrium and free fall are then fixed points.
             aa = aext.dot(aext)
@@ -488,20 +521,20 @@ def substep_kernel(iterations: int, serial: bool, volume: bool = False, viscoela
             an = anchor[i]
             if an[3] > 0.0:
                 x0 = xn + (ti.math.vec3(an[0], an[1], an[2]) - xn) / remaining
-            buf_a[i] = x0
-            buf_b[i] = x0
+            iterate_a[i] = x0
+            iterate_b[i] = x0
         # Each spring's edge at the start of the sub-step: the dashpot reads the edge's motion in the sub-step as
         # x_ab - x_n,ab, one sequential read a sweep instead of two gathers.
         if ti.static(serial):
             ti.loop_config(serialize=True)
         for s in range(spring_lo, spring_hi):
             ab = springs[s]
-            edge_n[s] = x_n[ab[0]] - x_n[ab[1]]
+            start_edges[s] = x_n[ab[0]] - x_n[ab[1]]
             if ti.static(viscoelastic):
                 q = spring_params[s]
-                params_eff[s] = ti.math.vec3(q[0] + relax[s][0] * (l_n[s] - q[0]), q[1], q[2])
+                effective[s] = ti.math.vec3(q[0] + relax[s][0] * (l_n[s] - q[0]), q[1], q[2])
             if ti.static(volume and serial):
-                volume_coef[s] = 0.0
+                held_volume[s] = 0.0
         if ti.static(volume and not serial):
             for t in range(tet_lo, tet_hi):
                 tet_affine[t] = _tet_affine(x_n, tets, tet_params, t, 1.0 / h)
@@ -514,12 +547,13 @@ def substep_kernel(iterations: int, serial: bool, volume: bool = False, viscoela
             for it in range(K):
                 for parity in ti.static(range(2)):  # the sweeps alternate between the two buffers
                     if it % 2 == parity:
-                        _serial_sweep(it, K, ti.static((buf_a, buf_b)[parity]), ti.static((buf_b, buf_a)[parity]),
-                                      x_n, v_n, f_n, l_n, x_o, v_o, a_o, f_o, l_o, springs, spring_params, coef,
-                                      edge_n, offsets, adjacency, node, anchor, yhat, obstacles, guard, omegas, tets,
-                                      tet_params, tet_affine, edge_coef, spring_tet_offsets, volume_map, volume_coef,
-                                      drift, relax, params_eff, spring_lo, spring_hi, node_lo, node_hi, tet_lo, tet_hi,
-                                      h, inv_h, gamma, volume, viscoelastic, bundled, coef_scratch, length_scratch)
+                        _serial_sweep(it, K, ti.static((iterate_a, iterate_b)[parity]),
+                                      ti.static((iterate_b, iterate_a)[parity]), x_n, v_n, f_n, l_n, x_o, v_o, a_o,
+                                      f_o, l_o, springs, spring_params, coefficients, start_edges, offsets, adjacency,
+                                      node, anchor, predicted, obstacles, guard, omegas, tets, tet_params,
+                                      pressure_laws, edge_coef, spring_tet_offsets, volume_map, held_volume, drift,
+                                      relax, effective, spring_lo, spring_hi, node_lo, node_hi, tet_lo, tet_hi, h,
+                                      inv_h, gamma, volume, viscoelastic, bundled, lengths)
         else:
             for it in ti.static(range(K)):
                 cur = ti.static(buf_a if it % 2 == 0 else buf_b)

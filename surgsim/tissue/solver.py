@@ -123,7 +123,7 @@ class TissueSolver(SolverBase):
         else:
             self.serial = opt.execution == "serial"
         # On one thread the spring pass runs in SIMD bundles through scratch fields sized for SCRATCH_SPRINGS.
-        self.bundled = self.serial and model.spring_count <= kernels_step.SCRATCH_SPRINGS
+        self.bundled = self.serial and kernels_step.fits_scratch(n, model.spring_count, model.tet_count)
         lay = self.layout
         s_count = max(1, model.spring_count)
         self._springs = ti.Vector.ndarray(2, ti.i32, shape=s_count)
