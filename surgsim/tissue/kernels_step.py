@@ -57,8 +57,8 @@ RIGID_FIT_REGULARISATION = 1e-9  # × the inertia's trace, added to its diagonal
 # stores to a field do not. The spring pass then takes the springs SPRING_BUNDLE at a time, and LLVM computes a
 # bundle's square roots and divisions as vectors. The fields are scratch shared by every solver of the process
 # (written before they are read in each kernel call; ~32 MB of memory), for up to SCRATCH_NODES nodes,
-# SCRATCH_SPRINGS springs and SCRATCH_TETS tets; a larger mesh runs on its ndarrays. Both agree to rounding (~1e-15 m), not bit for bit (LLVM
-# orders some sums differently).
+# SCRATCH_SPRINGS springs and SCRATCH_TETS tets; a larger mesh runs on its ndarrays. Both agree to rounding
+# (~1e-15 m), not bit for bit (LLVM orders some sums differently).
 SPRING_BUNDLE = 4
 SCRATCH_SPRINGS = 1 << 18
 SCRATCH_NODES = 1 << 16

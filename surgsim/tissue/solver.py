@@ -122,7 +122,7 @@ class TissueSolver(SolverBase):
             self.serial = self.backend == "cpu" and n < opt.serial_below_nodes
         else:
             self.serial = opt.execution == "serial"
-        # On one thread the spring pass runs in SIMD bundles through scratch fields sized for SCRATCH_SPRINGS.
+        # On one thread a sub-step's own arrays are scratch fields, if the mesh fits (see kernels_step.SCRATCH_NODES).
         self.bundled = self.serial and kernels_step.fits_scratch(n, model.spring_count, model.tet_count)
         lay = self.layout
         s_count = max(1, model.spring_count)
