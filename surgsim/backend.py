@@ -18,10 +18,6 @@ _GPU_PREFERENCE = ("cuda", "vulkan", "metal")
 _active: str | None = None
 
 
-def _taichi():
-    return import_taichi()
-
-
 def import_taichi():
     """Import Taichi (once), reading the lines its decorators ask for from the line cache.
 
@@ -58,7 +54,7 @@ def import_taichi():
 
 def available_gpu_archs() -> list[str]:
     """GPU backends that this machine's Taichi build can use, best first (may start a Taichi runtime probe)."""
-    ti = _taichi()
+    ti = import_taichi()
     found = []
     for name in _GPU_PREFERENCE:
         arch = getattr(ti, name, None)
@@ -80,7 +76,7 @@ def init(arch: str = "auto", *, default_fp: str = "f64", offline_cache: bool = T
         if arch not in ("auto", _active):
             raise RuntimeError(f"Taichi already runs on '{_active}'; cannot switch to '{arch}' in one process")
         return _active
-    ti = _taichi()
+    ti = import_taichi()
     candidates = _GPU_PREFERENCE if arch == "auto" else (arch,)
     chosen = None
     for name in candidates:

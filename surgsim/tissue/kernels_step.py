@@ -247,6 +247,12 @@ def _spring_core(s: ti.i32, cur: ti.template(), springs: ti.template(), spring_p
 
 
 @ti.func
+def _relaxed_rest_length(length: ti.f64, branch: ti.f64, decay: ti.f64) -> ti.f64:
+    # The Maxwell branch's rest length after the sub-step: L1 ← l + (L1 − l) e^{−h/τ1} (see the module docstring).
+    return length + (branch - length) * decay
+
+
+@ti.func
 def _spring_coefficient(s: ti.i32, refresh_volume: ti.i32, keep_volume: ti.i32, last: ti.i32, cur: ti.template(),
                         springs: ti.template(), spring_params: ti.template(), coef: ti.template(),
                         edge_n: ti.template(), l_n: ti.template(), l_o: ti.template(), relax: ti.template(),
@@ -260,7 +266,7 @@ def _spring_coefficient(s: ti.i32, refresh_volume: ti.i32, keep_volume: ti.i32, 
     c = core[0]
     if ti.static(viscoelastic):
         if last:
-            l_o[s] = core[1] + (l_n[s] - core[1]) * relax[s][1]
+            l_o[s] = _relaxed_rest_length(core[1], l_n[s], relax[s][1])
     if ti.static(volume):
         if refresh_volume:
             held = _volume_coefficient(edge_coef, spring_tet_offsets, volume_map, s)
@@ -317,10 +323,9 @@ def _bundled_spring_pass(spring_lo: ti.i32, spring_hi: ti.i32, last: ti.i32, cur
         coef[s] = lane[0]
         lengths[s] = lane[1]
     if ti.static(viscoelastic):
-        if last:  # each Maxwell branch's rest length moves toward the spring's length (see the module docstring)
+        if last:  # each Maxwell branch's rest length moves toward the spring's length
             for s in range(spring_lo, spring_hi):
-                spring_length = lengths[s]
-                l_o[s] = spring_length + (l_n[s] - spring_length) * relax[s][1]
+                l_o[s] = _relaxed_rest_length(lengths[s], l_n[s], relax[s][1])
 
 
 @ti.func
@@ -409,7 +414,7 @@ def _serial_sweep(it: ti.i32, K: ti.i32, cur: ti.template(), other: ti.template(
             coef[s] = lane[0]
             if ti.static(viscoelastic):
                 if last:
-                    l_o[s] = lane[1] + (l_n[s] - lane[1]) * relax[s][1]
+                    l_o[s] = _relaxed_rest_length(lane[1], l_n[s], relax[s][1])
     for i in range(node_lo, node_hi):
         _node_iterate(i, it, last, cur, other, x_n, v_n, f_n, x_o, v_o, a_o, f_o, node, anchor, yhat, obstacles,
                       guard, omegas, drift, coef, offsets, adjacency, h, inv_h, gamma, True)
