@@ -209,16 +209,19 @@ def compare_traces(recorded: Trace, replayed: Trace) -> list[Mismatch]:
         return []  # read_trace_like lent the recording's records: the replay's bytes had their digest
     mismatches = []
     kinds = (
-        ("events", [e.to_json() for e in recorded.events], [e.to_json() for e in replayed.events]),
-        ("samples", [s.model_dump() for s in recorded.samples], [s.model_dump() for s in replayed.samples]),
-        ("commands", [c.model_dump() for c in recorded.commands], [c.model_dump() for c in replayed.commands]),
+        ("events", recorded.events, replayed.events, lambda event: event.to_json()),
+        ("samples", recorded.samples, replayed.samples, lambda sample: sample.model_dump()),
+        ("commands", recorded.commands, replayed.commands, lambda command: command.model_dump()),
     )
-    for kind, ours, theirs in kinds:
+    for kind, ours, theirs, as_json in kinds:
         if recorded.truncated:
             theirs = theirs[: len(ours)]
         for index in range(max(len(ours), len(theirs))):
             a = ours[index] if index < len(ours) else None
             b = theirs[index] if index < len(theirs) else None
+            if a is b or (kind != "events" and a is not None and b is not None and a == b):
+                continue  # equal pydantic records, field by field (dumping every record took 0.7 s)
+            a, b = (None if a is None else as_json(a)), (None if b is None else as_json(b))
             if a != b:
                 mismatches.append(Mismatch(kind, index, a, b))
                 break

@@ -324,20 +324,44 @@ def read_trace_like(path: str | os.PathLike, model: Trace) -> Trace:
     path = require_input_file(path, "trace file")
     data = _trace_bytes(path)
     if model.truncated or model.records_sha256 is None or _records_sha256(data) != model.records_sha256:
-        return _parse_trace(path, data)
+        return _parse_trace(path, data, known_commands=_command_lines(model))
     reader = _TraceReader(path)
     reader.add(1, reader.parse(1, data.split(b"\n", 1)[0], tolerate_damage=False))
     return Trace(path, reader.header, model.commands, model.samples, model.events, model.end, model.records_sha256)
 
 
-def _parse_trace(path: Path, data: bytes) -> Trace:
+def _command_lines(model: Trace) -> dict[bytes, CommandRecord]:
+    """``model``'s command records by the exact line each was parsed from, read again from ``model``'s file; empty
+    when that file is gone or changed, or its lines cannot be told apart without parsing them.
+
+    A replay re-records the recording's commands byte for byte, while its samples differ in the last bits on
+    another machine; a line equal to one of these is this record, and is not parsed and validated again."""
+    try:
+        data = Path(model.path).read_bytes()
+    except OSError:
+        return {}
+    if _records_sha256(data) != model.records_sha256:
+        return {}
+    # Keys are sorted (_dumps_record), so a command line ends with its type; any other writer: the count disagrees.
+    lines = [line for line in data.split(b"\n")[1:] if line.endswith(b'"type":"command"}')]
+    if len(lines) != len(model.commands):
+        return {}
+    return dict(zip(lines, model.commands))
+
+
+def _parse_trace(path: Path, data: bytes, known_commands: Mapping[bytes, CommandRecord] | None = None) -> Trace:
     lines = data.split(b"\n")
     last_line_complete = lines[-1] == b""
     if last_line_complete:
         lines.pop()
     reader = _TraceReader(path)
+    known_commands = known_commands or {}
     with _collector_paused():
         for number, raw in enumerate(lines, start=1):
+            known = known_commands.get(raw)
+            if known is not None and reader.header is not None and reader.end is None:
+                reader.commands.append(known)
+                continue
             is_unfinished_tail = number == len(lines) and not last_line_complete
             record = reader.parse(number, raw, tolerate_damage=is_unfinished_tail and number > 1)
             if record is not None:

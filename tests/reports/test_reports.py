@@ -126,7 +126,7 @@ def test_session_report_with_replay_verifies_and_draws_the_last_frame(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
     subprocess.run(command, check=True, env=env, capture_output=True, timeout=900)
     html = out.read_text()
-    assert "The replay reproduces the recording" in html
+    assert "The replay reproduces the recording" in html  # bit for bit, or within tolerance on another CPU
     if shutil.which("xvfb-run") or os.environ.get("DISPLAY"):
         assert_self_contained_with_figures(out, 3)  # force, tip paths, the last frame
 
