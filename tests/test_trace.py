@@ -80,6 +80,12 @@ def test_a_replay_with_the_same_record_lines_reads_as_the_recording_and_any_othe
     other = read_trace_like(tmp_path / "changed.jsonl", recording)
     assert other.samples is not recording.samples and other.samples[0].instruments["left"].jaw == 0.51
     assert [m.kind for m in compare_traces(recording, other)] == ["samples"]
+    # a command line the replay wrote byte for byte is the recording's record; a changed one is parsed
+    assert other.commands[0] is recording.commands[0]
+    (tmp_path / "command_changed.jsonl").write_text(changed.replace('"insertion_m":0.05', '"insertion_m":0.06'))
+    moved = read_trace_like(tmp_path / "command_changed.jsonl", recording)
+    assert moved.commands[0] is not recording.commands[0] and moved.commands[0].command.insertion_m == 0.06
+    assert [m.kind for m in compare_traces(recording, moved)] == ["samples", "commands"]
 
     # the recording's file edited after it was read: a replay equal to the edited file is not the recording
     (tmp_path / "recorded.jsonl").write_text(changed)
