@@ -113,23 +113,20 @@ def _replay_section(page: Page, trace_path: str, procedure_path: str | None, arc
     snapshot = scratch / "last_frame.png" if viewer is not None else None
     result = replay_trace(trace_path, arch=arch, procedure_path=procedure_path, viewer=viewer, snapshot_path=snapshot)
     section = page.section("Verification")
-    if result.matches:
-        section.parts.append(paragraph(
-            f"The replay reproduces the recording: {result.ticks} ticks on {result.backend}; "
-            f"{result.compared['events']} events, {result.compared['samples']} samples and "
-            f"{result.compared['commands']} commands identical; final tissue state sha256 "
-            f"{result.tissue_digest[:16]}…", "pass"))
-    elif result.reproduces:
+    if result.reproduces:
         # Another CPU's JIT code differs in the last bits (surgsim/reproduction.py): the same session, within tolerance.
+        how, compared, last = (("", "identical", f"final tissue state sha256 {result.tissue_digest[:16]}…")
+                               if result.matches else
+                               (" within tolerance, not bit for bit", "compared",
+                                f"largest deviations: {result.comparison.largest_deviations()}."))
         section.parts.append(paragraph(
-            f"The replay reproduces the recording within tolerance, not bit for bit: {result.ticks} ticks on "
-            f"{result.backend}; {result.compared['events']} events, {result.compared['samples']} samples and "
-            f"{result.compared['commands']} commands compared; largest deviations: "
-            f"{result.comparison.largest_deviations()}.", "pass"))
+            f"The replay reproduces the recording{how}: {result.ticks} ticks on {result.backend}; "
+            f"{result.compared['events']} events, {result.compared['samples']} samples and "
+            f"{result.compared['commands']} commands {compared}; {last}", "pass"))
     else:
         section.parts.append(paragraph(
-            "The replay differs from the recording (" + ", ".join(m.kind for m in result.mismatches) + "): it was "
-            "recorded on another backend or surgsim version, or edited.", "fail"))
+            f"The replay differs from the recording: {result.comparison.summary()}. It was recorded on another "
+            "backend or surgsim version, or edited.", "fail"))
     if not has_display:
         section.parts.append(paragraph("No display: the last frame was not drawn (run under `xvfb-run -a` to "
                                        "include it).", "note"))
