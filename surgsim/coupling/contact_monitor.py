@@ -10,6 +10,7 @@ it. Forces are the magnitude of the tissue's total force on the instrument [N].
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,7 +38,8 @@ class ContactMonitor:
         for name in self._names:
             rows = ctx.capsule_rows(name)
             counts = ctx.report.outputs[rows]
-            force = float(np.linalg.norm(ctx.instrument_forces[name]))
+            force_n = np.asarray(ctx.instrument_forces[name], dtype=np.float64)
+            force = math.sqrt(force_n.dot(force_n))  # np.linalg.norm's own sum, without its 3 µs of checks
             touching = name in holding or counts[:, OUT_COUNT].any() or counts[:, OUT_SENSED].any()
             contact = self._touching.get(name)
             if touching and contact is None:

@@ -7,6 +7,7 @@ and the events the coupling reported during the tick, and hands it to
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
@@ -48,7 +49,7 @@ class InstrumentView:
 
     @property
     def force_magnitude_n(self) -> float:
-        return float(np.linalg.norm(self.force_n))
+        return math.sqrt(self.force_n.dot(self.force_n))  # np.linalg.norm's own sum, without its 3 µs of checks
 
     def working_end(self) -> tuple[ToolCapsule, ...]:
         """The capsules that reach the tip (jaws, hook): what touches tissue on purpose."""

@@ -9,6 +9,7 @@ one being the sample's own tick. The scorer computes its force metrics from thes
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import numpy as np
@@ -25,7 +26,8 @@ class TickForceRecorder:
     def add(self, force_on: Callable[[str], np.ndarray]) -> None:
         """Record the forces of one tick: ``force_on(instrument)`` is the tissue's force on its tip [N] (a vector)."""
         for name, forces in self._forces.items():
-            forces.append(float(np.linalg.norm(force_on(name))))
+            force = np.asarray(force_on(name), dtype=np.float64)
+            forces.append(math.sqrt(force.dot(force)))  # np.linalg.norm's own sum, without its 3 µs of checks
 
     def attach(self, samples: dict[str, InstrumentSample]) -> dict[str, InstrumentSample]:
         """``samples`` with the forces recorded since the previous sample; starts collecting afresh."""
