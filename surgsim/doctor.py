@@ -10,6 +10,8 @@ import shutil
 import sys
 from dataclasses import dataclass
 
+from surgsim.hostinfo import cpu_label
+
 
 @dataclass(frozen=True)
 class Check:
@@ -77,7 +79,9 @@ def python_checks() -> list[Check]:
             ok,
             f"{platform.python_version()} ({platform.machine()}, {platform.system()})",
             "install Python 3.10-3.13 (taichi 1.7.4 has wheels for these)",
-        )
+        ),
+        # Not a requirement: what a benchmark or a trace's bit-for-bit replay depends on (surgsim/hostinfo.py).
+        Check("python", "CPU", True, f"{cpu_label()}, {os.cpu_count()} cores", required=False),
     ]
 
 

@@ -16,7 +16,6 @@ import hashlib
 import json
 import logging
 import os
-import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,8 +56,10 @@ def _cache_file() -> Path:
 def _machine_key(procedure_sha256: str, backend: str) -> str:
     from surgsim import __version__
 
-    cpu = platform.processor() or platform.machine()
-    text = "|".join([procedure_sha256, backend, cpu, str(os.cpu_count()), __version__])
+    from surgsim.hostinfo import cpu_label
+
+    # The CPU's generation, not only its name: two "AMD EPYC"s can differ by 1.5× (surgsim/hostinfo.py).
+    text = "|".join([procedure_sha256, backend, cpu_label(), str(os.cpu_count()), __version__])
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 

@@ -251,6 +251,7 @@ def run_benchmark(sizes=DEFAULT_SIZES, *, steps: int = 300, peers=PEERS, arch: s
                   volume_term: bool = True) -> dict:
     """Run the benchmark, print a table through ``log`` and return (and optionally write) the results."""
     import surgsim
+    from surgsim.hostinfo import cpu_label
     from surgsim.tissue.layout import SolverModel
     from surgsim.tissue.options import SolverOptions
 
@@ -262,7 +263,7 @@ def run_benchmark(sizes=DEFAULT_SIZES, *, steps: int = 300, peers=PEERS, arch: s
     results: dict = {
         "machine": {
             "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
+            "processor": cpu_label(),
             "cpu_count": os.cpu_count(),
             "backend": backend_name,
             "taichi_version": ".".join(str(v) for v in ti.__version__),

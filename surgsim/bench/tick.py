@@ -40,16 +40,10 @@ def shipped_procedures() -> list[str]:
 
 
 def machine(backend: str) -> dict:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": model, "cores": os.cpu_count(), "backend": backend, "python": platform.python_version(),
-            "platform": platform.platform()}
+    from surgsim.hostinfo import cpu_description, cpu_label
+
+    return {"cpu": cpu_label(), "cpu_detail": cpu_description(), "cores": os.cpu_count(), "backend": backend,
+            "python": platform.python_version(), "platform": platform.platform()}
 
 
 def _stages(session, device) -> dict[str, list[Stopwatch]]:

@@ -3,6 +3,8 @@ resolution are in the trace header, a replay uses them, and a coarser resolution
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -106,6 +108,22 @@ def test_the_finest_resolution_that_holds_real_time_is_chosen_and_remembered(tmp
     again = choose_resolution("procedures/liver_retraction.yaml", arch="cpu", procedure_sha256="a" * 64,
                               backend="cpu")
     assert again.remembered and again.resolution == 0.35 and len(probed) == 2
+    # The same CPU name of another generation (a home folder shared by two machines): measured afresh.
+    monkeypatch.setattr("surgsim.hostinfo.cpu_label", lambda: "AMD EPYC (family 25 model 17: avx2 fma, avx512f)")
+    elsewhere = choose_resolution("procedures/liver_retraction.yaml", arch="cpu", procedure_sha256="a" * 64,
+                                  backend="cpu")
+    assert not elsewhere.remembered and len(probed) == 4
+
+
+def test_the_cpu_is_described_by_generation_not_only_by_name():
+    from surgsim.hostinfo import _ISA_FLAGS, cpu_description, cpu_label
+
+    cpu = cpu_description()
+    assert cpu["name"] and cpu["cores"] >= 1
+    if Path("/proc/cpuinfo").exists():
+        assert cpu["family"] is not None and set(cpu["isa"]) <= set(_ISA_FLAGS)
+        assert f"family {cpu['family']} model {cpu['model']}" in cpu_label()
+        assert ("no avx512f" in cpu_label()) == ("avx512f" not in cpu["isa"])
 
 
 def test_a_session_settles_and_runs_on_one_solver(taichi_cpu, monkeypatch):
