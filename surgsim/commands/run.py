@@ -113,7 +113,10 @@ def run(args) -> int:
         console.print(choice.describe(procedure.stem), highlight=False, markup=False, soft_wrap=True)
         resolution = choice.resolution
     session = Session(procedure, arch=args.arch, trace_path=trace_path, resolution=resolution)
-    session.warm_up()  # compiled before the clock starts, not in the first tissue tick
+    # Compiled before the clock starts, not in the first tissue tick; from nothing (the first run after installing,
+    # Taichi's offline cache empty) this takes ~15-25 s on a 2-core CPU, later ~1-2 s: say what the wait is.
+    with Console(stderr=True).status("compiling the physics kernels (the first run after installing takes a while)…"):
+        session.warm_up()
     device = open_device("mouse" if args.device == "mouse" else args.device,
                          instruments=session.instrument_names)
     viewer = make_viewer(args.viewer, title=f"surgsim — {session.spec.title}")
