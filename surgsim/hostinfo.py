@@ -15,7 +15,7 @@ import platform
 from pathlib import Path
 
 # The instruction-set extensions that change the JIT's code for the solver's float64 loops.
-_ISA_FLAGS = ("avx", "avx2", "fma", "avx512f")
+_ISA_FLAGS = ("avx2", "fma", "avx512f")
 
 
 @functools.lru_cache(maxsize=1)
@@ -48,5 +48,5 @@ def cpu_label() -> str:
     if cpu["isa"] is None:
         return cpu["name"]
     wide = "avx512f" if "avx512f" in cpu["isa"] else "no avx512f"
-    narrow = " ".join(flag for flag in cpu["isa"] if flag not in ("avx", "avx512f"))
+    narrow = " ".join(flag for flag in cpu["isa"] if flag != "avx512f")
     return f"{cpu['name']} (family {cpu['family']} model {cpu['model']}: {narrow}, {wide})"
