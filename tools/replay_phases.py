@@ -55,8 +55,11 @@ print(json.dumps({
 
 def measure(trace: Path) -> dict:
     done = subprocess.run([sys.executable, "-c", CHILD, str(trace)], capture_output=True, text=True, cwd=ROOT)
-    if done.returncode != 0:
-        raise SystemExit(f"replay_phases: {trace}: the replay failed:\n{done.stderr.strip()[-2000:]}")
+    if done.returncode != 0:  # the trace's own problem, as `surgsim replay` would name it (no traceback)
+        problem = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit code {done.returncode}"
+        problem = problem.removeprefix("surgsim.errors.InputError: ")
+        print(f"replay_phases: {trace}: the replay failed: {problem}", file=sys.stderr)
+        raise SystemExit(2)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -67,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)
     traces = args.traces or sorted((ROOT / "procedures" / "traces").glob("*.expert.jsonl"))
+    missing = [str(trace) for trace in traces if not trace.is_file()]
+    if missing:
+        print(f"replay_phases: no such trace file: {', '.join(missing)}", file=sys.stderr)
+        return 2
     results = {}
     for trace in traces:
         runs = [measure(trace) for _ in range(max(1, args.runs))]
