@@ -1,14 +1,16 @@
 """The one place where the Taichi runtime is initialised.
 
-``init(arch="auto")`` picks the best GPU backend present (CUDA, then Vulkan, then Metal) and falls back to the CPU with
-a warning; the chosen backend is logged and returned so that session traces can record it. Calling ``init`` again with
-the same request is a no-op; asking for a different backend after the first call is an error, because Taichi fields
-already allocated would silently belong to the old runtime.
+``init(arch="auto")`` picks the best GPU backend present (CUDA, then Vulkan) that can run the float64 solver on a GPU
+(not Metal, which has no float64, nor Vulkan on a software driver such as Mesa's lavapipe: :func:`gpu_unsuitable`)
+and falls back to the CPU with a warning that says why; the chosen backend is logged and returned so that session
+traces can record it. Calling ``init`` again with the same request is a no-op; asking for a different backend after
+the first call is an error, because Taichi fields already allocated would silently belong to the old runtime.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 log = logging.getLogger("surgsim.backend")
 
@@ -66,6 +68,68 @@ def available_gpu_archs() -> list[str]:
     return found
 
 
+@dataclass(frozen=True)
+class Unsuitable:
+    """Why a present GPU backend should not run the solver; ``software``: it would run, on the CPU (a software
+    driver), so an explicit request for it is honoured."""
+
+    reason: str
+    software: bool = False
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+def gpu_unsuitable(name: str, default_fp: str = "f64") -> Unsuitable | None:
+    """Why the GPU backend ``name`` (present) should not run the tissue solver, or None. Metal has no float64; a
+    Vulkan backend whose device (the one Taichi picks, :mod:`surgsim.gpuinfo`) is a software driver or lacks float64
+    in shaders is passed over by ``auto``. Where the Vulkan loader cannot be asked, Taichi's word that Vulkan works
+    stands."""
+    if default_fp != "f64":
+        return None
+    if name == "metal":
+        return Unsuitable("Metal has no float64 (the solver computes in float64)")
+    if name == "vulkan":
+        from surgsim.gpuinfo import taichi_vulkan_device, vulkan_devices, vulkan_unsuitable
+
+        devices = vulkan_devices()
+        if devices:
+            device = taichi_vulkan_device(devices)
+            reason = vulkan_unsuitable(device)
+            if reason is not None:
+                return Unsuitable(reason, software=device.software and device.float64)
+    return None
+
+
+def choose_backend(arch: str = "auto", default_fp: str = "f64") -> tuple[str, list[str]]:
+    """(the backend :func:`init` starts for ``arch``, what it has to say about the choice): a backend that is not
+    here or cannot run the solver falls back to the CPU; ``auto`` passes over unsuitable GPUs (:func:`gpu_unsuitable`)
+    and says why when it ends on the CPU; an explicit software Vulkan device is used, with a note."""
+    candidates = _GPU_PREFERENCE if arch == "auto" else (arch,)
+    notes: list[str] = []
+    passed_over: list[str] = []
+    for name in candidates:
+        if name == "cpu":
+            return "cpu", notes
+        if name not in available_gpu_archs():
+            if arch != "auto":
+                notes.append(f"backend '{name}' is not available here; falling back to the CPU")
+            continue
+        verdict = gpu_unsuitable(name, default_fp)
+        if verdict is None:
+            return name, notes
+        if arch != "auto" and verdict.software:
+            notes.append(f"{verdict}: it computes, slowly (asked for explicitly)")
+            return name, notes
+        passed_over.append(str(verdict))
+        if arch != "auto":
+            notes.append(f"{verdict}; falling back to the CPU")
+    if arch == "auto":
+        why = f" ({'; '.join(passed_over)})" if passed_over else ""
+        notes.append(f"no GPU backend found{why}; running Taichi on the CPU")
+    return "cpu", notes
+
+
 def init(arch: str = "auto", *, default_fp: str = "f64", offline_cache: bool = True, debug: bool = False) -> str:
     """Initialise Taichi once and return the backend name in use ("cuda", "vulkan", "metal" or "cpu")."""
     global _active
@@ -77,20 +141,9 @@ def init(arch: str = "auto", *, default_fp: str = "f64", offline_cache: bool = T
             raise RuntimeError(f"Taichi already runs on '{_active}'; cannot switch to '{arch}' in one process")
         return _active
     ti = import_taichi()
-    candidates = _GPU_PREFERENCE if arch == "auto" else (arch,)
-    chosen = None
-    for name in candidates:
-        if name == "cpu":
-            break
-        if name in available_gpu_archs():
-            chosen = name
-            break
-        if arch != "auto":
-            log.warning("backend '%s' is not available here; falling back to the CPU", name)
-    if chosen is None:
-        if arch == "auto":
-            log.warning("no GPU backend found; running Taichi on the CPU")
-        chosen = "cpu"
+    chosen, notes = choose_backend(arch, default_fp)
+    for note in notes:
+        log.warning("%s", note)
     fp = ti.f64 if default_fp == "f64" else ti.f32
     from surgsim.quiet import taichi_banner_filtered
 
@@ -210,3 +263,13 @@ def _remembered_source_lines() -> None:
 def active() -> str | None:
     """The backend chosen by :func:`init`, or None before it is called."""
     return _active
+
+
+def float64_transcendentals() -> bool:
+    """Whether the active backend has float64 trigonometric functions (acos, cos, …). Kernels compiled to SPIR-V
+    (Vulkan, Metal) have float64 arithmetic and square roots, but SPIR-V's extended instruction set defines its
+    transcendental functions for 16- and 32-bit floats only (Taichi refuses to compile a float64 ``acos`` there)."""
+    from taichi.lang import impl
+
+    arch = str(impl.current_cfg().arch).rsplit(".", 1)[-1]
+    return arch in ("x64", "arm64", "cuda", "amdgpu")

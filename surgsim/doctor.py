@@ -99,14 +99,25 @@ def package_checks() -> list[Check]:
 
 def backend_checks() -> list[Check]:
     try:
-        from surgsim.backend import available_gpu_archs
+        from surgsim.backend import available_gpu_archs, choose_backend
+        from surgsim.gpuinfo import vulkan_devices
 
         gpus = available_gpu_archs()
+        auto, notes = choose_backend("auto")
+        devices = vulkan_devices()
     except Exception as exc:
         return [Check("compute", "taichi", False, f"cannot probe backends: {exc}", "pip install 'taichi==1.7.4'")]
     checks = [Check("compute", "cpu", True, "Taichi CPU backend (always available)")]
-    if gpus:
-        checks.append(Check("compute", "gpu", True, f"Taichi GPU backends: {', '.join(gpus)} (auto picks {gpus[0]})"))
+    if devices:
+        checks.append(Check("compute", "vulkan devices", True, "; ".join(d.describe() for d in devices),
+                            required=False))
+    if gpus and auto != "cpu":
+        checks.append(Check("compute", "gpu", True, f"Taichi GPU backends: {', '.join(gpus)} (auto picks {auto})"))
+    elif gpus:
+        checks.append(Check("compute", "gpu", False,
+                            f"Taichi GPU backends: {', '.join(gpus)}, none suitable: {'; '.join(notes)}",
+                            "install the NVIDIA driver (CUDA) or a hardware Vulkan driver for large meshes in real "
+                            "time; --arch vulkan still uses a software device", required=False))
     else:
         checks.append(
             Check(

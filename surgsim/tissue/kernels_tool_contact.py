@@ -13,7 +13,7 @@ from the io array: few arguments, and one compilation per process whatever the m
 
 import functools
 
-from surgsim.backend import prepare_taichi_frontend
+from surgsim.backend import float64_transcendentals, prepare_taichi_frontend
 
 prepare_taichi_frontend()  # imports Taichi; before this module's decorators run
 
@@ -238,7 +238,10 @@ def _largest_eigenvalue(c: ti.math.mat3) -> ti.f64:
         p = ti.sqrt(p2 / 6.0)
         b = (c - q * ti.math.eye(3)) / p
         r = ti.min(ti.max(b.determinant() / 2.0, -1.0), 1.0)
-        largest = q + 2.0 * p * ti.cos(ti.acos(r) / 3.0)
+        if ti.static(float64_transcendentals()):
+            largest = q + 2.0 * p * ti.cos(ti.acos(r) / 3.0)
+        else:  # SPIR-V (Vulkan, Metal): the angle in float32, ~1e-4 of the eigenvalues' spread at worst
+            largest = q + 2.0 * p * ti.cast(ti.cos(ti.acos(ti.cast(r, ti.f32)) * ti.f32(1.0 / 3.0)), ti.f64)
     return largest
 
 
@@ -311,10 +314,10 @@ def _pressed_nearby(ibuf: ti.template(), io: ti.template(), tets: ti.i32, capsul
 
 @ti.func
 def _tear_test(x: ti.template(), fbuf: ti.template(), ibuf: ti.template(), io: ti.template(), counters: ti.i32,
-               serial: ti.template()):
+               checking: ti.i32, serial: ti.template()):
     """Flag the live tets whose maximum principal stretch, their own and averaged over their tear neighbourhood, has
     exceeded their failure stretch for ``tear_checks`` tests in a row (not where a tool presses: see
-    :func:`_pressed_nearby`)."""
+    :func:`_pressed_nearby`); none when not ``checking`` (1 or 0)."""
     tets = _isec(io, I_TETS)
     live = _isec(io, I_TET_LIVE)
     over = _isec(io, I_OVERSTRAINED)
@@ -325,7 +328,7 @@ def _tear_test(x: ti.template(), fbuf: ti.template(), ibuf: ti.template(), io: t
     tear_checks = ti.cast(io[ROW_HEADER, H_TEAR_CHECKS], ti.i32)
     if ti.static(serial):
         ti.loop_config(serialize=True)
-    for t in range(ti.cast(io[ROW_HEADER, H_TET_COUNT], ti.i32)):
+    for t in range(ti.cast(io[ROW_HEADER, H_TET_COUNT], ti.i32) * checking):
         flag = 0
         strained = 0
         limit = fbuf[failure + t]
@@ -594,33 +597,38 @@ def _post_step(x_in: V3, v_in: V3, x_out: V3, v_out: V3, a_out: V3, f_out: V3, a
                         io[counters, COUNT_CHARRED] += 1.0
 
     # -- 5. tets strained beyond failure for long enough (tear); springs crossed by a cutter triangle (scissors) ---
-    if ti.cast(io[ROW_HEADER, H_SPRINGS], ti.i32) != 0:
-        _tear_test(x_out, fbuf, ibuf, io, counters, serial)
-        n_cutters = ti.cast(io[ROW_HEADER, H_CUTTERS], ti.i32)
-        springs = _isec(io, I_SPRINGS)
-        active = _isec(io, I_ACTIVE)
-        flags = _isec(io, I_FLAGS)
-        if ti.static(serial):
-            ti.loop_config(serialize=True)
-        for e in range(ti.cast(io[ROW_HEADER, H_SPRING_LO], ti.i32), ti.cast(io[ROW_HEADER, H_SPRING_HI], ti.i32)):
-            flag = 0
-            if ibuf[active + e] != 0 and n_cutters > 0:
-                p = x_out[ibuf[springs + 2 * e]]
-                q = x_out[ibuf[springs + 2 * e + 1]]
-                for k in range(n_cutters):
-                    row = ROW_CAPSULES + n_capsules + k
-                    a = _row3(io, row, CUT_A)
-                    b = _row3(io, row, CUT_B)
-                    c = _row3(io, row, CUT_C)
-                    lo = ti.min(ti.min(a, b), c)
-                    hi = ti.max(ti.max(a, b), c)
-                    if flag == 0 and (ti.min(p, q) <= hi).all() and (lo <= ti.max(p, q)).all():
-                        if _segment_crosses_triangle(p, q, a, b, c)[0] > 0.0:
-                            flag = FLAG_CUT0 + k
-            ibuf[flags + e] = flag
-            # Adding 1.0 is exact in float64, so the totals do not depend on the order of the atomic adds.
-            if flag >= FLAG_CUT0:
-                ti.atomic_add(io[counters, COUNT_CUT], 1.0)
+    # Loops with empty ranges on passes that check nothing, not loops inside an `if`: a loop inside a branch runs
+    # on one thread on a GPU, and on Vulkan the pass after such a branch read wrong values (the grasp force was
+    # ~0 on every checking pass: tests/gpu).
+    checking = ti.cast(ti.cast(io[ROW_HEADER, H_SPRINGS], ti.i32) != 0, ti.i32)
+    _tear_test(x_out, fbuf, ibuf, io, counters, checking, serial)
+    n_cutters = ti.cast(io[ROW_HEADER, H_CUTTERS], ti.i32)
+    springs = _isec(io, I_SPRINGS)
+    active = _isec(io, I_ACTIVE)
+    flags = _isec(io, I_FLAGS)
+    spring_lo = ti.cast(io[ROW_HEADER, H_SPRING_LO], ti.i32)
+    spring_hi = ti.cast(io[ROW_HEADER, H_SPRING_HI], ti.i32)
+    if ti.static(serial):
+        ti.loop_config(serialize=True)
+    for e in range(spring_lo, spring_lo + (spring_hi - spring_lo) * checking):
+        flag = 0
+        if ibuf[active + e] != 0 and n_cutters > 0:
+            p = x_out[ibuf[springs + 2 * e]]
+            q = x_out[ibuf[springs + 2 * e + 1]]
+            for k in range(n_cutters):
+                row = ROW_CAPSULES + n_capsules + k
+                a = _row3(io, row, CUT_A)
+                b = _row3(io, row, CUT_B)
+                c = _row3(io, row, CUT_C)
+                lo = ti.min(ti.min(a, b), c)
+                hi = ti.max(ti.max(a, b), c)
+                if flag == 0 and (ti.min(p, q) <= hi).all() and (lo <= ti.max(p, q)).all():
+                    if _segment_crosses_triangle(p, q, a, b, c)[0] > 0.0:
+                        flag = FLAG_CUT0 + k
+        ibuf[flags + e] = flag
+        # Adding 1.0 is exact in float64, so the totals do not depend on the order of the atomic adds.
+        if flag >= FLAG_CUT0:
+            ti.atomic_add(io[counters, COUNT_CUT], 1.0)
 
     # -- 6. grasps: the force each group of anchored nodes needs to move as it did, and the pull of its attached
     #       nodes' springs --------------------------------------------------------------------------------------
