@@ -240,8 +240,16 @@ def _largest_eigenvalue(c: ti.math.mat3) -> ti.f64:
         r = ti.min(ti.max(b.determinant() / 2.0, -1.0), 1.0)
         if ti.static(float64_transcendentals()):
             largest = q + 2.0 * p * ti.cos(ti.acos(r) / 3.0)
-        else:  # SPIR-V (Vulkan, Metal): the angle in float32, ~1e-4 of the eigenvalues' spread at worst
-            largest = q + 2.0 * p * ti.cast(ti.cos(ti.acos(ti.cast(r, ti.f32)) * ti.f32(1.0 / 3.0)), ti.f64)
+        else:
+            # SPIR-V (Vulkan, Metal) has no float64 acos or cos: w = cos(acos(r) / 3) in float32, then Newton on the
+            # triple-angle identity 4w³ − 3w = r in float64 (w lies in [1/2, 1], where the slope 12w² − 3 vanishes
+            # only at r = −1, a double eigenvalue that float64's own acos resolves no better).
+            w = ti.cast(ti.cos(ti.acos(ti.cast(r, ti.f32)) * ti.f32(1.0 / 3.0)), ti.f64)
+            for _ in ti.static(range(2)):
+                slope = 12.0 * w * w - 3.0
+                if slope > 1e-6:
+                    w -= (4.0 * w * w * w - 3.0 * w - r) / slope
+            largest = q + 2.0 * p * w
     return largest
 
 

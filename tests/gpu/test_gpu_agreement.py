@@ -71,6 +71,18 @@ def test_a_shipped_scene_on_the_gpu_matches_the_cpu(arch, tmp_path):
     assert np.abs(gpu["tips"] - cpu["tips"]).max() < POSITION_TOLERANCE_M
 
 
+def test_the_contact_pass_on_the_gpu_matches_the_cpu(arch, tmp_path):
+    """Pressing, sliding, burning, a grasp pulled up, tets over a low failure stretch (the tear test's eigenvalue: on
+    SPIR-V its angle is refined from float32) and a cutter: the same flags, counts and forces."""
+    gpu, cpu = run_case("contact", arch, tmp_path), run_case("contact", "cpu", tmp_path)
+    assert int(cpu["torn"]) > 0 and int(cpu["cut"]) > 0 and cpu["burn"].max() > 0
+    assert int(gpu["torn"]) == int(cpu["torn"]) and int(gpu["cut"]) == int(cpu["cut"])
+    np.testing.assert_array_equal(gpu["active"], cpu["active"])
+    assert np.abs(gpu["positions"] - cpu["positions"]).max() < POSITION_TOLERANCE_M
+    assert np.abs(gpu["outputs"] - cpu["outputs"]).max() < FORCE_TOLERANCE_N
+    assert np.abs(gpu["burn"] - cpu["burn"]).max() < 1e-9
+
+
 def test_the_blowup_guard_works_on_the_gpu(arch, tmp_path):
     gpu = run_case("blowup", arch, tmp_path)
     assert int(gpu["events"]) == 1
