@@ -34,7 +34,8 @@ def register(subparsers) -> None:
     parser.add_argument("procedure", metavar="PROCEDURE", help="a procedure file, or the name of a shipped one")
     parser.add_argument("--device", choices=DEVICES, default="mouse", help="input device (default: mouse)")
     parser.add_argument("--arch", default="auto", choices=("auto", "cuda", "vulkan", "metal", "cpu"),
-                        help="compute backend (default: best GPU, else CPU)")
+                        help="compute backend (default: the best GPU that runs the float64 solver, else the CPU; "
+                             "never a software Vulkan driver)")
     parser.add_argument("--trace", metavar="PATH", help="where to record the session")
     parser.add_argument("--viewer", choices=("window", "offscreen", "null"), default="window",
                         help="window (default); offscreen or null for machines without a screen")

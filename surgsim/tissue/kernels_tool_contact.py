@@ -397,7 +397,8 @@ def _post_step(x_in: V3, v_in: V3, x_out: V3, v_out: V3, a_out: V3, f_out: V3, a
 
     # -- 1. warm start: a node pushed last tick kept that force during the step; where it moved away from the tool
     #       (the force over-pushed it), pull it back, at most by what the force did (a contact cannot pull) -------
-    ti.loop_config(serialize=True)
+    if ti.static(serial):  # each node alone: parallel on a GPU (a serialised loop there runs on one thread)
+        ti.loop_config(serialize=True)
     for i in range(node_lo, node_hi):
         _set3(fbuf, x_step_at + 3 * i, x_out[i])
         _set3(fbuf, push_at + 3 * i, ti.math.vec3(0.0, 0.0, 0.0))
@@ -509,7 +510,8 @@ def _post_step(x_in: V3, v_in: V3, x_out: V3, v_out: V3, a_out: V3, f_out: V3, a
 
     # -- 3b. nodes inside a capsule (a tool that got under the surface, or a surface folded over an interior node):
     #        each is pushed out to the nearest point of the capsule surface -----------------------------------------
-    ti.loop_config(serialize=True)
+    if ti.static(serial):  # each node alone, as in 1.
+        ti.loop_config(serialize=True)
     for i in range(node_lo, node_hi):
         x_i = x_out[i]
         near = (_row3(io, ROW_BOUNDS, B_PUSH_LO) <= x_i).all() and (x_i <= _row3(io, ROW_BOUNDS, B_PUSH_HI)).all()
