@@ -360,6 +360,87 @@ def _tear_test(x: ti.template(), fbuf: ti.template(), ibuf: ti.template(), io: t
             ti.atomic_add(io[counters, COUNT_TORN], 1.0)
 
 
+@ti.func
+def _node_contact(i: ti.i32, x_in: ti.template(), x_out: ti.template(), v_out: ti.template(), a_out: ti.template(),
+                  f_out: ti.template(), fbuf: ti.template(), ibuf: ti.template(), io: ti.template(), mass: ti.i32,
+                  param: ti.i32, normal_at: ti.i32, push_at: ti.i32, x_step_at: ti.i32, capsule: ti.i32,
+                  force_cap: ti.i32, dt: ti.f64, h2: ti.f64) -> ti.f64:
+    """Node i's contact force this tick (normal, Coulomb friction, capped), its state corrected to it; returns the
+    force's magnitude (0: no contact, and the node's capsule is cleared)."""
+    magnitude = 0.0
+    cap = ibuf[capsule + i]
+    if cap >= 0:
+        row = ROW_CAPSULES + cap
+        m = fbuf[mass + i]
+        x_step = _get3(fbuf, x_step_at + 3 * i)
+        previous_normal = _get3(fbuf, normal_at + 3 * i)
+        applied = f_out[i]
+        carried = ti.max(applied.dot(previous_normal), 0.0)
+        along = carried * previous_normal + (m / h2) * _get3(fbuf, push_at + 3 * i)
+        size = along.norm()
+        total = ti.math.vec3(0.0, 0.0, 0.0)
+        # A pull-back that used up the carried force leaves a rounding residue, not a contact.
+        if size > 1e-9 * carried and size > 0.0 and _flag(io, row, CAPSULE_ENABLED):
+            normal = along / size
+            slip = (x_out[i] - x_in[i]) - _tool_motion(io, row, fbuf[param + i])
+            slip_t = slip - slip.dot(normal) * normal
+            trial = applied + (m / h2) * ((x_out[i] - slip_t) - x_step)
+            fn = trial.dot(normal)
+            if fn > 0.0:
+                ft = trial - fn * normal
+                limit = io[row, C_FRICTION] * fn
+                ft_size = ft.norm()
+                if ft_size > limit:
+                    ft *= limit / ft_size
+                total = fn * normal + ft
+                # Cap (see tool_contact.py): this tick's correction moves the node at most one spring length ℓ,
+                # and the force it carries into the next solve at most pushes it ℓ against its springs.
+                reach = fbuf[force_cap + 2 * i + 1]
+                change = total - applied
+                change_size = change.norm()
+                if change_size > m / h2 * reach:
+                    total = applied + change * (m / h2 * reach / change_size)
+                limit = (m / h2 + fbuf[force_cap + 2 * i]) * reach
+                total_size = total.norm()
+                if total_size > limit:
+                    total *= limit / total_size
+                _set3(fbuf, normal_at + 3 * i, normal)
+        magnitude = total.norm()
+        if magnitude == 0.0:
+            ibuf[capsule + i] = -1
+        x_final = x_step + (total - applied) * (h2 / m)
+        correction = x_final - x_step
+        x_out[i] = x_final
+        v_out[i] += correction / dt
+        a_out[i] += correction / h2
+        f_out[i] = total
+    return magnitude
+
+
+@ti.func
+def _contact_sums(i: ti.i32, cap: ti.i32, x_final: ti.math.vec3, total: ti.math.vec3, magnitude: ti.f64,
+                  fbuf: ti.template(), io: ti.template(), out: ti.i32, counters: ti.i32, burn: ti.i32,
+                  burn_rate: ti.f64, dt: ti.f64):
+    """Node i's contact (force ``total`` of ``magnitude`` at ``x_final``, on capsule ``cap``) added to its capsule's
+    sums and the counters, in node order; an energized capsule burns the node."""
+    row = ROW_CAPSULES + cap
+    for k in ti.static(range(3)):
+        io[out + cap, OUT_FORCE + k] -= total[k]
+        io[out + cap, OUT_POINT + k] += magnitude * x_final[k]
+        io[counters, COUNT_FORCE + k] += total[k]
+    io[out + cap, OUT_WEIGHT] += magnitude
+    io[out + cap, OUT_COUNT] += 1.0
+    if magnitude > io[out + cap, OUT_STRONGEST_FORCE]:
+        io[out + cap, OUT_STRONGEST_FORCE] = magnitude
+        io[out + cap, OUT_STRONGEST] = float(i)
+    if _flag(io, row, CAPSULE_ENERGIZED):
+        io[out + cap, OUT_ENERGIZED] += 1.0
+        before = fbuf[burn + i]
+        fbuf[burn + i] = ti.min(1.0, before + burn_rate * dt)
+        if before < 1.0 and fbuf[burn + i] >= 1.0:
+            io[counters, COUNT_CHARRED] += 1.0
+
+
 # -- the pass --------------------------------------------------------------------------------------------------------
 @functools.lru_cache(maxsize=None)
 def post_step_kernel(serial: bool):
@@ -541,70 +622,26 @@ def _post_step(x_in: V3, v_in: V3, x_out: V3, v_out: V3, a_out: V3, f_out: V3, a
     # -- 4. per node: contact normal, Coulomb friction, total force; state corrections; sums per capsule ----------
     burn_rate = io[ROW_HEADER, H_BURN_RATE]
     force_cap = _fsec(io, F_CAP)
-    ti.loop_config(serialize=True)
-    for i in range(node_lo, node_hi):
-        cap = ibuf[capsule + i]
-        if cap >= 0:
-            row = ROW_CAPSULES + cap
-            m = fbuf[mass + i]
-            x_step = _get3(fbuf, x_step_at + 3 * i)
-            previous_normal = _get3(fbuf, normal_at + 3 * i)
-            applied = f_out[i]
-            carried = ti.max(applied.dot(previous_normal), 0.0)
-            along = carried * previous_normal + (m / h2) * _get3(fbuf, push_at + 3 * i)
-            size = along.norm()
-            total = ti.math.vec3(0.0, 0.0, 0.0)
-            # A pull-back that used up the carried force leaves a rounding residue, not a contact.
-            if size > 1e-9 * carried and size > 0.0 and _flag(io, row, CAPSULE_ENABLED):
-                normal = along / size
-                slip = (x_out[i] - x_in[i]) - _tool_motion(io, row, fbuf[param + i])
-                slip_t = slip - slip.dot(normal) * normal
-                trial = applied + (m / h2) * ((x_out[i] - slip_t) - x_step)
-                fn = trial.dot(normal)
-                if fn > 0.0:
-                    ft = trial - fn * normal
-                    limit = io[row, C_FRICTION] * fn
-                    ft_size = ft.norm()
-                    if ft_size > limit:
-                        ft *= limit / ft_size
-                    total = fn * normal + ft
-                    # Cap (see tool_contact.py): this tick's correction moves the node at most one spring length ℓ,
-                    # and the force it carries into the next solve at most pushes it ℓ against its springs.
-                    reach = fbuf[force_cap + 2 * i + 1]
-                    change = total - applied
-                    change_size = change.norm()
-                    if change_size > m / h2 * reach:
-                        total = applied + change * (m / h2 * reach / change_size)
-                    limit = (m / h2 + fbuf[force_cap + 2 * i]) * reach
-                    total_size = total.norm()
-                    if total_size > limit:
-                        total *= limit / total_size
-                    _set3(fbuf, normal_at + 3 * i, normal)
-            magnitude = total.norm()
-            if magnitude == 0.0:
-                ibuf[capsule + i] = -1
-            x_final = x_step + (total - applied) * (h2 / m)
-            correction = x_final - x_step
-            x_out[i] = x_final
-            v_out[i] += correction / dt
-            a_out[i] += correction / h2
-            f_out[i] = total
+    if ti.static(serial):
+        ti.loop_config(serialize=True)
+        for i in range(node_lo, node_hi):
+            magnitude = _node_contact(i, x_in, x_out, v_out, a_out, f_out, fbuf, ibuf, io, mass, param, normal_at,
+                                      push_at, x_step_at, capsule, force_cap, dt, h2)
             if magnitude > 0.0:
-                for k in ti.static(range(3)):
-                    io[out + cap, OUT_FORCE + k] -= total[k]
-                    io[out + cap, OUT_POINT + k] += magnitude * x_final[k]
-                    io[counters, COUNT_FORCE + k] += total[k]
-                io[out + cap, OUT_WEIGHT] += magnitude
-                io[out + cap, OUT_COUNT] += 1.0
-                if magnitude > io[out + cap, OUT_STRONGEST_FORCE]:
-                    io[out + cap, OUT_STRONGEST_FORCE] = magnitude
-                    io[out + cap, OUT_STRONGEST] = float(i)
-                if _flag(io, row, CAPSULE_ENERGIZED):
-                    io[out + cap, OUT_ENERGIZED] += 1.0
-                    before = fbuf[burn + i]
-                    fbuf[burn + i] = ti.min(1.0, before + burn_rate * dt)
-                    if before < 1.0 and fbuf[burn + i] >= 1.0:
-                        io[counters, COUNT_CHARRED] += 1.0
+                _contact_sums(i, ibuf[capsule + i], x_out[i], f_out[i], magnitude, fbuf, io, out, counters, burn,
+                              burn_rate, dt)
+    else:
+        # Each node's force in parallel, then the sums over the touching nodes on one thread in node order: the same
+        # sums in the same order as on one thread (float sums in another order would differ run to run).
+        for i in range(node_lo, node_hi):
+            _node_contact(i, x_in, x_out, v_out, a_out, f_out, fbuf, ibuf, io, mass, param, normal_at, push_at,
+                          x_step_at, capsule, force_cap, dt, h2)
+        ti.loop_config(serialize=True)
+        for i in range(node_lo, node_hi):
+            cap = ibuf[capsule + i]
+            if cap >= 0:  # the pass left a node's capsule only where its force is not zero
+                total = f_out[i]
+                _contact_sums(i, cap, x_out[i], total, total.norm(), fbuf, io, out, counters, burn, burn_rate, dt)
 
     # -- 5. tets strained beyond failure for long enough (tear); springs crossed by a cutter triangle (scissors) ---
     # Loops with empty ranges on passes that check nothing, not loops inside an `if`: a loop inside a branch runs
