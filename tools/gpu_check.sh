@@ -43,6 +43,9 @@ out, rc = Path(sys.argv[1]), int(sys.argv[2])
 print("\n== GPU check ==")
 print((out / "gpu.txt").read_text().strip())
 print("gpu tests:", "passed" if rc == 0 else f"FAILED (exit {rc})")
+if not (out / "solver.json").exists() and not (out / "tick.json").exists():
+    print("bench solver, bench tick: not run")
+    sys.exit(0)
 try:
     solver = json.loads((out / "solver.json").read_text())
     for name, row in solver.items():
