@@ -106,12 +106,13 @@ def choose_backend(arch: str = "auto", default_fp: str = "f64") -> tuple[str, li
     here or cannot run the solver falls back to the CPU; ``auto`` passes over unsuitable GPUs (:func:`gpu_unsuitable`)
     and says why when it ends on the CPU; an explicit software Vulkan device is used, with a note."""
     candidates = _GPU_PREFERENCE if arch == "auto" else (arch,)
+    if candidates == ("cpu",):
+        return "cpu", []
+    available = available_gpu_archs()
     notes: list[str] = []
     passed_over: list[str] = []
     for name in candidates:
-        if name == "cpu":
-            return "cpu", notes
-        if name not in available_gpu_archs():
+        if name not in available:
             if arch != "auto":
                 notes.append(f"backend '{name}' is not available here; falling back to the CPU")
             continue
@@ -269,7 +270,7 @@ def float64_transcendentals() -> bool:
     """Whether the active backend has float64 trigonometric functions (acos, cos, …). Kernels compiled to SPIR-V
     (Vulkan, Metal) have float64 arithmetic and square roots, but SPIR-V's extended instruction set defines its
     transcendental functions for 16- and 32-bit floats only (Taichi refuses to compile a float64 ``acos`` there)."""
+    import taichi as ti
     from taichi.lang import impl
 
-    arch = str(impl.current_cfg().arch).rsplit(".", 1)[-1]
-    return arch in ("x64", "arm64", "cuda", "amdgpu")
+    return impl.current_cfg().arch in (ti.x64, ti.arm64, ti.cuda, ti.amdgpu)
