@@ -41,7 +41,9 @@ def register(subparsers) -> None:
     parser.add_argument("--arch", default="cpu", choices=("auto", "cuda", "vulkan", "metal", "cpu"),
                         help="compute backend of the re-simulation (default cpu)")
     # Batch scoring (surgsim.batch): several traces, worker processes or Ray, results into the trainee history.
-    parser.add_argument("--jobs", type=int, default=1, metavar="N", help="score the traces in N worker processes")
+    parser.add_argument("--jobs", type=int, default=None, metavar="N",
+                        help="score the traces in N worker processes (default with several traces: one per CPU core, "
+                             "at most one per trace, as many as memory allows; 1 with --no-verify)")
     parser.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
                         help="score the traces as Ray tasks: a local Ray instance, or the cluster at ADDRESS "
                              "(needs surgsim[cluster])")
@@ -53,7 +55,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     if not args.trace and not args.manifest:
         args.score_parser.error("the following arguments are required: TRACE (or --manifest CSV)")
-    if len(args.trace) != 1 or args.jobs != 1 or args.ray or args.trainee or args.manifest:
+    if len(args.trace) != 1 or args.jobs not in (None, 1) or args.ray or args.trainee or args.manifest:
         from surgsim.batch import run_batch
 
         return run_batch(args.trace, jobs=args.jobs, json_out=args.json_out, procedure=args.procedure,

@@ -110,3 +110,69 @@ def test_workers_are_spawned_not_forked_so_a_process_that_ran_taichi_can_batch()
     with worker_pool(1) as pool:
         assert pool._mp_context.get_start_method() == "spawn"
         assert pool.submit(os.getpid).result(timeout=60) != os.getpid()
+
+
+def test_default_jobs_use_the_cores_for_re_simulation_only(monkeypatch):
+    from surgsim import batch
+
+    monkeypatch.setattr(batch.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    monkeypatch.setattr(batch, "_memory_for_workers", lambda: 64)
+    assert batch.default_jobs(10, verify=True) == 4  # one per core
+    assert batch.default_jobs(3, verify=True) == 3  # one per trace at most
+    assert batch.default_jobs(1, verify=True) == 1
+    assert batch.default_jobs(10, verify=False) == 1  # reading a recorded outcome: cheaper than a worker's start
+    monkeypatch.setattr(batch, "_memory_for_workers", lambda: 2)
+    assert batch.default_jobs(10, verify=True) == 2  # as many as the memory holds
+
+
+def test_memory_for_workers_reads_the_available_memory():
+    from surgsim import batch
+
+    count = batch._memory_for_workers()
+    assert count >= 1
+    if hasattr(os, "sysconf"):
+        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        assert abs(count - available // batch.WORKER_MEMORY_BYTES) <= 1
+
+
+def test_the_command_line_picks_the_default_jobs_for_several_traces(traces, monkeypatch):
+    from surgsim import batch
+
+    seen = []
+
+    def recording_score_many(traces, jobs, procedure, progress=None, verify=True, arch="cpu"):
+        seen.append((len(traces), jobs, verify))
+        return [batch.score_one(trace, procedure, verify, arch) for trace in traces]
+
+    monkeypatch.setattr(batch, "score_many", recording_score_many)
+    monkeypatch.setattr(batch, "default_jobs", lambda count, verify=True: 7 if verify else 1)
+    assert main(["score", *traces[:2], "--no-verify"]) == 1
+    assert main(["score", *traces[:2], "--no-verify", "--jobs", "3"]) == 1
+    assert seen == [(2, 1, False), (2, 3, False)]
+
+
+def test_the_longest_traces_go_to_the_workers_first_and_results_keep_the_given_order(traces, monkeypatch):
+    from concurrent.futures import Future
+
+    from surgsim import batch
+
+    submitted = []
+
+    class InlinePool:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc_info):
+            return False
+
+        def submit(self, function, trace, *args):
+            submitted.append(trace)
+            future = Future()
+            future.set_result(function(trace, *args))
+            return future
+
+    monkeypatch.setattr(batch, "worker_pool", lambda workers: InlinePool())
+    results = batch.score_many(traces, jobs=2, verify=False)
+    assert [result.trace for result in results] == traces
+    sizes = [os.path.getsize(trace) for trace in submitted]
+    assert sizes == sorted(sizes, reverse=True) and sizes[0] > sizes[-1]
