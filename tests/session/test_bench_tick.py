@@ -35,3 +35,8 @@ def test_a_short_run_times_every_stage_and_writes_json(taichi_cpu, tmp_path):
     # The stages add up to the tick (the rest is "other", never negative).
     assert sum(entry["stages"].values()) == pytest.approx(entry["ms_per_tick"], rel=1e-6)
     assert entry["real_time_factor"] == pytest.approx(1.0 / entry["ms_per_tick"], rel=1e-6)
+    # The host's share (all but the tissue's kernels) bounds what a faster tissue computation could reach.
+    host = entry["ms_per_tick"] - entry["stages"]["solver"] - entry["stages"]["contact"]
+    assert entry["host_ms_per_tick"] == pytest.approx(host, rel=1e-9) and 0 < host < entry["ms_per_tick"]
+    assert entry["host_bound_real_time_factor"] == pytest.approx(1.0 / host, rel=1e-6)
+    assert entry["host_bound_real_time_factor"] > entry["real_time_factor"]
