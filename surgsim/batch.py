@@ -166,11 +166,26 @@ def default_jobs(trace_count: int, verify: bool = True) -> int:
 
 def _memory_for_workers() -> int:
     """How many workers the memory available now holds (no limit where the system does not say)."""
-    try:
-        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):
+    available = _available_memory_bytes()
+    if available is None:
         return 1 << 30
     return max(1, available // WORKER_MEMORY_BYTES)
+
+
+def _available_memory_bytes() -> int | None:
+    """Memory that new processes can have without swapping: Linux's MemAvailable (free memory plus the page cache it
+    can reclaim), else the free pages the system reports, else None."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 def json_paths(traces: Sequence[str], folder: str | os.PathLike) -> list[Path]:

@@ -125,14 +125,19 @@ def test_default_jobs_use_the_cores_for_re_simulation_only(monkeypatch):
     assert batch.default_jobs(10, verify=True) == 2  # as many as the memory holds
 
 
-def test_memory_for_workers_reads_the_available_memory():
+def test_memory_for_workers_reads_the_available_memory(monkeypatch):
     from surgsim import batch
 
-    count = batch._memory_for_workers()
-    assert count >= 1
-    if hasattr(os, "sysconf"):
-        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        assert abs(count - available // batch.WORKER_MEMORY_BYTES) <= 1
+    available = batch._available_memory_bytes()
+    assert available is None or available > 0
+    if available is not None:
+        assert abs(batch._memory_for_workers() - available // batch.WORKER_MEMORY_BYTES) <= 1
+    monkeypatch.setattr(batch, "_available_memory_bytes", lambda: 3 * batch.WORKER_MEMORY_BYTES + 1)
+    assert batch._memory_for_workers() == 3
+    monkeypatch.setattr(batch, "_available_memory_bytes", lambda: 10)
+    assert batch._memory_for_workers() == 1  # never none
+    monkeypatch.setattr(batch, "_available_memory_bytes", lambda: None)
+    assert batch._memory_for_workers() > 1000  # the system does not say: no limit from memory
 
 
 def test_the_command_line_picks_the_default_jobs_for_several_traces(traces, monkeypatch):
