@@ -11,36 +11,44 @@ shape (its contents may change).
 
 Taichi internals used (pinned by the dependency ``taichi>=1.7.4,<1.8``): ``wrapped._primal`` (the Kernel),
 ``Kernel.ensure_compiled``, ``Kernel.compiled_kernels``, ``make_launch_context``, ``set_arg_ndarray``,
-``set_arg_external_array_with_shape``, ``prog.compile_kernel`` and ``prog.launch_kernel``. Any of them missing makes
+``set_arg_external_array_with_shape``, ``prog.compile_kernel``, ``prog.launch_kernel`` and ``impl.current_cfg`` (the
+compile options). Any of them missing makes
 :class:`BoundLaunch` fall back to the ordinary call.
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import numpy as np
 
 
 class BoundLaunch:
     """``BoundLaunch(kernel)(*args)`` runs ``kernel(*args)``; the first call with a given tuple of argument objects
-    prepares its launch, later calls with the same objects only launch it."""
+    prepares its launch, later calls with the same objects only launch it. ``compile_options``: Taichi compile
+    options (``CompileConfig`` fields) that this kernel is compiled with instead of the process's."""
 
-    def __init__(self, kernel):
+    def __init__(self, kernel, *, compile_options: dict | None = None):
         self._kernel = kernel
         self._prepared: dict[tuple[int, ...], tuple] = {}
         self._fallback = False
+        self._options = dict(compile_options or {})
 
     def __call__(self, *args) -> None:
         if self._fallback:
-            self._kernel(*args)
+            with compile_options(self._options):
+                self._kernel(*args)
             return
         key = tuple(id(a) for a in args)
         entry = self._prepared.get(key)
         if entry is None:
             try:
-                entry = self._prepare(args)
+                with compile_options(self._options):
+                    entry = self._prepare(args)
             except (AttributeError, TypeError, KeyError):
                 self._fallback = True
-                self._kernel(*args)
+                with compile_options(self._options):
+                    self._kernel(*args)
                 return
             self._prepared[key] = entry
         prog, compiled, t_kernel, setters, _keep = entry
@@ -52,7 +60,8 @@ class BoundLaunch:
     def unbound(self, *args) -> None:
         """``kernel(*args)`` through Taichi's ordinary call, keeping nothing of ``args`` (a one-off launch, e.g. to
         compile the kernel ahead of its first bound call)."""
-        self._kernel(*args)
+        with compile_options(self._options):
+            self._kernel(*args)
 
     def _prepare(self, args) -> tuple:
         from taichi.lang import impl
@@ -77,3 +86,23 @@ class BoundLaunch:
         prog = impl.get_runtime().prog
         compiled = prog.compile_kernel(prog.config(), prog.get_device_caps(), t_kernel)
         return prog, compiled, t_kernel, setters, args  # args kept alive: the setters hold their addresses
+
+
+@contextlib.contextmanager
+def compile_options(options: dict):
+    """Taichi's compile options set to ``options`` while a kernel is compiled (Taichi reads its ``CompileConfig``
+    when it compiles a kernel and keys its offline cache by it), and restored afterwards."""
+    if not options:
+        yield
+        return
+    from taichi.lang import impl
+
+    config = impl.current_cfg()
+    saved = {name: getattr(config, name) for name in options}
+    for name, value in options.items():
+        setattr(config, name, value)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(config, name, value)

@@ -106,6 +106,10 @@ from surgsim.tissue.contact_layout import (
 from surgsim.tissue.launch import BoundLaunch
 from surgsim.tissue.host_view import HostView
 
+# The pass is compiled without Taichi's own optimisations over its control-flow graph (store forwarding, dead stores;
+# LLVM runs its own afterwards): on this long kernel they took ~8 s of a first run's compilation (1.8 s without), and
+# the pass runs as fast without them. (The solver's step keeps them: ~3 % faster with them.)
+CONTACT_COMPILE_OPTIONS = {"cfg_optimization": False}
 
 def contact_caps(layout, spring_active: np.ndarray) -> np.ndarray:
     """[N, 2] per node: Σk of its live springs [N/m] and their mean rest length ℓ [m] (the contact force cap is
@@ -319,7 +323,8 @@ class ToolContact:
 
         from surgsim.tissue import kernels_tool_contact
 
-        self._kernel = BoundLaunch(kernels_tool_contact.post_step_kernel(bool(solver.serial)))
+        self._kernel = BoundLaunch(kernels_tool_contact.post_step_kernel(bool(solver.serial)),
+                                   compile_options=CONTACT_COMPILE_OPTIONS)
         self.solver = solver
         self.control = control
         model: TissueModel = solver.model
