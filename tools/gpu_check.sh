@@ -57,8 +57,9 @@ except (OSError, ValueError) as error:
 try:
     tick = json.loads((out / "tick.json").read_text())
     for row in tick["procedures"]:
-        print(f"bench tick: {row['procedure']}: {row['ms_per_tick']:.3f} ms/tick, real-time factor {row['real_time_factor']:.2f} "
-              f"(host-bound ceiling {row['host_bound_real_time_factor']:.2f}: the tick without the tissue's kernels)")
+        print(f"bench tick: {row['procedure']}: {row['ms_per_tick']:.3f} ms/tick, "
+              f"real-time factor {row['real_time_factor']:.2f} (host-bound ceiling "
+              f"{row['host_bound_real_time_factor']:.2f}: the tick without the tissue's kernels)")
 except (OSError, ValueError, KeyError) as error:
     print("bench tick: no result", error)
 PY

@@ -15,8 +15,9 @@ tick is split by stage, each measured around the methods that do it:
 
 The real-time factor is simulated seconds per wall second of the ticks (≥ 1: real time). The host's share of a tick
 is the tick less the tissue's two kernels (solver and contact pass); its real-time factor is the ceiling that no
-faster tissue computation (a GPU) can lift, as the rest of the tick runs on the host's CPU at 1 kHz. With ``--replay`` the
-command ``surgsim replay TRACE`` (set-up, re-simulation, comparison and scoring) is also timed in a fresh process.
+faster tissue computation (a GPU) can lift, as the rest of the tick runs on the host's CPU at 1 kHz. With
+``--replay`` the command ``surgsim replay TRACE`` (set-up, re-simulation, comparison and scoring) is also timed in a
+fresh process.
 """
 
 from __future__ import annotations

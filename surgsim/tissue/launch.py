@@ -12,8 +12,7 @@ shape (its contents may change).
 Taichi internals used (pinned by the dependency ``taichi>=1.7.4,<1.8``): ``wrapped._primal`` (the Kernel),
 ``Kernel.ensure_compiled``, ``Kernel.compiled_kernels``, ``make_launch_context``, ``set_arg_ndarray``,
 ``set_arg_external_array_with_shape``, ``prog.compile_kernel``, ``prog.launch_kernel`` and ``impl.current_cfg`` (the
-compile options). Any of them missing makes
-:class:`BoundLaunch` fall back to the ordinary call.
+compile options). Any of them missing makes :class:`BoundLaunch` fall back to the ordinary call.
 """
 
 from __future__ import annotations
@@ -36,8 +35,7 @@ class BoundLaunch:
 
     def __call__(self, *args) -> None:
         if self._fallback:
-            with compile_options(self._options):
-                self._kernel(*args)
+            self.unbound(*args)
             return
         key = tuple(id(a) for a in args)
         entry = self._prepared.get(key)
@@ -47,8 +45,7 @@ class BoundLaunch:
                     entry = self._prepare(args)
             except (AttributeError, TypeError, KeyError):
                 self._fallback = True
-                with compile_options(self._options):
-                    self._kernel(*args)
+                self.unbound(*args)
                 return
             self._prepared[key] = entry
         prog, compiled, t_kernel, setters, _keep = entry

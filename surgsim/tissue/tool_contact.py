@@ -111,6 +111,7 @@ from surgsim.tissue.host_view import HostView
 # the pass runs as fast without them. (The solver's step keeps them: ~3 % faster with them.)
 CONTACT_COMPILE_OPTIONS = {"cfg_optimization": False}
 
+
 def contact_caps(layout, spring_active: np.ndarray) -> np.ndarray:
     """[N, 2] per node: Σk of its live springs [N/m] and their mean rest length ℓ [m] (the contact force cap is
     (m/h² + Σk) ℓ; a node without live springs gets ℓ = the mean rest length of all its springs)."""
