@@ -264,6 +264,10 @@ class LiveLoop:
 
     # -- drawing (caller's thread) -------------------------------------------------------------------------------
     def run(self) -> LiveResult:
+        with self.session:  # its set-up's objects out of the garbage collector's full passes (Session.__enter__)
+            return self._run()
+
+    def _run(self) -> LiveResult:
         session, viewer = self.session, self.viewer
         viewer.open(session.scene.render_scene())
         physics = threading.Thread(target=self._physics, name="surgsim-physics", daemon=True)
