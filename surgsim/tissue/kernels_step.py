@@ -44,9 +44,12 @@ F1 = ti.types.ndarray(dtype=ti.f64, ndim=1)
 F2 = ti.types.ndarray(dtype=ti.f64, ndim=2)
 
 NONFINITE_SPEED = 1e300  # guard value written for a non-finite node
-# The volume term's pressures are computed every VOLUME_EVERY sweeps and held in between: half its cost, and the same
-# motion within 0.1 % on a Kuhn column pulled and hanging (holding them for 4 sweeps is unstable there).
-VOLUME_EVERY = 2
+# The volume term's pressures are computed every VOLUME_EVERY sweeps (held in between). Every sweep: held through a
+# second sweep (half the term's cost, the same motion within 0.1 % on a Kuhn column pulled and hanging) the sweeps
+# are no longer one Jacobi iteration of a symmetric system, whose real spectrum the Chebyshev weights assume, and a
+# thin pad of fat (ν = 0.45, the example procedure tissue_lift at 1 kHz and 8 sweeps) buzzed at rest with nodes at
+# 0.1-0.2 m/s, crept 7 mm and, pressed by a grasper at 0.14 N, tore across the whole pad and blew up.
+VOLUME_EVERY = 1
 DEGENERATE_VOLUME = 1e-6  # as volume.DEGENERATE_VOLUME
 PRESSURE_LIMIT = 0.2  # as volume.PRESSURE_LIMIT
 RIGID_FIT_REGULARISATION = 1e-9  # × the inertia's trace, added to its diagonal before inverting
@@ -260,7 +263,7 @@ def _spring_coefficient(s: ti.i32, refresh_volume: ti.i32, keep_volume: ti.i32, 
                         volume_map: ti.template(), volume_coef: ti.template(), inv_h: ti.f64,
                         volume: ti.template(), viscoelastic: ti.template()):
     # The parallel spring pass for spring s: c_s plus the volume term's tension when it is compiled in (its tets'
-    # coefficients gathered on even sweeps and held through the next one, see VOLUME_EVERY; kept in volume_coef
+    # coefficients gathered on refresh sweeps and held until the next one, see VOLUME_EVERY; kept in volume_coef
     # unless no sweep follows); the last sweep moves the Maxwell branch's rest length.
     core = _spring_core(s, cur, springs, spring_params, params_eff, edge_n, inv_h, viscoelastic)
     c = core[0]

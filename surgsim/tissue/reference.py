@@ -15,7 +15,7 @@ from surgsim.tissue.control import TissueControl
 from surgsim.tissue.events import SolverEvent
 from surgsim.tissue.state import StateArrays
 
-VOLUME_EVERY = 2  # as kernels_step.VOLUME_EVERY (this module imports no Taichi)
+VOLUME_EVERY = 1  # as kernels_step.VOLUME_EVERY (this module imports no Taichi)
 
 
 class ReferenceSolver(SolverBase):
