@@ -29,7 +29,7 @@ Physics included: gravity; optionally (``SolverOptions.poisson = "from_material"
 term that gives each region its material's Poisson's ratio as well as its Young's modulus
 (:mod:`surgsim.tissue.volume`: a pass over the tets computes each tet's pressure from its volume and writes it as six
 edge coefficients, the spring pass adds them to each spring's scalar through a fixed-order CSR over the spring's
-tets; evaluated every sweep; ×2.3 the cost of the springs alone on one CPU core); Rayleigh damping
+tets; evaluated every sweep; ×2.4-2.9 the cost of the springs alone on one CPU core); Rayleigh damping
 (Kelvin–Voigt dashpots on every spring + ambient drag, see :mod:`surgsim.tissue.stiffness`), from each region's
 ``damping_ratio``; optionally (``SolverOptions.viscoelastic = "from_material"``, off by default) stress relaxation:
 one Maxwell branch per spring from its region's ``relaxation_share`` and ``relaxation_time_s``, its rest length carried
