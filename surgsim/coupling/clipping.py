@@ -51,7 +51,7 @@ class Clip:
     open_local: np.ndarray  # the clipped nodes in the clip frame when it was placed
     closed_local: np.ndarray  # ... and once squeezed shut
     ring: np.ndarray  # the nodes around the clip that carry it
-    ring_local: np.ndarray  # ... in the clip frame when it was placed
+    ring_fit: RigidFit  # ... as they lay in the clip frame when it was placed
     targets: np.ndarray  # where the clipped nodes' anchors were last sent [K, 3] [m]
     fitted_to: np.ndarray | None = None  # the ring's positions at the last fit
 
@@ -66,20 +66,41 @@ class Clip:
         return self.origin.copy(), self.origin + self.length_m * axis, CLIP_RADIUS_M
 
 
-def rigid_fit(reference: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(rotation R, translation t) minimising Σ|R·reference_i + t − current_i|² (Kabsch; proper rotation).
+class RigidFit:
+    """Least-squares rigid fits (Kabsch, proper rotations) of one fixed point set, the ``reference`` [K, 3]: its centre
+    and centred points are computed once (a clip's ring is fitted at every tissue step)."""
 
-    With fewer than three points, or points on a line, the rotation is undetermined: identity is returned."""
-    ref_centre, cur_centre = reference.mean(axis=0), current.mean(axis=0)
-    if len(reference) < 3:
-        return np.eye(3), cur_centre - ref_centre
-    covariance = (current - cur_centre).T @ (reference - ref_centre)
-    u, singular, vt = np.linalg.svd(covariance)
-    if singular[1] <= 1e-12 * max(singular[0], 1e-300):
-        return np.eye(3), cur_centre - ref_centre
-    d = np.sign(np.linalg.det(u @ vt)) or 1.0
-    rotation = u @ np.diag([1.0, 1.0, d]) @ vt
-    return rotation, cur_centre - rotation @ ref_centre
+    def __init__(self, reference: np.ndarray):
+        self.count = len(reference)
+        self.centre = reference.mean(axis=0)
+        self.centred = reference - self.centre
+
+    def __call__(self, current: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rotation R, translation t) minimising Σ|R·reference_i + t − current_i|².
+
+        With fewer than three points, or points on a line, the rotation is undetermined: identity is returned."""
+        cur_centre = current.mean(axis=0)
+        if self.count < 3:
+            return np.eye(3), cur_centre - self.centre
+        covariance = (current - cur_centre).T @ self.centred
+        u, singular, vt = np.linalg.svd(covariance)
+        if singular[1] <= 1e-12 * max(singular[0], 1e-300):
+            return np.eye(3), cur_centre - self.centre
+        # det(U Vᵀ) = det U · det Vᵀ = ±1: its sign from two 3 × 3 determinants in plain floats, not a product and a
+        # LAPACK call; U diag(1, 1, d) is U with its last column times d, exactly.
+        reflection = _determinant(u.tolist()) * _determinant(vt.tolist()) < 0.0
+        rotation = (u * np.array([1.0, 1.0, -1.0]) if reflection else u) @ vt
+        return rotation, cur_centre - rotation @ self.centre
+
+
+def _determinant(m: list) -> float:
+    return (m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+            + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]))
+
+
+def rigid_fit(reference: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rotation R, translation t) minimising Σ|R·reference_i + t − current_i|² (see :class:`RigidFit`)."""
+    return RigidFit(reference)(current)
 
 
 class Clipping:
@@ -121,7 +142,7 @@ class Clipping:
         ring = ring[~ctx.control.anchored[ring]]
         clip = Clip(name, nodes, position, ctx.time_s, ctx.instruments[name].spec.jaw_length_m,
                     origin.copy(), rotation.copy(), open_local, closed_local, ring,
-                    (positions[ring] - origin) @ rotation, clipped)
+                    RigidFit((positions[ring] - origin) @ rotation), clipped)
         if len(nodes):
             ctx.control.anchor(nodes, targets=clipped)
         ctx.topology.protect(np.flatnonzero(ends_in_clip.all(axis=1)))
@@ -143,7 +164,7 @@ class Clipping:
             # Tissue at rest around a closed clip (most of a session): the fit and the targets are what they were.
             if squeezed and clip.fitted_to is not None and np.abs(ring - clip.fitted_to).max() < _STILL_M:
                 return
-            rotation, translation = rigid_fit(clip.ring_local, ring)
+            rotation, translation = clip.ring_fit(ring)
             clip.rotation, clip.origin = rotation, translation
             clip.fitted_to = ring
         if not len(clip.nodes):
