@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from coupling_scenes import Tissue, command, ramp
 
-from surgsim.coupling.clipping import rigid_fit
+from surgsim.coupling.clipping import RigidFit, rigid_fit
 from surgsim.mesh.materials import material
 from surgsim.mesh.primitives import tet_block
 
@@ -102,6 +102,38 @@ def test_rigid_fit_recovers_a_rotation_and_translation():
     identity, shift = rigid_fit(points[:2], points[:2] + 1.0)
     np.testing.assert_allclose(identity, np.eye(3))
     np.testing.assert_allclose(shift, [1.0, 1.0, 1.0])
+
+
+
+def _horn_rotation(reference: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """The best proper rotation by another method (Horn 1987, unit quaternions): the eigenvector of the largest
+    eigenvalue of the symmetric 4 x 4 matrix built from the cross-covariance."""
+    a, b = reference - reference.mean(axis=0), current - current.mean(axis=0)
+    (sxx, sxy, sxz), (syx, syy, syz), (szx, szy, szz) = a.T @ b
+    n = np.array([[sxx + syy + szz, syz - szy, szx - sxz, sxy - syx],
+                  [syz - szy, sxx - syy - szz, sxy + syx, szx + sxz],
+                  [szx - sxz, sxy + syx, -sxx + syy - szz, syz + szy],
+                  [sxy - syx, szx + sxz, syz + szy, -sxx - syy + szz]])
+    w, x, y, z = np.linalg.eigh(n)[1][:, -1]
+    return np.array([[w * w + x * x - y * y - z * z, 2 * (x * y - w * z), 2 * (x * z + w * y)],
+                     [2 * (x * y + w * z), w * w - x * x + y * y - z * z, 2 * (y * z - w * x)],
+                     [2 * (x * z - w * y), 2 * (y * z + w * x), w * w - x * x - y * y + z * z]])
+
+
+def test_rigid_fit_of_a_mirrored_set_is_the_best_proper_rotation():
+    """A mirror image has no rotation onto it: the fit is the best proper rotation (det +1), as Horn's quaternion
+    method finds it, and a reused fit gives the same answer bit for bit."""
+    rng = np.random.default_rng(5)
+    for thickness in (0.2, 1.0):
+        points = rng.normal(size=(12, 3)) * np.array([1.0, 1.0, thickness])
+        mirrored = points * np.array([1.0, 1.0, -1.0]) + np.array([0.3, 0.0, -0.1])
+        fit = RigidFit(points)
+        rotation, translation = fit(mirrored)
+        assert np.linalg.det(rotation) == pytest.approx(1.0, abs=1e-12)
+        np.testing.assert_allclose(rotation, _horn_rotation(points, mirrored), atol=1e-9)
+        np.testing.assert_allclose(translation, mirrored.mean(axis=0) - rotation @ points.mean(axis=0), atol=1e-12)
+        again, _ = fit(mirrored)
+        assert np.array_equal(again, rotation)
 
 
 def test_a_second_clip_beside_the_first_is_placed_and_drawn_where_it_closed(clipped_duct):
