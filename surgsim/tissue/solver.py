@@ -234,9 +234,10 @@ class TissueSolver(SolverBase):
 
     @property
     def last_max_speed(self) -> float:
-        """The fastest node's speed [m/s] in the last step attempted (the blow-up guard's value)."""
+        """The fastest node's speed [m/s] in the last step attempted (the blow-up guard's value; infinite when a node's
+        position or speed was not finite)."""
         guard = self._guard_view.array
-        return float(self._guard[0] if guard is None else guard[0])
+        return _report(float(self._guard[0] if guard is None else guard[0]))
 
     def _attempt(self, state_in: TissueState, state_out: TissueState, control: TissueControl, device: _DeviceControl,
                  dt: float, substeps: int) -> float:

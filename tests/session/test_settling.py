@@ -2,6 +2,8 @@
 ``SETTLE_REST_SPEED_M_S`` (at least ``SETTLE_S``, at most ``SETTLE_MAX_S``), so the organs no instrument is near fall
 asleep at the first checks instead of creeping through the session's first second with all their nodes solved."""
 
+import logging
+
 import pytest
 
 from surgsim import session as session_module
@@ -45,3 +47,21 @@ def test_settling_stops_once_at_rest_and_goes_on_while_not(taichi_cpu, monkeypat
         dt = min(session.tissue_dt_s, session_module.SETTLE_STEP_S)
         bound = session_module.SETTLE_S if expected == "least" else session_module.SETTLE_MAX_S
         assert settle_steps == pytest.approx(round(bound / dt), abs=1)
+
+
+def test_a_scene_that_does_not_come_to_rest_is_named_and_its_start_not_cached(taichi_cpu, monkeypatch, tmp_path,
+                                                                               caplog):
+    """Over-accelerated sweeps (a Chebyshev bound forced to 0.999) keep the example pad buzzing through the whole
+    settling: the session says so, naming the procedure, and settles again next time instead of caching the
+    unsettled start; the same scene with its own bound comes to rest, silently, and is cached."""
+    monkeypatch.setenv("SURGSIM_CACHE_DIR", str(tmp_path / "cache"))
+    example = "procedures/examples/tissue_lift.yaml"
+    with caplog.at_level(logging.WARNING, logger="surgsim.session"):
+        Session(example, arch=taichi_cpu, solver_options={"chebyshev_rho": 0.999}).finish("quit")
+    assert "tissue_lift.yaml: the scene did not come to rest" in caplog.text
+    assert not list(tmp_path.glob("cache/settled/*.npy"))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="surgsim.session"):
+        Session(example, arch=taichi_cpu).finish("quit")
+    assert "did not come to rest" not in caplog.text
+    assert len(list(tmp_path.glob("cache/settled/*.npy"))) == 1
