@@ -263,8 +263,8 @@ def _spring_coefficient(s: ti.i32, refresh_volume: ti.i32, keep_volume: ti.i32, 
                         volume_map: ti.template(), volume_coef: ti.template(), inv_h: ti.f64,
                         volume: ti.template(), viscoelastic: ti.template()):
     # The parallel spring pass for spring s: c_s plus the volume term's tension when it is compiled in (its tets'
-    # coefficients gathered on refresh sweeps and held until the next one, see VOLUME_EVERY; kept in volume_coef
-    # unless no sweep follows); the last sweep moves the Maxwell branch's rest length.
+    # coefficients gathered on refresh sweeps, see VOLUME_EVERY; kept in volume_coef when the next sweep holds
+    # them); the last sweep moves the Maxwell branch's rest length.
     core = _spring_core(s, cur, springs, spring_params, params_eff, edge_n, inv_h, viscoelastic)
     c = core[0]
     if ti.static(viscoelastic):
@@ -570,7 +570,8 @@ def substep_kernel(iterations: int, serial: bool, volume: bool = False, viscoela
                     for t in range(tet_lo, tet_hi):
                         _tet_edge_coefficients(cur, tets, tet_affine, edge_coef, t)
                 for s in range(spring_lo, spring_hi):
-                    _spring_coefficient(s, it % VOLUME_EVERY == 0, it + 1 < K, it == K - 1, cur, springs,
+                    _spring_coefficient(s, it % VOLUME_EVERY == 0, it + 1 < K and (it + 1) % VOLUME_EVERY != 0,
+                                        it == K - 1, cur, springs,
                                         spring_params, coef, edge_n, l_n, l_o, relax, params_eff, edge_coef,
                                         spring_tet_offsets, volume_map, volume_coef, inv_h, volume, viscoelastic)
                 for i in range(node_lo, node_hi):

@@ -84,6 +84,7 @@ move; a moving grasp sends its frame, a few changed rows their rows) and its com
 from __future__ import annotations
 
 import logging
+import math
 import weakref
 
 import numpy as np
@@ -219,8 +220,8 @@ class TissueSolver(SolverBase):
             if speed <= self.options.max_speed:
                 state_out.time = state_in.time + dt
                 log.warning("t=%.4f s: step rejected (max speed %.3g m/s); recovered with %d sub-steps",
-                            state_in.time, _report(first_speed), total)
-                return SolverEvent(state_in.time, "blowup", _report(first_speed), retries, total, True)
+                            state_in.time, first_speed, total)
+                return SolverEvent(state_in.time, "blowup", first_speed, retries, total, True)
         self._k.keep_state(state_in.positions, state_in.forces, state_out.positions, state_out.velocities,
                            state_out.accelerations, state_out.forces)
         if self._branches:
@@ -228,8 +229,8 @@ class TissueSolver(SolverBase):
         state_out.time = state_in.time + dt
         total = n * self.options.retry_factor**self.options.max_retries
         log.warning("t=%.4f s: step rejected (max speed %.3g m/s); retries failed, state kept",
-                    state_in.time, _report(first_speed))
-        return SolverEvent(state_in.time, "blowup", _report(first_speed), retries, total, False,
+                    state_in.time, first_speed)
+        return SolverEvent(state_in.time, "blowup", first_speed, retries, total, False,
                            "all retries failed; input state kept, velocities zeroed")
 
     @property
@@ -237,7 +238,8 @@ class TissueSolver(SolverBase):
         """The fastest node's speed [m/s] in the last step attempted (the blow-up guard's value; infinite when a node's
         position or speed was not finite)."""
         guard = self._guard_view.array
-        return _report(float(self._guard[0] if guard is None else guard[0]))
+        speed = float(self._guard[0] if guard is None else guard[0])
+        return speed if speed < self._k.NONFINITE_SPEED else math.inf  # NaN too
 
     def _attempt(self, state_in: TissueState, state_out: TissueState, control: TissueControl, device: _DeviceControl,
                  dt: float, substeps: int) -> float:
@@ -529,9 +531,3 @@ class _DeviceControl:
             self.anchor_host[...] = table
         else:
             self.anchor.from_numpy(np.ascontiguousarray(table))
-
-
-def _report(speed: float) -> float:
-    from surgsim.tissue.kernels_step import NONFINITE_SPEED
-
-    return float("inf") if speed >= NONFINITE_SPEED or not np.isfinite(speed) else float(speed)
